@@ -1,0 +1,1 @@
+"""The ``ecm`` command line: one module per subcommand group, a thin skin over the library."""

@@ -1,0 +1,224 @@
+"""The only module that speaks HTTP to InfluxDB.
+
+It uses the v1 HTTP API alone (``/write`` with line protocol, ``/query`` with InfluxQL),
+the one pair that InfluxDB 1.x, 2.x (v1 compatibility + DBRP mapping) and 3.x all accept.
+Line protocol comes from ``influxdb_client``'s maintained serializer (``Point`` and the
+DataFrame serializer); its HTTP client is not used because its v2 endpoints answer 404
+on 1.6 and cannot query 3.x.
+
+Authentication: a token (``Authorization: Token ...``) when ``ECM_INFLUX_TOKEN`` is set,
+otherwise v1 user/password as query parameters.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import pandas as pd
+import requests
+
+from ecm.errors import InfluxError
+
+log = logging.getLogger("ecm.influx")
+
+RETRY_STATUS = {500, 502, 503, 504}
+
+
+def quote_ident(name: str) -> str:
+    """Quote an InfluxQL identifier (measurement, field, tag key)."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_str(value: str) -> str:
+    """Quote an InfluxQL string literal (tag value in WHERE)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def time_literal(ts: pd.Timestamp) -> str:
+    """An RFC 3339 UTC literal for an InfluxQL WHERE time clause."""
+    ts = pd.Timestamp(ts)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return "'" + ts.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z'"
+
+
+@dataclass(frozen=True)
+class InfluxConfig:
+    url: str
+    db: str
+    user: str = ""
+    password: str = ""
+    token: str = ""
+    timeout_s: float = 30.0
+    batch_points: int = 5000
+    retries: int = 5
+
+
+class InfluxClient:
+    """Thin v1-API client: ``query_frame`` and ``write_lines``/``write_points``/``write_frame``."""
+
+    def __init__(self, cfg: InfluxConfig):
+        self.cfg = cfg
+        self._session = requests.Session()
+        if cfg.token:
+            self._session.headers["Authorization"] = f"Token {cfg.token}"
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, role: str = "service") -> "InfluxClient":
+        """Client for the configured server; ``role`` is ``service`` or ``admin`` (local secrets)."""
+        from ecm.settings import get_settings
+
+        s = get_settings()
+        user, password = s.influx_user, s.influx_password
+        if not s.influx_token and not user:
+            from ecm.secrets import load_secrets
+
+            sec = load_secrets(s.state_path)
+            creds = sec.get("influx", {}).get(role)
+            if creds:
+                user, password = creds["user"], creds["password"]
+        return cls(InfluxConfig(
+            url=s.influx_url, db=s.influx_db, user=user, password=password, token=s.influx_token,
+            timeout_s=s.influx_timeout_s, batch_points=s.influx_write_batch_points, retries=s.influx_write_retries,
+        ))
+
+    def _params(self, **extra) -> dict:
+        p = dict(extra)
+        if not self.cfg.token and self.cfg.user:
+            p["u"], p["p"] = self.cfg.user, self.cfg.password
+        return p
+
+    # -- low level ----------------------------------------------------------------
+    def ping(self) -> bool:
+        try:
+            r = self._session.get(self.cfg.url + "/ping", timeout=min(self.cfg.timeout_s, 5))
+            return r.status_code == 204
+        except requests.RequestException:
+            return False
+
+    def _request(self, method: str, path: str, *, params: dict, data=None, stream=False, retries: int | None = None):
+        retries = self.cfg.retries if retries is None else retries
+        delay = 0.2
+        for attempt in range(retries + 1):
+            try:
+                r = self._session.request(method, self.cfg.url + path, params=params, data=data,
+                                          timeout=self.cfg.timeout_s, stream=stream)
+            except requests.RequestException as exc:
+                err: Exception = exc
+                status = None
+            else:
+                if r.status_code not in RETRY_STATUS:
+                    return r
+                err, status = InfluxError(f"{path}: HTTP {r.status_code}: {r.text[:200]}"), r.status_code
+            if attempt == retries:
+                raise InfluxError(f"InfluxDB {path} failed after {retries + 1} attempts: {err}") from None
+            log.warning("influx_retry", extra={"path": path, "attempt": attempt + 1, "status": status, "error": str(err)[:200]})
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    # -- writes -------------------------------------------------------------------
+    def write_lines(self, lines: Sequence[str] | Iterable[str], *, precision: str = "ms",
+                    db: str | None = None, retries: int | None = None) -> int:
+        """Write line-protocol lines in chunks; retry 5xx and connection errors with backoff.
+
+        Returns the number of lines written. A 4xx answer (bad point) raises InfluxError with
+        InfluxDB's message and is not retried.
+        """
+        lines = list(lines)
+        n = 0
+        for i in range(0, len(lines), self.cfg.batch_points):
+            chunk = lines[i:i + self.cfg.batch_points]
+            body = "\n".join(chunk).encode("utf-8")
+            r = self._request("POST", "/write", params=self._params(db=db or self.cfg.db, precision=precision),
+                              data=body, retries=retries)
+            if r.status_code != 204:
+                raise InfluxError(f"/write rejected: HTTP {r.status_code}: {r.text[:300]}")
+            n += len(chunk)
+        return n
+
+    def write_points(self, points, *, precision: str = "ms", **kw) -> int:
+        """Write ``influxdb_client.Point`` objects (serialised with their own escaping)."""
+        return self.write_lines([p.to_line_protocol(precision=precision) if hasattr(p, "to_line_protocol") else p
+                                 for p in points], precision=precision, **kw)
+
+    def write_frame(self, df: pd.DataFrame, measurement: str, tag_columns: Sequence[str], *,
+                    time_column: str = "time", precision: str = "ms", **kw) -> int:
+        """Write a DataFrame: ``time_column`` (tz-aware) is the timestamp, ``tag_columns`` are tags,
+        all other columns are fields (NaN fields are omitted; rows with no field are dropped)."""
+        from influxdb_client.client.write.dataframe_serializer import data_frame_to_list_of_points
+        from influxdb_client.client.write_api import PointSettings
+
+        if df.empty:
+            return 0
+        frame = df.set_index(pd.DatetimeIndex(pd.to_datetime(df[time_column], utc=True))).drop(columns=[time_column])
+        field_cols = [c for c in frame.columns if c not in tag_columns]
+        frame = frame.dropna(subset=field_cols, how="all")
+        if frame.empty:
+            return 0
+        lines = data_frame_to_list_of_points(frame, PointSettings(), precision=precision,
+                                             data_frame_measurement_name=measurement,
+                                             data_frame_tag_columns=list(tag_columns))
+        return self.write_lines(lines, precision=precision, **kw)
+
+    # -- queries ------------------------------------------------------------------
+    def query_raw(self, influxql: str, *, db: str | None = None, method: str | None = None,
+                  chunk_size: int = 10000) -> Iterator[dict]:
+        """Yield each statement result (``{"statement_id", "series"}``), streaming chunked answers."""
+        is_write = influxql.lstrip().upper().startswith(("CREATE", "DROP", "GRANT", "REVOKE", "ALTER", "SET", "DELETE"))
+        m = method or ("POST" if is_write else "GET")
+        params = self._params(q=influxql, db=db or self.cfg.db, epoch="ms", chunked="true", chunk_size=chunk_size)
+        r = self._request(m, "/query", params=params, stream=True)
+        if r.status_code >= 400:
+            raise InfluxError(f"query failed: HTTP {r.status_code}: {r.text[:300]}")
+        for raw in r.iter_lines():
+            if not raw:
+                continue
+            doc = json.loads(raw)
+            if "error" in doc:
+                raise InfluxError(f"query failed: {doc['error']}")
+            for res in doc.get("results", []):
+                if "error" in res:
+                    raise InfluxError(f"query failed: {res['error']}: {influxql[:200]}")
+                yield res
+
+    def query_frame(self, influxql: str, *, db: str | None = None, tz: str | None = None) -> pd.DataFrame:
+        """Run one InfluxQL statement and return a DataFrame.
+
+        Columns: ``time`` (tz-aware; UTC, or ``tz`` when given), the series' GROUP BY tags,
+        ``measurement`` when the statement spans several, then the selected columns.
+        """
+        frames, tagsets, names = [], set(), set()
+        for res in self.query_raw(influxql, db=db):
+            for s in res.get("series", []) or []:
+                part = pd.DataFrame(s["values"], columns=s["columns"])
+                for k, v in (s.get("tags") or {}).items():
+                    part[k] = v
+                    tagsets.add(k)
+                part["measurement"] = s.get("name")
+                names.add(s.get("name"))
+                frames.append(part)
+        if not frames:
+            return pd.DataFrame()
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if len(names) <= 1:
+            df = df.drop(columns=["measurement"])
+        if "time" in df.columns and pd.api.types.is_numeric_dtype(df["time"]):
+            df["time"] = pd.to_datetime(df["time"], unit="ms", utc=True)
+            if tz:
+                df["time"] = df["time"].dt.tz_convert(tz)
+        order = ["time"] + sorted(tagsets) + [c for c in df.columns if c != "time" and c not in tagsets]
+        return df[[c for c in order if c in df.columns]]
+
+    def execute(self, influxql: str, *, db: str | None = None) -> None:
+        """Run a statement for its effect (CREATE, DROP, DELETE ...)."""
+        for _ in self.query_raw(influxql, db=db, method="POST"):
+            pass
+
+    # -- bootstrap ----------------------------------------------------------------
+    def create_database(self, db: str | None = None) -> None:
+        """1.x: CREATE DATABASE (idempotent). On 2.x/3.x create the bucket/database with their tools."""
+        self.execute(f"CREATE DATABASE {quote_ident(db or self.cfg.db)}", db="")

@@ -1,0 +1,92 @@
+"""One settings object, read from ``ECM_*`` environment variables.
+
+Nothing else in the code base reads ``os.environ``. Unknown ``ECM_`` keys fail at
+start-up and name the key, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ecm.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Platform settings. Every field maps to ``ECM_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ECM_", frozen=True, extra="ignore")
+
+    state_dir: Path = Field(Path(".ecm"), description="Folder for data, secrets and logs of local services.")
+    mqtt_host: str = Field("127.0.0.1", description="MQTT broker host.")
+    mqtt_port: int = Field(18830, description="MQTT broker TCP port (loopback listener).")
+    influx_url: str = Field("http://127.0.0.1:18086", description="InfluxDB base URL (v1 HTTP API).")
+    influx_db: str = Field("ecm", description="InfluxDB database (1.x) or DBRP-mapped bucket (2.x/3.x).")
+    influx_token: str = Field("", description="InfluxDB 2.x/3.x API token; empty means v1 user/password auth.")
+    influx_user: str = Field("", description="InfluxDB user; empty means read from the state dir's secrets.")
+    influx_password: str = Field("", description="InfluxDB password; empty means read from the state dir's secrets.")
+    influx_timeout_s: float = Field(30.0, description="Timeout of one InfluxDB HTTP request, in seconds.")
+    influx_write_batch_points: int = Field(5000, description="Points per /write request when chunking.")
+    influx_write_retries: int = Field(5, description="Retries of one /write chunk on 5xx or connection errors.")
+    district_file: Path = Field(Path("config/district.yaml"), description="District registry YAML.")
+    factors_file: Path = Field(Path("config/factors.yaml"), description="Factor and benchmark tables YAML.")
+    reports_dir: Path = Field(Path("reports"), description="Where reports are written.")
+    log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
+    # ingest
+    ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")
+    ingest_batch_points: int = Field(5000, description="Flush a batch at this many points.")
+    ingest_batch_ms: int = Field(200, description="Flush a batch after this many milliseconds.")
+    ingest_max_age_s: int = Field(7 * 86400, description="Oldest accepted device timestamp, in seconds before now.")
+    ingest_max_future_s: int = Field(300, description="Newest accepted device timestamp, in seconds after now.")
+    ingest_max_payload_bytes: int = Field(256 * 1024, description="Largest accepted MQTT payload, in bytes.")
+    ingest_session_expiry_s: int = Field(7 * 86400, description="MQTT v5 session expiry of ingest workers, in seconds.")
+    ingest_spool_max_mb: int = Field(1024, description="Local spool size limit in MiB; alarm at 80%.")
+    ingest_stats_interval_s: int = Field(10, description="Seconds between ingest_stats points.")
+    ingest_health_port: int = Field(0, description="HTTP health endpoint port of ingest; 0 = off.")
+    # services
+    mosquitto_bin: str = Field("mosquitto", description="Path or name of the mosquitto binary.")
+    influxd_bin: str = Field("influxd", description="Path or name of the influxd binary.")
+
+    def path(self, p: Path) -> Path:
+        """Resolve a relative path against the project root."""
+        return p if p.is_absolute() else (PROJECT_ROOT / p)
+
+    @property
+    def state_path(self) -> Path:
+        return self.path(self.state_dir)
+
+    @property
+    def district_path(self) -> Path:
+        return self.path(self.district_file)
+
+    @property
+    def factors_path(self) -> Path:
+        return self.path(self.factors_file)
+
+    @property
+    def reports_path(self) -> Path:
+        return self.path(self.reports_dir)
+
+
+def _check_unknown_keys(environ: dict[str, str]) -> None:
+    known = {f"ECM_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in environ if k.startswith("ECM_") and k not in known)
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]}", hint=f"known settings: {', '.join(sorted(known))}")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; fails on unknown ``ECM_`` keys."""
+    _check_unknown_keys(dict(os.environ))
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests change the environment between servers)."""
+    get_settings.cache_clear()
