@@ -1,0 +1,48 @@
+"""ecm_hourly_rollup — raw meter counters → hourly consumption per meter.
+
+Schedule: hourly at :05, Asia/Shanghai. Each run owns one Beijing hour, its data interval
+[start, end). Input: InfluxDB ``readings``. Output asset: ``meter_hourly`` (overwritten
+for the hour, so re-runs are idempotent). Late readings that arrived since the last run for
+earlier hours (within the ingest max age) are found and those hours are rolled up again.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+METER_HOURLY = Asset("influxdb://ecm/meter_hourly")
+
+
+@dag(
+    dag_id="ecm_hourly_rollup",
+    schedule=CronDataIntervalTimetable("5 * * * *", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ecm", "accounting"],
+    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+)
+def ecm_hourly_rollup():
+    @task
+    def hour_partition(data_interval_start=None, dag_run=None) -> str:
+        from ecm.pipeline.partitions import partition_hour
+
+        return partition_hour(dag_run.conf if dag_run else None, data_interval_start)
+
+    @task
+    def late_hours(hour: str) -> list[str]:
+        from ecm.pipeline.late import find_late_hours
+
+        return find_late_hours(hour)
+
+    @task(outlets=[METER_HOURLY])
+    def rollup(hour: str, late: list[str]) -> int:
+        from ecm.pipeline.hourly import rollup_hours
+
+        return rollup_hours(sorted({hour, *late}))
+
+    hour = hour_partition()
+    rollup(hour, late_hours(hour))
+
+
+ecm_hourly_rollup()

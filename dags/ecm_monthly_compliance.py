@@ -1,0 +1,52 @@
+"""ecm_monthly_compliance — intensity vs the 13% path, benchmark attainment, capacity shares.
+
+Schedule: after every ``kpi_daily`` update (asset) — so the month to date is always fresh —
+and on the 1st of each month at 03:00 Asia/Shanghai to close the previous month. Each run owns
+the Beijing month of its day (``conf["day"]``, or the data interval start's day minus one).
+Inputs: ``kpi_daily``, ``line_daily``, ``enterprise_monthly``. Outputs (asset
+``kpi_monthly``): ``kpi_monthly`` (incl. ``_district``), ``benchmark_monthly``,
+``capacity_share_monthly``; each overwrites its month.
+"""
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+
+KPI_DAILY = Asset("influxdb://ecm/kpi_daily")
+KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
+
+
+@dag(
+    dag_id="ecm_monthly_compliance",
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 3 1 * *", timezone="Asia/Shanghai"), assets=KPI_DAILY
+    ),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ecm", "accounting", "compliance"],
+    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+)
+def ecm_monthly_compliance():
+    @task
+    def month_partition(logical_date=None, dag_run=None) -> str:
+        from ecm.pipeline.partitions import partition_month_day
+
+        return partition_month_day(dag_run.conf if dag_run else None, logical_date)
+
+    @task
+    def load_inputs(day: str) -> str:
+        from ecm.pipeline.monthly import check_inputs
+
+        return check_inputs(day)
+
+    @task(outlets=[KPI_MONTHLY])
+    def compliance(day: str) -> dict:
+        from ecm.pipeline.monthly import compute_monthly_compliance
+
+        return compute_monthly_compliance(day)
+
+    compliance(load_inputs(month_partition()))
+
+
+ecm_monthly_compliance()

@@ -1,0 +1,68 @@
+"""DAG parse and structure tests: no import errors, no I/O at parse, tags, retries, edges."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.fixture(scope="module")
+def bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    real_connect = socket.socket.connect
+
+    def no_network(self, *a, **k):  # parsing a DAG file must not touch the network
+        raise AssertionError(f"network use at DAG parse time: {a}")
+
+    socket.socket.connect = no_network
+    try:
+        return DagBag(dag_folder=str(DAGS))
+    finally:
+        socket.socket.connect = real_connect
+
+
+def test_no_import_errors(bag):
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance"}
+
+
+def test_tags_retries_and_start_dates(bag):
+    for dag_id in bag.dag_ids:
+        dag = bag.dags[dag_id]
+        assert "ecm" in dag.tags
+        # 2026-01-01 00:00 Beijing time == 2025-12-31 16:00 UTC
+        assert dag.start_date.isoformat() == "2025-12-31T16:00:00+00:00"
+        tt = getattr(dag.timetable, "timetable", dag.timetable)
+        assert str(tt.timezone) == "Asia/Shanghai", f"{dag_id} schedules in Beijing time"
+        for t in dag.tasks:
+            assert t.retries >= 2, f"{dag_id}.{t.task_id} retries"
+
+
+def _edges(dag):
+    return {(up, t.task_id) for t in dag.tasks for up in t.upstream_task_ids}
+
+
+def test_daily_kpis_edges(bag):
+    dag = bag.dags["ecm_daily_kpis"]
+    assert _edges(dag) == {
+        ("day_partition", "days_to_compute"),
+        ("days_to_compute", "quality_gate"),
+        ("days_to_compute", "compute_kpis"),
+        ("quality_gate", "compute_kpis"),
+        ("day_partition", "nightly_report"),
+        ("compute_kpis", "nightly_report"),
+    }
+    outlets = {o.uri for o in dag.get_task("compute_kpis").outlets}
+    assert outlets == {"influxdb://ecm/kpi_daily"}
+
+
+def test_hourly_and_monthly_edges_and_assets(bag):
+    hourly = bag.dags["ecm_hourly_rollup"]
+    assert _edges(hourly) == {("hour_partition", "late_hours"), ("hour_partition", "rollup"), ("late_hours", "rollup")}
+    monthly = bag.dags["ecm_monthly_compliance"]
+    assert _edges(monthly) == {("month_partition", "load_inputs"), ("load_inputs", "compliance")}
+    assert {o.uri for o in monthly.get_task("compliance").outlets} == {"influxdb://ecm/kpi_monthly"}
