@@ -1,0 +1,349 @@
+"""Data-quality gates: run the GX suites of ``expectations/`` over metric frames.
+
+One Great Expectations (GX Core 1.x) validation per suite and period covers the whole district;
+``result_format=COMPLETE`` returns the failing row indices, which name the failing enterprise
+(see ``ecm.quality_frames`` for the frames). Each expectation's ``meta.severity`` is ``block``
+(the enterprise-period's KPIs become ``data_insufficient``) or ``warn`` (flagged, not blocking).
+
+I/O lives in the loaders (``load_*``), ``write_results`` (``dq_result`` measurement, see
+docs/contracts.md §2.1) and ``save_artifacts`` (GX validation JSON + Data Docs HTML).
+Run ``python -m ecm.quality --bench`` for the speed figure of one district day.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from ecm.errors import ConfigError
+from ecm.influx import InfluxClient, quote_ident, quote_str, time_literal
+from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
+from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_daily_metrics, stats_monthly_metrics
+from ecm.settings import PROJECT_ROOT
+
+log = logging.getLogger("ecm.quality")
+
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+DAILY_SUITES = ("readings_daily", "aggregates_daily")
+MONTHLY_SUITES = ("stats_monthly",)
+MEASUREMENT = "dq_result"
+DQ_TAGS = ["suite", "expectation", "enterprise", "severity"]
+RESULT_COLUMNS = ["suite", "expectation", "enterprise", "severity", "success", "observed", "observed_value", "period"]
+DATA_OK, DATA_INSUFFICIENT = "ok", "data_insufficient"
+MAX_LISTED = 5
+
+
+@dataclass
+class DqResult:
+    """One suite run: ``frame`` has one row per (enterprise, expectation) with RESULT_COLUMNS;
+    ``validation`` is the GX validation result as JSON; ``gx_result`` the GX object."""
+
+    suite: str
+    period: str
+    frame: pd.DataFrame
+    validation: dict
+    gx_result: object = field(default=None, repr=False)
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        return self.frame[~self.frame["success"]]
+
+
+# -- GX: context and suites, cached per process --------------------------------------------
+@lru_cache(maxsize=1)
+def _gx():
+    """(ephemeral context, batch definition) with analytics and progress bars off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (DataContextConfig, InMemoryStoreBackendDefaults,
+                                                            ProgressBarsConfig)
+
+    cfg = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(), analytics_enabled=False,
+                            progress_bars=ProgressBarsConfig(globally=False))
+    ctx = gx.get_context(mode="ephemeral", project_config=cfg)
+    bd = ctx.data_sources.add_pandas("ecm_dq").add_dataframe_asset("metrics").add_batch_definition_whole_dataframe("all")
+    return ctx, bd
+
+
+@lru_cache(maxsize=16)
+def load_suite(name: str):
+    """The GX ExpectationSuite stored as ``expectations/<name>.json`` (registered in the context)."""
+    import great_expectations as gx
+
+    path = EXPECTATIONS_DIR / f"{name}.json"
+    if not path.exists():
+        raise ConfigError(f"no expectation suite {name!r} ({path})", hint="see expectations/README.md")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for exp in doc["expectations"]:
+        if exp.get("meta", {}).get("severity") not in ("block", "warn") or "name" not in exp.get("meta", {}):
+            raise ConfigError(f"{path}: every expectation needs meta.name and meta.severity block|warn")
+    ctx, _ = _gx()
+    return ctx.suites.add(gx.ExpectationSuite(**{k: v for k, v in doc.items() if k != "id"}))
+
+
+@lru_cache(maxsize=1)
+def load_bounds() -> dict:
+    """Plausible unit product energy per product class (kgce per output unit)."""
+    return json.loads((EXPECTATIONS_DIR / "unit_energy_bounds.json").read_text(encoding="utf-8"))["bounds"]
+
+
+# -- running --------------------------------------------------------------------------------
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.6g}"
+    return str(v)
+
+
+def _attribute(er, metrics: pd.DataFrame, suite: str, period: str) -> list[dict]:
+    """Per-enterprise rows of one expectation result."""
+    meta = er.expectation_config.meta or {}
+    kw = er.expectation_config.kwargs
+    col = kw.get("column") or kw.get("column_B")
+    obs_col = meta.get("observed_column", col)
+    worst = meta.get("observed_worst", "max")
+    raised = (er.exception_info or {}).get("raised_exception", False)
+    bad_idx = set(er.result.get("unexpected_index_list") or [])
+    bad = metrics.index.isin(list(bad_idx))
+    rows = []
+    for ent, part in metrics.groupby("enterprise", sort=True):
+        fails = part[bad[metrics.index.get_indexer(part.index)]]
+        failed = raised or len(fails) > 0
+        src = fails if len(fails) else part
+        vals = pd.to_numeric(src[obs_col], errors="coerce") if obs_col in src else pd.Series(dtype=float)
+        value = (vals.min() if worst == "min" else vals.max()) if vals.notna().any() else float("nan")
+        if raised:
+            observed = "error: " + str(er.exception_info.get("exception_message", ""))[:200]
+        elif failed:
+            listed = [f"{s} {col}={_fmt(v)}" for s, v in zip(fails["subject"], fails[col] if col in fails else fails["subject"])]
+            observed = "; ".join(listed[:MAX_LISTED]) + (f" (+{len(listed) - MAX_LISTED} more)" if len(listed) > MAX_LISTED else "")
+        else:
+            observed = f"ok ({len(part)} rows)"
+        rows.append({"suite": suite, "expectation": meta["name"], "enterprise": ent, "severity": meta["severity"],
+                     "success": not failed, "observed": observed, "observed_value": float(value), "period": period})
+    return rows
+
+
+def run_suite(suite_name: str, metrics: pd.DataFrame, *, period: str) -> DqResult:
+    """Validate ``metrics`` (a frame of ``ecm.quality_frames``) with the suite ``suite_name``.
+
+    One GX validation for all enterprises; returns per-(enterprise, expectation) outcomes.
+    ``period`` is the label stored with the results (``YYYY-MM-DD`` or ``YYYY-MM``).
+    """
+    suite = load_suite(suite_name)
+    _, bd = _gx()
+    m = metrics.reset_index(drop=True)
+    res = bd.get_batch(batch_parameters={"dataframe": m}).validate(
+        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 20})
+    rows = [r for er in res.results for r in _attribute(er, m, suite_name, period)]
+    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    frame["success"] = frame["success"].astype(bool)
+    return DqResult(suite_name, period, frame, res.to_json_dict(), res)
+
+
+def results_frame(results: list[DqResult]) -> pd.DataFrame:
+    """All per-(enterprise, expectation) rows of several suite runs."""
+    frames = [r.frame for r in results if len(r.frame)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESULT_COLUMNS)
+
+
+def blocking_enterprises(results: list[DqResult], period: str | None = None) -> set[str]:
+    """Enterprises with a failed ``block`` expectation (optionally only in ``period``)."""
+    f = results_frame(results)
+    f = f[(~f["success"].astype(bool)) & (f["severity"] == "block")]
+    if period is not None:
+        f = f[f["period"] == period]
+    return set(f["enterprise"])
+
+
+def data_status(results: list[DqResult], enterprise_ids: list[str], period: str | None = None) -> dict[str, str]:
+    """``kpi_daily.data_status`` / ``kpi_monthly.status`` input: enterprise → ok | data_insufficient."""
+    blocked = blocking_enterprises(results, period)
+    return {e: DATA_INSUFFICIENT if e in blocked else DATA_OK for e in enterprise_ids}
+
+
+def period_start_utc(period: str) -> pd.Timestamp:
+    """Start of a ``YYYY-MM-DD`` day or ``YYYY-MM`` month in Beijing time, as UTC."""
+    d = date.fromisoformat(period if len(period) == 10 else period + "-01")
+    return day_bounds_utc(d)[0]
+
+
+def write_results(client: InfluxClient, results: list[DqResult]) -> int:
+    """Write dq_result points (time = period start, Beijing); re-running overwrites. Returns points."""
+    f = results_frame(results)
+    if f.empty:
+        return 0
+    out = f.copy()
+    out["time"] = out["period"].map(period_start_utc)
+    out["success"] = out["success"].astype("int64")
+    return client.write_frame(out[["time", *DQ_TAGS, "success", "observed", "observed_value", "period"]],
+                              MEASUREMENT, DQ_TAGS)
+
+
+def save_artifacts(results: list[DqResult], out_dir: Path) -> list[Path]:
+    """Write ``<suite>.json`` (GX validation result), ``<suite>.html`` (GX Data Docs page),
+    ``dq_result.csv`` and ``index.html`` into ``out_dir``. Returns the written paths."""
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, items = [], []
+    renderer, view = ValidationResultsPageRenderer(), DefaultJinjaPageView()
+    for r in results:
+        stem = f"{r.suite}_{r.period}"
+        p = out_dir / f"{stem}.json"
+        p.write_text(json.dumps(r.validation, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        h = out_dir / f"{stem}.html"
+        h.write_text(view.render(renderer.render(r.gx_result)), encoding="utf-8")
+        paths += [p, h]
+        nf = r.failures
+        items.append(f"<li><a href='{h.name}'>{r.suite} {r.period}</a>: {len(nf)} failing enterprise-expectations; "
+                     f"blocking: {', '.join(sorted(set(nf[nf.severity == 'block'].enterprise))) or 'none'}</li>")
+    csv = out_dir / "dq_result.csv"
+    results_frame(results).to_csv(csv, index=False)
+    idx = out_dir / "index.html"
+    idx.write_text("<html><head><meta charset='utf-8'><title>数据质量 / data quality</title></head><body>"
+                   f"<h1>数据质量 / data quality</h1><ul>{''.join(items)}</ul>"
+                   f"<p><a href='{csv.name}'>dq_result.csv</a></p></body></html>", encoding="utf-8")
+    return paths + [csv, idx]
+
+
+# -- loaders (InfluxDB) ---------------------------------------------------------------------
+def _query(client: InfluxClient, q: str) -> pd.DataFrame:
+    return client.query_frame(q)
+
+
+def load_raw_readings(client: InfluxClient, quantities: list[str], day: date, *,
+                      carry_in: pd.Timedelta = pd.Timedelta(days=1)) -> pd.DataFrame:
+    """Readings of ``day`` (start < time ≤ end) plus each meter's last reading before the day."""
+    start, end = day_bounds_utc(day)
+    frames = []
+    for q in sorted(set(quantities)):
+        sel = quote_ident(q)
+        for expr, where in ((sel, f"time > {time_literal(start)} AND time <= {time_literal(end)}"),
+                            (f"last({sel})", f"time > {time_literal(start - carry_in)} AND time <= {time_literal(start)}")):
+            df = _query(client, f"SELECT {expr} AS value FROM readings WHERE quantity = {quote_str(q)} AND {where} "
+                                f"GROUP BY enterprise, meter")
+            if len(df):
+                frames.append(df.assign(quantity=q).dropna(subset=["value"])[["time", "enterprise", "meter", "quantity", "value"]])
+    if not frames:
+        return pd.DataFrame(columns=["time", "enterprise", "meter", "quantity", "value"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_aggregates(client: InfluxClient, day: date) -> dict[str, pd.DataFrame]:
+    """kpi_daily / energy_daily / line_daily of the day, kpi_daily of the month, kpi_monthly."""
+    start, end = day_bounds_utc(day)
+    m0, m1 = month_bounds_utc(day)
+    w_day = f"time >= {time_literal(start)} AND time < {time_literal(end)}"
+    return {
+        "kpi_daily": _query(client, f"SELECT energy_tce FROM kpi_daily WHERE {w_day} GROUP BY enterprise"),
+        "energy_daily": _query(client, f"SELECT energy_tce FROM energy_daily WHERE {w_day} GROUP BY enterprise, carrier"),
+        "line_daily": _query(client, f"SELECT * FROM line_daily WHERE {w_day} GROUP BY enterprise, line, product_class"),
+        "month_kpi_daily": _query(client, f"SELECT energy_tce FROM kpi_daily WHERE time >= {time_literal(m0)} "
+                                          f"AND time < {time_literal(m1)} GROUP BY enterprise"),
+        "kpi_monthly": _query(client, f"SELECT energy_tce FROM kpi_monthly WHERE time = {time_literal(m0)} GROUP BY enterprise"),
+    }
+
+
+def load_stats(client: InfluxClient, month: date) -> pd.DataFrame:
+    """enterprise_monthly rows of ``month`` and the month before, with a ``month`` label column."""
+    m0, m1 = month_bounds_utc(month)
+    p0, _ = month_bounds_utc((m0.tz_convert(TZ) - pd.Timedelta(days=1)).date())
+    df = _query(client, f"SELECT * FROM enterprise_monthly WHERE time >= {time_literal(p0)} AND time < {time_literal(m1)} "
+                        "GROUP BY enterprise")
+    if df.empty:
+        return pd.DataFrame(columns=["enterprise", "month", "value_added_10k_cny", "deflator_index"])
+    df["month"] = df["time"].dt.tz_convert(TZ).dt.strftime("%Y-%m")
+    return df
+
+
+# -- convenience runs -------------------------------------------------------------------------
+def run_day(client: InfluxClient, registry, day: date, *, flags: pd.DataFrame | None = None,
+            write: bool = True) -> list[DqResult]:
+    """Run the daily suites for ``day``: readings_daily always, aggregates_daily when any daily
+    aggregate exists. Writes dq_result points unless ``write`` is False."""
+    meters = registry.meters_frame()
+    readings = load_raw_readings(client, list(meters["quantity"].unique()), day)
+    results = [run_suite("readings_daily", readings_daily_metrics(readings, meters, day, flags=flags),
+                         period=day.isoformat())]
+    agg = load_aggregates(client, day)
+    if any(len(agg[k]) for k in ("kpi_daily", "energy_daily", "line_daily")):
+        frame = aggregates_daily_metrics(day, registry.lines_frame(), load_bounds(), **agg)
+        results.append(run_suite("aggregates_daily", frame, period=day.isoformat()))
+    else:
+        log.info("dq_aggregates_absent", extra={"day": day.isoformat()})
+    if write:
+        write_results(client, results)
+    return results
+
+
+def run_month(client: InfluxClient, registry, month: date, *, write: bool = True) -> list[DqResult]:
+    """Run the monthly suite (stats_monthly) for the month containing ``month``."""
+    frame = stats_monthly_metrics(load_stats(client, month), registry.enterprise_ids, month)
+    results = [run_suite("stats_monthly", frame, period=month_label(month))]
+    if write:
+        write_results(client, results)
+    return results
+
+
+def load_results(client: InfluxClient, day: date, *, include_month: bool = True) -> pd.DataFrame:
+    """dq_result rows stored for ``day`` (and its month's monthly suite when ``include_month``)."""
+    start, end = day_bounds_utc(day)
+    m0 = month_bounds_utc(day)[0] if include_month else start
+    df = _query(client, f"SELECT success, observed, observed_value, period FROM {MEASUREMENT} "
+                        f"WHERE time >= {time_literal(m0)} AND time < {time_literal(end)} GROUP BY {', '.join(DQ_TAGS)}")
+    if df.empty:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    keep = {day.isoformat()} | ({month_start(day).strftime("%Y-%m")} if include_month else set())
+    df = df[df["period"].isin(keep)].copy()
+    df["success"] = df["success"].astype(int).astype(bool)
+    return df[RESULT_COLUMNS].sort_values(["period", "suite", "enterprise", "expectation"]).reset_index(drop=True)
+
+
+def bench(day: date = date(2024, 3, 1)) -> dict[str, float]:
+    """Seconds per step for one synthetic default-district day (pure frames + GX + artifacts)."""
+    import tempfile
+    import time
+
+    from ecm.quality_frames import synthetic_day
+    from ecm.registry import get_registry
+
+    t = {"start": time.perf_counter()}
+    reg = get_registry()
+    meters = reg.meters_frame()
+    readings = synthetic_day(meters, day)
+    t["synthesise"] = time.perf_counter()
+    load_suite("readings_daily")
+    t["gx_context_and_suite"] = time.perf_counter()
+    frame = readings_daily_metrics(readings, meters, day)
+    t["readings_metrics"] = time.perf_counter()
+    results = [run_suite("readings_daily", frame, period=day.isoformat())]
+    t["readings_validate"] = time.perf_counter()
+    stats = pd.DataFrame({"enterprise": reg.enterprise_ids, "month": day.strftime("%Y-%m"),
+                          "value_added_10k_cny": 1000.0, "deflator_index": 1.02})
+    results.append(run_suite("stats_monthly", stats_monthly_metrics(stats, reg.enterprise_ids, day), period=month_label(day)))
+    t["stats_validate"] = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        save_artifacts(results, Path(tmp))
+    t["artifacts"] = time.perf_counter()
+    keys = list(t)
+    out = {k: t[k] - t[keys[i - 1]] for i, k in enumerate(keys) if i}
+    out["total_excl_synthesis"] = t[keys[-1]] - t["synthesise"]
+    out["n_readings"] = float(len(readings))
+    out["n_meters"] = float(len(meters))
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--bench" not in sys.argv:
+        sys.exit("usage: python -m ecm.quality --bench")
+    for k, v in bench().items():
+        print(f"{k:>24}: {v:.3f}" if not k.startswith("n_") else f"{k:>24}: {int(v)}")

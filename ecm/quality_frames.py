@@ -1,0 +1,295 @@
+"""Metric frames for the data-quality suites (pure functions over pandas; no I/O, no clock).
+
+Each function turns one stage's inputs into a small frame with one row per checked subject, so
+that ONE Great Expectations validation per suite covers the whole district and failing rows are
+attributed to enterprises (see ``ecm.quality``). Every frame has the columns ``enterprise``,
+``subject`` (meter id, aggregate scope or month) and ``period`` (``YYYY-MM-DD`` Beijing day or
+``YYYY-MM`` month), then the metrics the suite JSON under ``expectations/`` checks.
+
+Days are Beijing-time days; a day owns readings with ``start < time <= end`` (the interval
+ending at the reading), matching the accounting loader.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from ecm.periods import day_bounds_utc, month_start
+
+DAY_S = 86400.0
+#: gauge quantity -> (min, max) physical range in the gauge's unit; None = derived or open
+GAUGE_RANGES: dict[str, tuple[float, float | None]] = {"power_kw": (0.0, None), "temperature_c": (-40.0, 1800.0)}
+#: quantities whose counters measure production (output meters)
+OUTPUT_PREFIX = "output_"
+FLAGS_EXPLAINING_DECREASE = {"rollover", "reset"}
+
+READINGS_COLUMNS = [
+    "enterprise", "subject", "meter", "period", "kind", "quantity", "interval_s", "known_meter",
+    "n_expected", "n_received", "completeness_frac", "n_decreases", "n_unflagged_decreases",
+    "n_out_of_range", "max_rate_frac", "n_off_grid", "max_grid_offset_s", "n_duplicate_ts", "n_stuck_intervals",
+]
+
+
+def _run_lengths(flag: pd.Series, group: pd.Series) -> pd.Series:
+    """Length of the run of equal ``flag`` values each row belongs to, within ``group``."""
+    brk = (flag != flag.groupby(group).shift()) | (group != group.shift())
+    run_id = brk.cumsum()
+    return run_id.map(run_id.value_counts())
+
+
+def _auto_flags(df: pd.DataFrame, rate_tolerance: float) -> pd.Series:
+    """Explain a counter decrease without accounting flags: a rollover when the wrapped delta
+    (value + register_max − prev) is a physically possible rate, a reset when the counter
+    restarted near zero (value ≤ the interval's maximum consumption)."""
+    max_amount = df["max_rate_per_h"] * df["dt_h"] * rate_tolerance
+    wrapped = df["value"] + df["register_max"] - df["prev_value"]
+    rollover = df["register_max"].notna() & (wrapped >= 0) & (
+        (wrapped <= max_amount) | (max_amount.isna() & (df["prev_value"] > 0.9 * df["register_max"])))
+    reset = df["value"] <= max_amount.fillna(0.0)
+    return rollover | reset
+
+
+def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: date, *,
+                           flags: pd.DataFrame | None = None, rate_tolerance: float = 1.1,
+                           grid_tolerance_s: float = 60.0, stuck_min_s: float = 3600.0) -> pd.DataFrame:
+    """Per (enterprise, meter, day) quality metrics of raw readings.
+
+    Inputs: ``readings`` with time (tz-aware UTC), enterprise, meter, quantity, value (meter unit;
+    counters cumulative). Rows at or before the day start are carry-in readings used only for
+    continuity. ``meters`` is ``Registry.meters_frame()``. ``flags`` (optional) has meter, time,
+    flag: counter decreases at rows flagged ``rollover``/``reset`` are explained; without flags
+    they are explained by :func:`_auto_flags`.
+
+    Output columns (counts are readings or intervals in the day): n_expected = 86400/interval_s;
+    n_received = distinct timestamps; completeness_frac = min(n_received, n_expected)/n_expected
+    (0–1); n_unflagged_decreases; n_out_of_range (counter rate > max_rate_per_h·rate_tolerance,
+    value outside [0, register_max), gauge outside its range); max_rate_frac = max rate /
+    max_rate_per_h; n_off_grid (offset from the interval grid > min(grid_tolerance_s,
+    interval_s/4)); max_grid_offset_s (s); n_duplicate_ts; n_stuck_intervals (intervals in runs
+    ≥ stuck_min_s where a counter stands still while another output counter of the enterprise
+    advances, or a non-zero gauge repeats its value); known_meter. Registry meters without
+    readings get a row with n_received 0; readings of unknown meters get known_meter False.
+    """
+    start, end = day_bounds_utc(day)
+    period = day.isoformat()
+    r = readings[["time", "enterprise", "meter", "quantity", "value"]].copy()
+    r["time"] = pd.to_datetime(r["time"], utc=True)
+    r["value"] = r["value"].astype("float64")
+    r = r[r["time"] <= end]
+    reg = meters.reset_index(drop=True)
+    known_pairs = set(zip(reg["meter"], reg["enterprise"]))
+    r["known"] = pd.Series([(m, e) in known_pairs for m, e in zip(r["meter"], r["enterprise"])],
+                           index=r.index, dtype=bool)
+    in_day = (r["time"] > start)
+    dup = r[in_day].duplicated(["enterprise", "meter", "time"], keep="last")
+    n_dup = dup[dup].groupby(r.loc[dup[dup].index, "meter"]).size()
+
+    unknown = r[in_day & ~r["known"]]
+    unk = (unknown.groupby(["enterprise", "meter"])["time"].nunique().rename("n_received").reset_index()
+           if len(unknown) else pd.DataFrame(columns=["enterprise", "meter", "n_received"]))
+
+    k = r[r["known"]].drop_duplicates(["meter", "time"], keep="last")
+    k = k.merge(reg[["meter", "kind", "interval_s", "register_max", "max_rate_per_h", "line"]], on="meter", how="left")
+    k = k.sort_values(["meter", "time"], kind="stable").reset_index(drop=True)
+    # continuity: only the last carry-in reading per meter matters
+    carry = k["time"] <= start
+    last_carry = carry & ~(carry & (k["meter"] == k["meter"].shift(-1)) & (k["time"].shift(-1) <= start))
+    k = k[~carry | last_carry].reset_index(drop=True)
+    g = k.groupby("meter", sort=False)
+    k["prev_value"] = g["value"].shift()
+    k["dt_h"] = (k["time"] - g["time"].shift()).dt.total_seconds() / 3600.0
+    k["in_day"] = k["time"] > start
+    k["delta"] = k["value"] - k["prev_value"]
+    counter = k["kind"] == "counter"
+
+    # decreases, explained by flags
+    dec = counter & k["in_day"] & (k["delta"] < 0)
+    if flags is not None and len(flags):
+        f = flags[flags["flag"].isin(FLAGS_EXPLAINING_DECREASE)]
+        fkeys = set(zip(f["meter"], pd.to_datetime(f["time"], utc=True)))
+        explained = pd.Series([(m, t) in fkeys for m, t in zip(k["meter"], k["time"])], index=k.index, dtype=bool)
+    else:
+        explained = _auto_flags(k, rate_tolerance)
+    k["decrease"] = dec
+    k["unflagged_decrease"] = dec & ~explained
+    eff_delta = np.where(dec & explained, np.where(
+        (k["value"] + k["register_max"] - k["prev_value"]) <= k["max_rate_per_h"] * k["dt_h"] * rate_tolerance,
+        k["value"] + k["register_max"] - k["prev_value"], k["value"]), k["delta"])
+    rate = pd.Series(eff_delta, index=k.index) / k["dt_h"]
+    k["rate_frac"] = (rate / k["max_rate_per_h"]).where(counter & k["in_day"] & ~k["unflagged_decrease"])
+
+    # physical range
+    main_kw = (reg[(reg["carrier"] == "electricity") & (reg["kind"] == "counter") & (reg["role"] == "main")]
+               .groupby("enterprise")["max_rate_per_h"].sum())
+    lo = k["quantity"].map({q: v[0] for q, v in GAUGE_RANGES.items()})
+    hi = k["quantity"].map({q: v[1] for q, v in GAUGE_RANGES.items()}).astype("float64")
+    hi = hi.where(k["quantity"] != "power_kw", k["enterprise"].map(main_kw) * rate_tolerance)
+    gauge_bad = ~counter & ((k["value"] < lo) | (k["value"] > hi))
+    counter_bad = counter & ((k["rate_frac"] > rate_tolerance) | (k["value"] < 0)
+                             | (k["register_max"].notna() & (k["value"] >= k["register_max"])))
+    k["out_of_range"] = k["in_day"] & (gauge_bad | counter_bad)
+
+    # grid
+    epoch_s = (k["time"] - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds()
+    off = np.mod(epoch_s, k["interval_s"])
+    k["grid_offset_s"] = np.minimum(off, k["interval_s"] - off)
+    k["off_grid"] = k["in_day"] & (k["grid_offset_s"] > np.minimum(grid_tolerance_s, k["interval_s"] / 4.0))
+
+    # stuck: counter standing still while another output counter of the enterprise advances
+    slot = k["time"].dt.floor("900s")
+    is_output = k["quantity"].str.startswith(OUTPUT_PREFIX)
+    producing = k[counter & is_output & (k["delta"] > 0) & k["in_day"]]
+    prod_keys = set(zip(producing["enterprise"], slot[producing.index]))
+    zero = counter & k["in_day"] & (k["delta"] == 0)
+    ent_producing = pd.Series([(e, s) in prod_keys for e, s in zip(k["enterprise"], slot)], index=k.index, dtype=bool)
+    flat_gauge = ~counter & k["in_day"] & (k["value"] == k["prev_value"]) & (k["value"] != 0)
+    cand = (zero & ent_producing) | flat_gauge
+    min_run = np.ceil(stuck_min_s / k["interval_s"])
+    k["stuck"] = cand & (_run_lengths(cand, k["meter"]) >= min_run)
+
+    d = k[k["in_day"]]
+    agg = d.groupby("meter").agg(
+        n_received=("time", "nunique"), n_decreases=("decrease", "sum"),
+        n_unflagged_decreases=("unflagged_decrease", "sum"), n_out_of_range=("out_of_range", "sum"),
+        max_rate_frac=("rate_frac", "max"), n_off_grid=("off_grid", "sum"),
+        max_grid_offset_s=("grid_offset_s", "max"), n_stuck_intervals=("stuck", "sum"))
+    out = reg[["enterprise", "meter", "kind", "quantity", "interval_s"]].merge(agg, on="meter", how="left")
+    counts = ["n_received", "n_decreases", "n_unflagged_decreases", "n_out_of_range", "n_off_grid", "n_stuck_intervals"]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    out["n_duplicate_ts"] = out["meter"].map(n_dup).fillna(0).astype("int64")
+    out["n_expected"] = (DAY_S / out["interval_s"]).round().astype("int64")
+    out["completeness_frac"] = np.minimum(out["n_received"], out["n_expected"]) / out["n_expected"]
+    out["known_meter"] = True
+    if len(unk):
+        u = unk.assign(known_meter=False, kind=None, quantity=None, interval_s=np.nan, n_expected=0,
+                       completeness_frac=np.nan, max_rate_frac=np.nan, max_grid_offset_s=np.nan,
+                       **{c: 0 for c in counts if c != "n_received"}, n_duplicate_ts=0)
+        out = pd.concat([out, u], ignore_index=True)
+    out["subject"] = out["meter"]
+    out["period"] = period
+    return out[READINGS_COLUMNS].reset_index(drop=True)
+
+
+def _output_column(line_daily: pd.DataFrame) -> pd.Series:
+    """Coalesce ``output_<unit>`` fields of line_daily into one output value (line's unit)."""
+    cols = [c for c in line_daily.columns if c.startswith(OUTPUT_PREFIX)]
+    if not cols:
+        return pd.Series(np.nan, index=line_daily.index)
+    return line_daily[cols].astype("float64").bfill(axis=1).iloc[:, 0]
+
+
+def aggregates_daily_metrics(day: date, lines: pd.DataFrame, bounds: dict, *, kpi_daily: pd.DataFrame | None = None,
+                             energy_daily: pd.DataFrame | None = None, line_daily: pd.DataFrame | None = None,
+                             month_kpi_daily: pd.DataFrame | None = None, kpi_monthly: pd.DataFrame | None = None,
+                             production_frac: float = 0.1) -> pd.DataFrame:
+    """Per (enterprise, scope, day) metrics of the daily aggregates.
+
+    Inputs (any may be None or empty): ``kpi_daily`` (enterprise, energy_tce) of the day;
+    ``energy_daily`` (enterprise, carrier, energy_tce); ``line_daily`` (enterprise, line,
+    energy_tce, output_<unit>); ``month_kpi_daily`` (enterprise, energy_tce, one row per day of
+    the month so far); ``kpi_monthly`` (enterprise, energy_tce) of the month. ``lines`` is
+    ``Registry.lines_frame()``; ``bounds`` maps product_class → {min, max} in kgce per output unit.
+
+    Rows: scope ``enterprise`` (energy_tce, daily_vs_monthly_dev_frac = |Σ month days −
+    monthly| / monthly, NaN without a monthly total), ``carrier:<c>`` (energy_tce) and
+    ``line:<id>`` (energy_tce, output, unit_energy_kgce_per_unit = energy_tce·1000/output, its
+    plausible min/max, output_missing = energy shows production — ≥ production_frac of capacity
+    at the plausible minimum unit energy — but output is missing or ≤ 0).
+    """
+    period = day.isoformat()
+    rows: list[pd.DataFrame] = []
+    if kpi_daily is not None and len(kpi_daily):
+        e = kpi_daily[["enterprise", "energy_tce"]].copy()
+        e["subject"] = "enterprise"
+        if kpi_monthly is not None and len(kpi_monthly) and month_kpi_daily is not None and len(month_kpi_daily):
+            tot = kpi_monthly.groupby("enterprise")["energy_tce"].sum()
+            days = month_kpi_daily.groupby("enterprise")["energy_tce"].sum()
+            e["daily_vs_monthly_dev_frac"] = (
+                (e["enterprise"].map(days) - e["enterprise"].map(tot)).abs() / e["enterprise"].map(tot).abs())
+        rows.append(e)
+    if energy_daily is not None and len(energy_daily):
+        c = energy_daily[["enterprise", "energy_tce"]].copy()
+        c["subject"] = "carrier:" + energy_daily["carrier"].astype(str)
+        rows.append(c)
+    if line_daily is not None and len(line_daily):
+        ln = line_daily[["enterprise", "line", "energy_tce"]].copy()
+        ln["output"] = _output_column(line_daily).to_numpy()
+        ln["subject"] = "line:" + ln["line"].astype(str)
+        pc = ln["line"].map(lines["product_class"])
+        ln["unit_energy_min_kgce_per_unit"] = pc.map({k: v["min"] for k, v in bounds.items()})
+        ln["unit_energy_max_kgce_per_unit"] = pc.map({k: v["max"] for k, v in bounds.items()})
+        ln["unit_energy_kgce_per_unit"] = (ln["energy_tce"] * 1000.0 / ln["output"]).where(ln["output"] > 0)
+        threshold_tce = production_frac * ln["line"].map(lines["capacity_per_day"]) * ln["unit_energy_min_kgce_per_unit"] / 1000.0
+        producing = ln["energy_tce"] >= threshold_tce.fillna(np.inf)
+        ln["output_missing"] = (producing & ~(ln["output"] > 0)).astype("object")
+        rows.append(ln.drop(columns=["line"]))
+    cols = ["enterprise", "subject", "period", "energy_tce", "output", "unit_energy_kgce_per_unit",
+            "unit_energy_min_kgce_per_unit", "unit_energy_max_kgce_per_unit", "output_missing", "daily_vs_monthly_dev_frac"]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    out = pd.concat(rows, ignore_index=True)
+    out["period"] = period
+    for col in cols:
+        if col not in out.columns:
+            out[col] = None if col == "output_missing" else np.nan
+    num = [c for c in cols if c not in ("enterprise", "subject", "period", "output_missing")]
+    out[num] = out[num].astype("float64")
+    out["output_missing"] = out["output_missing"].astype("object").where(out["output_missing"].notna(), None)
+    return out[cols]
+
+
+def month_label(month: date) -> str:
+    return month_start(month).strftime("%Y-%m")
+
+
+def stats_monthly_metrics(stats: pd.DataFrame, enterprise_ids: list[str], month: date) -> pd.DataFrame:
+    """Per (registry enterprise, month) metrics of the monthly statistics.
+
+    ``stats`` has enterprise, month (``YYYY-MM``), value_added_10k_cny (10^4 CNY, current
+    prices) and deflator_index (2022 = 1.0), covering at least the month and the one before.
+    Output: value_added_10k_cny and deflator_index (NaN when not reported),
+    value_added_comparable_10k_cny = current / deflator, and mom_change_frac = comparable /
+    previous month's comparable − 1 (NaN without both months).
+    """
+    cur = month_label(month)
+    prev = month_label((pd.Timestamp(month_start(month)) - pd.Timedelta(days=1)).date())
+    base = pd.DataFrame({"enterprise": list(enterprise_ids)})
+    s = stats.copy() if stats is not None else pd.DataFrame(columns=["enterprise", "month"])
+    for c in ("value_added_10k_cny", "deflator_index"):
+        if c not in s.columns:
+            s[c] = np.nan
+        s[c] = s[c].astype("float64")
+    s["comparable"] = s["value_added_10k_cny"] / s["deflator_index"]
+    now = s[s["month"] == cur].drop_duplicates("enterprise", keep="last").set_index("enterprise")
+    before = s[s["month"] == prev].drop_duplicates("enterprise", keep="last").set_index("enterprise")
+    out = base.assign(subject=cur, period=cur)
+    out["value_added_10k_cny"] = out["enterprise"].map(now["value_added_10k_cny"]).astype("float64")
+    out["deflator_index"] = out["enterprise"].map(now["deflator_index"]).astype("float64")
+    out["value_added_comparable_10k_cny"] = out["enterprise"].map(now["comparable"]).astype("float64")
+    prev_cmp = out["enterprise"].map(before["comparable"]).astype("float64")
+    out["mom_change_frac"] = (out["value_added_comparable_10k_cny"] / prev_cmp - 1.0).where(prev_cmp > 0)
+    return out
+
+
+def synthetic_day(meters: pd.DataFrame, day: date, *, seed: int = 0) -> pd.DataFrame:
+    """A clean day of readings for every registry meter (benchmarks and tests): counters advance at
+    30–70% of max_rate_per_h (10 units/h without one) from a mid-register start, gauges vary
+    around 50% of range; includes one carry-in reading at the day start. Columns as readings."""
+    rng = np.random.default_rng(seed)
+    start, _ = day_bounds_utc(day)
+    parts = []
+    for m in meters.itertuples(index=False):
+        n = int(round(DAY_S / m.interval_s))
+        t = start + pd.to_timedelta(np.arange(0, n + 1) * m.interval_s, unit="s")
+        if m.kind == "counter":
+            rate = (m.max_rate_per_h or 10.0) * rng.uniform(0.3, 0.7, n)
+            inc = np.concatenate([[0.0], rate * m.interval_s / 3600.0])
+            base = (m.register_max or 1e6) * 0.3
+            vals = base + np.cumsum(inc)
+        else:
+            vals = (400.0 if m.quantity == "power_kw" else 600.0) * (1 + 0.2 * rng.standard_normal(n + 1)).clip(0.1)
+        parts.append(pd.DataFrame({"time": t, "enterprise": m.enterprise, "meter": m.meter,
+                                   "quantity": m.quantity, "value": vals}))
+    return pd.concat(parts, ignore_index=True)
