@@ -218,6 +218,17 @@ class InfluxClient:
         for _ in self.query_raw(influxql, db=db, method="POST"):
             pass
 
+    def delete_range(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp,
+                     tags: dict[str, list[str]] | None = None) -> None:
+        """Delete points of ``measurement`` with ``start <= time < end`` (optionally only series whose
+        tags match). Used before re-writing a derived partition so that rows that disappear (a line,
+        a carrier, an enterprise now ``data_insufficient``) do not linger. InfluxQL DELETE works on
+        1.x; on 2.x/3.x the partition overwrite relies on identical series being rewritten."""
+        cond = f"time >= {time_literal(start)} AND time < {time_literal(end)}"
+        for k, values in (tags or {}).items():
+            cond += " AND (" + " OR ".join(f"{quote_ident(k)} = {quote_str(v)}" for v in values) + ")"
+        self.execute(f"DELETE FROM {quote_ident(measurement)} WHERE {cond}")
+
     # -- bootstrap ----------------------------------------------------------------
     def create_database(self, db: str | None = None) -> None:
         """1.x: CREATE DATABASE (idempotent). On 2.x/3.x create the bucket/database with their tools."""
