@@ -1,0 +1,180 @@
+"""Production lines against the 标杆 (benchmark) / 基准 (baseline) levels, and capacity shares.
+
+Levels come from the NDRC table 《工业重点领域能效标杆水平和基准水平（2023年版）》 where it has a row
+for the product class. **Project rule** for classes without an NDRC row but with a national
+energy-limit standard (cement grinding GB 16780-2021, sintered bricks GB 30526-2019): GB grade 1
+stands in for 标杆 and grade 3 (the mandatory limit) for 基准; ``benchmark_basis`` records which
+applied. Classes with neither (daily-use ceramics) are ``no_benchmark``.
+
+Boundaries (lower energy is better): unit energy == 标杆 counts as at-or-better-than-benchmark;
+== 基准 counts as meeting the baseline (``between``); only > 基准 is ``worse_than_baseline``. The
+same "equal meets the level" rule gives the GB grade. Comparisons allow a relative 1e-9 for
+floating-point rounding of computed unit energies.
+
+Capacity shares (1464号 practice): design capacity of lines at-or-better than a level ÷ total
+built capacity of lines that have a level, per industry; a ratio of capacity sums, never a mean.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ecm.accounting.issues import Issue
+from ecm.factors import UNITS, FactorTable
+
+REL_TOL = 1e-9
+CLASS_LEVEL = {"at_or_better_than_benchmark": 0, "between": 1, "worse_than_baseline": 2,
+               "no_benchmark": 3, "data_insufficient": 3}
+
+
+def _lines(lines: pd.DataFrame) -> pd.DataFrame:
+    return lines.reset_index(drop=True) if "line" in lines.columns else lines.rename_axis("line").reset_index()
+
+
+def _le(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return a <= b * (1 + REL_TOL)
+
+
+def classify_lines(unit_energy: pd.DataFrame, lines: pd.DataFrame, factors: FactorTable) -> tuple[pd.DataFrame, list[Issue]]:
+    """Classify every registry line by its unit product energy.
+
+    Inputs: ``unit_energy`` with ``line`` and ``unit_energy_<unit>`` columns (as returned by
+    :func:`ecm.accounting.energy.unit_product_energy`); ``lines``: the registry lines frame
+    (``line``, ``enterprise``, ``industry``, ``product_class``, ``capacity_per_day``, ``capacity_unit``).
+    Every line of ``lines`` appears in the result; a line without a unit energy is
+    ``data_insufficient``.
+
+    Output per line: ``enterprise``, ``line``, ``industry``, ``product_class``, ``indicator_unit``,
+    ``capacity_per_day``, ``capacity_unit``, ``benchmark_basis`` (ndrc | gb_grades_project_rule | none),
+    and per indicator unit u (NaN on lines of another unit): ``unit_energy_<u>``, ``benchmark_<u>``,
+    ``baseline_<u>``, ``gap_to_benchmark_<u>``, ``gap_to_baseline_<u>`` (unit energy − level; positive =
+    worse); plus ``gap_to_benchmark_pct``, ``gap_to_baseline_pct`` (0–100 scale, relative to the
+    level, positive = worse), ``classification`` (at_or_better_than_benchmark | between |
+    worse_than_baseline | no_benchmark | data_insufficient), ``classification_level`` (0, 1, 2; 3 none),
+    ``gb_grade`` ("1" | "2" | "3" | "above_limit" | "none" without GB grades | "unknown" without data),
+    ``factor_table_version``.
+    """
+    issues: list[Issue] = []
+    ln = _lines(lines)
+    keep = [c for c in ("line", "enterprise", "industry", "product_class", "capacity_per_day", "capacity_unit") if c in ln]
+    ue_cols = ["line", *[c for c in unit_energy.columns if c.startswith("unit_energy_")]]
+    df = ln[keep].merge(unit_energy[ue_cols], on="line", how="left")
+    extra = sorted(set(unit_energy["line"]) - set(ln["line"]))
+    if extra:
+        issues.append(Issue("ecm.benchmark.unknown_line", f"{len(extra)} line(s) not in the registry ignored",
+                            {"lines": extra}))
+    bms = {c: factors.benchmark(c) for c in df["product_class"].unique()}
+    unit = df["product_class"].map({c: b.unit for c, b in bms.items()})
+    bm = df["product_class"].map({c: b.benchmark_value for c, b in bms.items()}).astype(float).to_numpy()
+    bl = df["product_class"].map({c: b.baseline_value for c, b in bms.items()}).astype(float).to_numpy()
+    g = {k: df["product_class"].map({c: getattr(b.gb, k) if b.gb else None for c, b in bms.items()}).astype(float).to_numpy()
+         for k in ("grade_1", "grade_2", "grade_3")}
+    ue = np.full(len(df), np.nan)
+    for u in UNITS:
+        col = f"unit_energy_{u}"
+        if col in df:
+            ue = np.where(unit == u, pd.to_numeric(df[col], errors="coerce"), ue)
+
+    no_level, no_data = np.isnan(bm), np.isnan(ue)
+    cls = np.select(
+        [no_level, no_data, _le(ue, bm), _le(ue, bl)],
+        ["no_benchmark", "data_insufficient", "at_or_better_than_benchmark", "between"], default="worse_than_baseline")
+    grade = np.select(
+        [np.isnan(g["grade_3"]), no_data, _le(ue, g["grade_1"]), _le(ue, g["grade_2"]), _le(ue, g["grade_3"])],
+        ["none", "unknown", "1", "2", "3"], default="above_limit")
+    out = df[[c for c in keep]].copy()
+    out["indicator_unit"] = unit
+    out["benchmark_basis"] = df["product_class"].map({c: b.basis for c, b in bms.items()})
+    gap_bm, gap_bl = ue - bm, ue - bl
+    for u in UNITS:
+        sel = (unit == u).to_numpy()
+        for name, arr in (("unit_energy", ue), ("benchmark", bm), ("baseline", bl),
+                          ("gap_to_benchmark", gap_bm), ("gap_to_baseline", gap_bl)):
+            out[f"{name}_{u}"] = np.where(sel, arr, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["gap_to_benchmark_pct"] = gap_bm / bm * 100.0
+        out["gap_to_baseline_pct"] = gap_bl / bl * 100.0
+    out["classification"] = cls
+    out["classification_level"] = pd.Series(cls).map(CLASS_LEVEL).astype(int).to_numpy()
+    out["gb_grade"] = grade
+    out["factor_table_version"] = factors.table_version
+    missing = cls == "data_insufficient"
+    if missing.any():
+        issues.append(Issue("ecm.benchmark.unit_energy_missing",
+                            f"{int(missing.sum())} line(s) without a unit energy: classified data_insufficient",
+                            {"lines": df.loc[missing, "line"].tolist()}))
+    return out.reset_index(drop=True), issues
+
+
+def capacity_shares(classified: pd.DataFrame, lines: pd.DataFrame | None = None, *,
+                    all_label: str = "all") -> tuple[pd.DataFrame, list[Issue]]:
+    """Share of design capacity at 标杆 and at-or-better-than 基准, per industry and overall.
+
+    Input: ``classified`` from :func:`classify_lines` (``line``, ``classification``, and
+    ``industry``, ``capacity_per_day``, ``capacity_unit`` — taken from ``lines`` when given).
+
+    Denominator: capacity of lines that have a level (``no_benchmark`` lines are left out).
+    ``data_insufficient`` lines stay in the denominator and count as not meeting any level
+    (conservative; non-blocking issue with their capacity fraction). Capacities are summed only
+    within one capacity unit: a group mixing units (e.g. the ``all`` row with m2/day and t/day)
+    gets NaN capacity figures and a non-blocking issue; its line-count shares are still given.
+
+    Output per industry plus an ``all_label`` row: ``industry``, ``capacity_unit`` (or ``mixed``),
+    ``n_lines``, ``n_lines_at_benchmark``, ``n_lines_at_or_better_than_baseline``,
+    ``n_lines_data_insufficient``, ``capacity_total``, ``capacity_at_benchmark``,
+    ``capacity_at_or_better_than_baseline`` (per day, in ``capacity_unit``),
+    ``benchmark_capacity_share_frac``, ``baseline_capacity_share_frac``,
+    ``benchmark_line_share_frac``, ``baseline_line_share_frac`` (all in [0, 1]; NaN when no line has a
+    level), ``factor_table_version``.
+    """
+    issues: list[Issue] = []
+    df = classified.copy()
+    if lines is not None:
+        ln = _lines(lines)[["line", "industry", "capacity_per_day", "capacity_unit"]]
+        df = df.drop(columns=[c for c in ("industry", "capacity_per_day", "capacity_unit") if c in df]).merge(
+            ln, on="line", how="left")
+    df["_has_level"] = df["classification"] != "no_benchmark"
+    df["_bm"] = df["classification"] == "at_or_better_than_benchmark"
+    df["_bl"] = df["classification"].isin(["at_or_better_than_benchmark", "between"])
+    df["_na"] = df["classification"] == "data_insufficient"
+    cap = pd.to_numeric(df["capacity_per_day"], errors="coerce").fillna(0.0)
+    df["_cap"] = cap.where(df["_has_level"], 0.0)
+    df["_cap_bm"] = cap.where(df["_bm"], 0.0)
+    df["_cap_bl"] = cap.where(df["_bl"], 0.0)
+    df["_cap_na"] = cap.where(df["_na"], 0.0)
+    version = "+".join(sorted(df["factor_table_version"].astype(str).unique())) if "factor_table_version" in df else None
+
+    rows = []
+    groups = [(ind, d) for ind, d in df.groupby("industry", sort=True)] + [(all_label, df)]
+    for ind, d in groups:
+        e = d[d["_has_level"]]
+        units = sorted(e["capacity_unit"].dropna().unique().tolist())
+        n = len(e)
+        row = {"industry": ind, "capacity_unit": units[0] if len(units) == 1 else ("mixed" if units else None),
+               "n_lines": n, "n_lines_at_benchmark": int(e["_bm"].sum()),
+               "n_lines_at_or_better_than_baseline": int(e["_bl"].sum()), "n_lines_data_insufficient": int(e["_na"].sum()),
+               "capacity_total": np.nan, "capacity_at_benchmark": np.nan, "capacity_at_or_better_than_baseline": np.nan,
+               "benchmark_capacity_share_frac": np.nan, "baseline_capacity_share_frac": np.nan,
+               "benchmark_line_share_frac": e["_bm"].sum() / n if n else np.nan,
+               "baseline_line_share_frac": e["_bl"].sum() / n if n else np.nan}
+        total = e["_cap"].sum()
+        if len(units) == 1 and total > 0:
+            row.update(capacity_total=total, capacity_at_benchmark=e["_cap_bm"].sum(),
+                       capacity_at_or_better_than_baseline=e["_cap_bl"].sum(),
+                       benchmark_capacity_share_frac=e["_cap_bm"].sum() / total,
+                       baseline_capacity_share_frac=e["_cap_bl"].sum() / total)
+            if e["_na"].any():
+                issues.append(Issue("ecm.benchmark.capacity_data_insufficient",
+                                    f"{ind}: {int(e['_na'].sum())} line(s) without data counted as not meeting a level",
+                                    {"industry": ind, "lines": e.loc[e["_na"], "line"].tolist(),
+                                     "capacity_frac": float(e["_cap_na"].sum() / total)}))
+        elif len(units) > 1:
+            issues.append(Issue("ecm.benchmark.mixed_capacity_units",
+                                f"{ind}: capacities in {', '.join(units)} cannot be summed; capacity shares not computed",
+                                {"industry": ind, "capacity_units": units}))
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if version is not None:
+        out["factor_table_version"] = version
+    return out, issues
