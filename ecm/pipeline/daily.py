@@ -157,7 +157,7 @@ def compute_day(client, registry, factors, day: date, *, gate_readings: bool = T
     upe, iss = unit_product_energy(line_energy, _line_output(md), lines, factors)
     issues += iss
     line_daily = upe.drop(columns=["indicator_unit", "output_unit"]).merge(
-        line_energy[["line", "energy_tce", "energy_tce_generation"]], on="line", how="left")
+        line_energy[["line", "energy_tce", "energy_tce_generation", "electricity_kwh"]], on="line", how="left")
     comp = md.groupby("line")["completeness_frac"].mean()
     line_daily["completeness_frac"] = line_daily["line"].map(comp)
     inc = energy[energy["included"]]
