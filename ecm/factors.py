@@ -40,7 +40,6 @@ _FUEL_CARRIERS = ("natural_gas", "coal", "lpg", "diesel", "fuel_oil")
 @dataclass(frozen=True)
 class Figure:
     """One sourced number. ``unit`` names what ``value`` is per (e.g. ``kgce_per_kwh``)."""
-
     value: float
     unit: str
     source: str
@@ -53,7 +52,6 @@ class Figure:
 @dataclass(frozen=True)
 class TceCoefficient:
     """kgce per registry unit of one carrier, on both electricity bases."""
-
     carrier: str
     unit: str
     category: str
@@ -66,7 +64,6 @@ class TceCoefficient:
 @dataclass(frozen=True)
 class Co2Factor:
     """kgCO2 per registry unit of a carrier; ``vintage`` is the data year used (grid only)."""
-
     carrier: str
     value_kgco2_per_unit: float
     unit: str

@@ -60,7 +60,8 @@ def consumption_to_tce(consumption: pd.DataFrame, factors: FactorTable, *, year:
         g = factors.tce_figure(c, "generation", year)
         gen[c] = g.value
         category[c] = factors.carrier_category(c)
-        if c in ("electricity", "pv_generation") and g.vintage != year:
+        counted = c == "electricity" or (c == "pv_generation" and factors.policy.renewable_onsite == "include")
+        if counted and g.vintage != year:
             issues.append(Issue("ecm.energy.generation_factor_vintage",
                                 f"no 等价值 coefficient for {year}; used {g.vintage or 'the table default'}",
                                 {"carrier": c, "year": year, "vintage": g.vintage, "kgce_per_kwh": g.value}))

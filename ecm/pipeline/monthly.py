@@ -228,7 +228,7 @@ def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, fact
         client.write_frame(bm[bcols].assign(time=m0).dropna(axis=1, how="all"), BENCHMARK_MONTHLY,
                            ["enterprise", "line", "industry", "product_class"])
         scols = ["industry", "benchmark_capacity_share_frac", "baseline_capacity_share_frac", "capacity_total",
-                 "n_lines", "factor_table_version"]
+                 "benchmark_line_share_frac", "baseline_line_share_frac", "n_lines", "factor_table_version"]
         client.write_frame(shares[scols].assign(time=m0), CAPACITY_SHARE, ["industry"])
     d = kf[kf["enterprise"] == DISTRICT].iloc[0]
     return {"month": f"{day:%Y-%m}", "district_status": d["status"],
