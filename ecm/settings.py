@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     district_file: Path = Field(Path("config/district.yaml"), description="District registry YAML.")
     factors_file: Path = Field(Path("config/factors.yaml"), description="Factor and benchmark tables YAML.")
     reports_dir: Path = Field(Path("reports"), description="Where reports are written.")
+    report_email_to: str = Field("", description="Comma-separated recipients of the nightly report e-mail; empty = no e-mail.")
+    report_smtp_conn_id: str = Field("smtp_default", description="Airflow SMTP connection id used to send the report.")
     log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
     # ingest
     ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")

@@ -11,11 +11,7 @@ def build_nightly_report(day_iso: str) -> str:
     from ecm.influx import InfluxClient
     from ecm.pipeline.monthly import compute_monthly_compliance
     from ecm.registry import get_registry
-    from ecm.report import build_report
-    from ecm.settings import get_settings
+    from ecm.report import run_nightly
 
-    client, registry = InfluxClient.from_settings(), get_registry()
-    compute_monthly_compliance(day_iso, client=client, registry=registry)
-    out = build_report(date.fromisoformat(day_iso), client=client, registry=registry,
-                       out_dir=get_settings().reports_path)
-    return str(out)
+    compute_monthly_compliance(day_iso, client=InfluxClient.from_settings(), registry=get_registry())
+    return run_nightly(date.fromisoformat(day_iso))

@@ -1,0 +1,124 @@
+"""Report charts: matplotlib (Agg, no pyplot state) → deterministic PNG bytes.
+
+Labels are bilingual and drawn with 'Noto Sans CJK SC' (fonts-noto-cjk). PNG metadata carries no
+software version or time, so the same numbers always give the same bytes.
+Inputs are the model's lists (see ecm.report.model); None values are gaps.
+"""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from ecm.report.labels import CARRIER, PATH_DECLINE_PCT  # noqa: E402
+
+FONT = "Noto Sans CJK SC"
+DPI = 110
+RC = {"font.family": "sans-serif", "font.sans-serif": [FONT, "DejaVu Sans"], "axes.unicode_minus": False,
+      "font.size": 8, "axes.titlesize": 9, "svg.hashsalt": "ecm", "path.simplify": True}
+#: most lines drawn in the district line chart (worst first)
+MAX_LINES = 30
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def _fig(w_in: float, h_in: float) -> Figure:
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(w_in, h_in), layout="constrained")
+    return fig
+
+
+def intensity_path(trend: list[dict], title: str) -> bytes:
+    """Cumulative intensity index (2022 = 1) per month against the 13 % path index."""
+    with matplotlib.rc_context(RC):
+        fig = _fig(6.2, 2.6)
+        ax = fig.add_subplot()
+        x = list(range(len(trend)))
+        ci = [t["cumulative_index"] if t["cumulative_index"] is not None else float("nan") for t in trend]
+        pi = [t["path_index"] if t["path_index"] is not None else float("nan") for t in trend]
+        ax.plot(x, ci, marker="o", ms=3, color="#1565c0", label="累计强度指数 cumulative index")
+        ax.plot(x, pi, ls="--", color="#c62828", label=f"{PATH_DECLINE_PCT}%路径 target path")
+        ax.set_xticks(x, [t["key"] for t in trend], rotation=60, fontsize=6)
+        ax.set_ylabel("指数 index (2022=1)")
+        ax.set_title(f"单位工业增加值能耗 对比路径 / intensity vs path — {title}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=7)
+        return _png(fig)
+
+
+def energy_mix(mix: list[dict], title: str) -> bytes:
+    """Month-to-date energy by carrier, tce (当量值)."""
+    with matplotlib.rc_context(RC):
+        fig = _fig(6.2, 0.6 + 0.28 * max(len(mix), 1))
+        ax = fig.add_subplot()
+        labels = [f"{CARRIER.get(m['key'], (m['key'], m['key']))[0]} {CARRIER.get(m['key'], (m['key'], m['key']))[1]}"
+                  for m in mix][::-1]
+        vals = [m["energy_tce"] for m in mix][::-1]
+        bars = ax.barh(labels, vals, color="#00897b")
+        for b, m in zip(bars, mix[::-1]):
+            share = "" if m["share_frac"] is None else f" {m['share_frac'] * 100:.1f}%"
+            ax.annotate(f"{m['energy_tce']:,.1f}{share}", (b.get_width(), b.get_y() + b.get_height() / 2),
+                        xytext=(3, 0), textcoords="offset points", va="center", fontsize=6)
+        ax.set_xlabel("能耗 energy, tce (本月累计 month to date)")
+        ax.set_title(f"能源结构 energy mix by carrier — {title}")
+        ax.margins(x=0.18)
+        return _png(fig)
+
+
+def lines_benchmark(lines: list[dict], title: str) -> bytes:
+    """Lines' 12-month unit product energy as % of 基准 (baseline = 100), with the 标杆 level marked."""
+    rows = [ln for ln in lines if ln["unit_energy_12m"] is not None and ln["baseline"]][:MAX_LINES][::-1]
+    with matplotlib.rc_context(RC):
+        fig = _fig(6.2, 0.8 + 0.24 * max(len(rows), 1))
+        ax = fig.add_subplot()
+        y = list(range(len(rows)))
+        val = [100 * ln["unit_energy_12m"] / ln["baseline"] for ln in rows]
+        colours = ["#c62828" if ln["classification"] == "worse_than_baseline" else
+                   "#2e7d32" if ln["classification"] == "at_or_better_than_benchmark" else "#f9a825" for ln in rows]
+        ax.barh(y, val, color=colours)
+        bm = [100 * ln["benchmark"] / ln["baseline"] if ln["benchmark"] else float("nan") for ln in rows]
+        ax.scatter(bm, y, marker="|", s=120, color="black", label="标杆 benchmark", zorder=3)
+        ax.axvline(100, color="#c62828", ls="--", lw=1, label="基准 baseline = 100")
+        ax.set_yticks(y, [f"{ln['name_zh']} ({ln['unit']})" for ln in rows], fontsize=6)
+        ax.set_xlabel("单位产品能耗 占基准值 % unit product energy, % of baseline (12个月 12-month)")
+        ax.set_title(f"产线能效 对比标杆/基准 / lines vs 标杆/基准 — {title}")
+        ax.legend(loc="lower right", fontsize=6)
+        return _png(fig)
+
+
+def co2_trend(trend: list[dict], title: str) -> bytes:
+    """Monthly CO2, tCO2."""
+    with matplotlib.rc_context(RC):
+        fig = _fig(6.2, 2.4)
+        ax = fig.add_subplot()
+        x = list(range(len(trend)))
+        ax.bar(x, [t["co2_t"] if t["co2_t"] is not None else 0.0 for t in trend], color="#6d4c41")
+        ax.set_xticks(x, [t["key"] for t in trend], rotation=60, fontsize=6)
+        ax.set_ylabel("CO2, tCO2")
+        ax.set_title(f"二氧化碳排放趋势 CO2 trend (月度 monthly) — {title}")
+        ax.grid(axis="y", alpha=0.3)
+        return _png(fig)
+
+
+def model_charts(model: dict) -> dict[str, bytes]:
+    """Chart name -> PNG bytes for one report model (charts without data are left out)."""
+    title = model["name_zh"]
+    out = {}
+    if any(t["cumulative_index"] is not None for t in model["trend"]):
+        out["intensity"] = intensity_path(model["trend"], title)
+    if model["mix"]:
+        out["mix"] = energy_mix(model["mix"], title)
+    if any(ln["unit_energy_12m"] is not None and ln["baseline"] for ln in model["lines"]):
+        out["lines"] = lines_benchmark(model["lines"], title)
+    if any(t["co2_t"] is not None for t in model["trend"]):
+        out["co2"] = co2_trend(model["trend"], title)
+    return out

@@ -1,0 +1,65 @@
+"""Bilingual labels, status colours and units of the report (one place, no logic)."""
+from __future__ import annotations
+
+DISTRICT = "_district"
+#: goal of the share of capacity at the benchmark level (标杆), fraction
+BENCHMARK_SHARE_GOAL_FRAC = 0.30
+#: path of the 14th five-year plan: unit value-added energy −13 % over 2021–2025
+PATH_DECLINE_PCT = 13
+
+STATUS = {  # status -> (zh, en, colour)
+    "green": ("正常", "on track", "#2e7d32"),
+    "yellow": ("预警", "warning", "#f9a825"),
+    "red": ("滞后", "behind the path", "#c62828"),
+    "data_insufficient": ("数据不足", "data insufficient", "#757575"),
+}
+
+CLASSIFICATION = {
+    "at_or_better_than_benchmark": ("达到标杆", "at or better than benchmark"),
+    "between": ("标杆与基准之间", "between benchmark and baseline"),
+    "worse_than_baseline": ("劣于基准", "worse than baseline"),
+    "no_benchmark": ("无标杆值", "no benchmark"),
+    "data_insufficient": ("数据不足", "data insufficient"),
+}
+
+CARRIER = {
+    "electricity": ("电力", "electricity"), "natural_gas": ("天然气", "natural gas"),
+    "coal": ("煤炭", "coal"), "lpg": ("液化石油气", "LPG"), "diesel": ("柴油", "diesel"),
+    "steam": ("蒸汽", "steam"), "heat": ("热力", "heat"), "pv_generation": ("光伏发电", "PV"),
+    "waste_heat": ("余热", "waste heat"),
+}
+
+INDUSTRY = {
+    "all": ("全部", "all"), "building_ceramics": ("建筑陶瓷", "building ceramics"),
+    "sanitary_ceramics": ("卫生陶瓷", "sanitary ceramics"), "daily_ceramics": ("日用陶瓷", "daily ceramics"),
+    "cement": ("水泥", "cement"), "brick": ("砖瓦", "brick"), "other": ("其他", "other"),
+}
+
+#: unit suffix of unit product energy -> display unit
+UNIT_ENERGY = {"kgce_per_m2": "kgce/m²", "kgce_per_t": "kgce/t", "kwh_per_t": "kWh/t",
+               "kgce_per_pcs": "kgce/件", "kgce_per_10k_bricks": "kgce/万块"}
+
+#: figure name -> unit written beside it in figures.csv
+UNITS = {
+    "energy_tce": "tce", "energy_tce_generation": "tce", "co2_t": "tCO2",
+    "value_added_10k_cny": "10k CNY (2022 prices)", "intensity_tce_per_10k_cny": "tce/10k CNY",
+    "ytd_intensity_tce_per_10k_cny": "tce/10k CNY", "co2_intensity_t_per_10k_cny": "tCO2/10k CNY",
+    "cumulative_index": "2022=1", "path_index": "2022=1", "gap_index": "2022=1",
+    "capacity_total": "capacity/day", "capacity_per_day": "capacity/day",
+}
+
+
+def unit_of(figure: str) -> str:
+    """Unit of a figure name following the platform vocabulary (``_frac``, ``_pct``, ``n_``)."""
+    if figure in UNITS:
+        return UNITS[figure]
+    if figure.endswith("_frac"):
+        return "fraction"
+    if figure.endswith("_pct"):
+        return "%"
+    if figure.startswith("n_") or figure in ("rank", "status_level", "classification_level", "success"):
+        return "count"
+    for suffix, unit in UNIT_ENERGY.items():
+        if figure.endswith(suffix):
+            return unit
+    return ""
