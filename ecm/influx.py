@@ -140,6 +140,17 @@ class InfluxClient:
             n += len(chunk)
         return n
 
+    def write_body(self, body: bytes, *, precision: str = "ms", db: str | None = None,
+                   retries: int | None = None) -> tuple[int, str]:
+        """POST one prepared line-protocol body (no chunking); return (HTTP status, response text).
+
+        Connection errors and 5xx are retried ``retries`` times and then raise InfluxError; any other
+        status (204 ok, 4xx bad point/auth) is returned for the caller to decide.
+        """
+        r = self._request("POST", "/write", params=self._params(db=db or self.cfg.db, precision=precision),
+                          data=body, retries=retries)
+        return r.status_code, (r.text[:500] if r.status_code != 204 else "")
+
     def write_points(self, points, *, precision: str = "ms", **kw) -> int:
         """Write ``influxdb_client.Point`` objects (serialised with their own escaping)."""
         return self.write_lines([p.to_line_protocol(precision=precision) if hasattr(p, "to_line_protocol") else p

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     ingest_spool_max_mb: int = Field(1024, description="Local spool size limit in MiB; alarm at 80%.")
     ingest_stats_interval_s: int = Field(10, description="Seconds between ingest_stats points.")
     ingest_health_port: int = Field(0, description="HTTP health endpoint port of ingest; 0 = off.")
+    ingest_client_id: str = Field("ingest", description="MQTT client id prefix of ingest workers (worker i is <prefix>-<i>).")
+    ingest_receive_maximum: int = Field(20000, description="MQTT v5 Receive Maximum of each worker: unacked messages in flight.")
     # services
     mosquitto_bin: str = Field("mosquitto", description="Path or name of the mosquitto binary.")
     influxd_bin: str = Field("influxd", description="Path or name of the influxd binary.")

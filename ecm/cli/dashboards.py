@@ -1,0 +1,103 @@
+"""`ecm dashboards generate|check|push`: Grafana boards as code (dashboards/).
+
+The generators run as ``python -m dashboards.generate`` in the project root (the CLI does not import
+the dashboards component); ``push`` uploads the committed JSON through the Grafana HTTP API.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+
+from ecm.cli.common import handle_errors
+from ecm.errors import EcmError
+from ecm.settings import PROJECT_ROOT
+
+GENERATED = PROJECT_ROOT / "dashboards" / "generated"
+FOLDER_UID = "ecm"
+FOLDER_TITLE = "ECM 能耗监测 / Energy monitoring"
+DATASOURCE_UID = "ecm-influx"
+
+
+def _run_generator(*args: str) -> int:
+    r = subprocess.run([sys.executable, "-m", "dashboards.generate", *args], cwd=PROJECT_ROOT)
+    return r.returncode
+
+
+@click.group("dashboards")
+def dashboards() -> None:
+    """Grafana dashboards: generate the JSON, check it is current, push it to a Grafana."""
+
+
+@dashboards.command("generate")
+def generate() -> None:
+    """Rewrite dashboards/generated/*.json and the alert rules from the Python generators."""
+    raise SystemExit(_run_generator())
+
+
+@dashboards.command("check")
+def check() -> None:
+    """Exit 1 when the committed dashboard JSON differs from what the generators produce."""
+    rc = _run_generator("--check")
+    if rc == 0:
+        click.echo("dashboards: generated JSON is current")
+    raise SystemExit(rc)
+
+
+def load_boards() -> list[dict]:
+    files = sorted(GENERATED.glob("*.json"))
+    if not files:
+        raise EcmError(f"no dashboards in {GENERATED}", hint="run `ecm dashboards generate`")
+    return [json.loads(f.read_text(encoding="utf-8")) for f in files]
+
+
+def push_boards(url: str, token: str, boards: list[dict], *, timeout_s: float = 10.0) -> list[dict]:
+    """Create the folder when missing, then create-or-overwrite every board. Returns Grafana's answers."""
+    from grafana_client import GrafanaApi
+    from grafana_client.client import GrafanaClientError, GrafanaException
+
+    api = GrafanaApi.from_url(url, credential=token or None, timeout=timeout_s)
+    try:
+        try:
+            api.folder.get_folder(FOLDER_UID)
+        except GrafanaClientError as exc:
+            if exc.status_code != 404:
+                raise
+            api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
+        try:
+            api.datasource.get_datasource_by_uid(DATASOURCE_UID)
+        except GrafanaClientError as exc:
+            if exc.status_code != 404:
+                raise
+            click.echo(f"warning: Grafana has no datasource uid {DATASOURCE_UID!r}; provision "
+                       "dashboards/provisioning/datasources/influxdb.yaml or create it", err=True)
+        out = []
+        for b in boards:
+            body = {"dashboard": {**b, "id": None}, "folderUid": FOLDER_UID, "overwrite": True,
+                    "message": "ecm dashboards push"}
+            out.append(api.dashboard.update_dashboard(body))
+        return out
+    except GrafanaException as exc:
+        raise EcmError(f"Grafana at {url} refused: {exc}", hint="check --url and that the token has Editor rights") from None
+    except Exception as exc:  # connection errors from niquests
+        if isinstance(exc, EcmError):
+            raise
+        raise EcmError(f"cannot reach Grafana at {url}: {exc.__class__.__name__}",
+                       hint="check --url (e.g. http://localhost:3000)") from None
+
+
+@dashboards.command("push")
+@click.option("--url", required=True, help="Grafana base URL, e.g. http://localhost:3000.")
+@click.option("--token", required=True,
+              help="Grafana service-account token (Editor).")
+@handle_errors
+def push(url: str, token: str) -> None:
+    """Upload the generated dashboards through the Grafana HTTP API (for sites without file provisioning)."""
+    boards = load_boards()
+    for b, res in zip(boards, push_boards(url, token, boards)):
+        click.echo(f"{b['uid']:24s} {res.get('status', '?'):8s} version={res.get('version', '?')} {res.get('url', '')}")
+
+
+COMMANDS = [dashboards]

@@ -1,0 +1,208 @@
+"""docker-compose.yml validated with `docker-compose config` (Debian docker-compose v1; no engine),
+the generated secrets, and the broker config/ACL/passwords against the local broker."""
+from __future__ import annotations
+
+import getpass
+import json
+import time
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ecm.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ECM_SERVICES = ("ingest", "sim", "airflow-init", "airflow-api-server", "airflow-scheduler",
+                "airflow-dag-processor", "airflow-triggerer")
+AIRFLOW_SERVICES = tuple(s for s in ECM_SERVICES if s.startswith("airflow"))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the project (symlinks) with freshly generated .env and .compose/."""
+    d = tmp_path_factory.mktemp("compose-project")
+    for child in ROOT.iterdir():
+        if child.name not in {".env", ".compose", ".git", ".venv"}:
+            (d / child.name).symlink_to(child)
+    subprocess.run([sys.executable, str(ROOT / "compose" / "init.py"), "--out", str(d / ".compose"),
+                    "--env-file", str(d / ".env")], check=True, capture_output=True)
+    return d
+
+
+def mounts(svc: dict) -> list[tuple[str, str, str]]:
+    """(type, source, target) of each volume entry; docker-compose v1 prints the short syntax."""
+    out = []
+    for v in svc.get("volumes", []):
+        if isinstance(v, dict):
+            out.append((v["type"], v["source"], v["target"]))
+        else:
+            src, dst = v.split(":")[:2]
+            out.append(("bind" if src.startswith(("/", ".")) else "volume", src, dst))
+    return out
+
+
+def compose_config(project: Path, env_file: Path | None = None) -> subprocess.CompletedProcess:
+    cmd = ["docker-compose", "--project-directory", str(project), "-f", str(project / "docker-compose.yml")]
+    if env_file is not None:
+        cmd += ["--env-file", str(env_file)]
+    return subprocess.run([*cmd, "config"], capture_output=True, text=True, cwd=project)
+
+
+@pytest.fixture(scope="module")
+def config(project) -> dict:
+    r = compose_config(project, project / ".env")
+    assert r.returncode == 0, r.stderr
+    return yaml.safe_load(r.stdout)
+
+
+def test_refuses_to_start_without_generated_secrets(project, tmp_path):
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    r = compose_config(project, empty)
+    assert r.returncode != 0 and "run scripts/compose-init.sh" in r.stderr
+
+
+def test_all_services_present_pinned_and_healthchecked(config):
+    want = {"mosquitto", "influxdb", "postgres", "grafana", "ingest", "sim", *AIRFLOW_SERVICES}
+    assert want == set(config["services"])
+    for name, svc in config["services"].items():
+        assert "healthcheck" in svc and svc["healthcheck"]["test"], name
+        image = svc["image"]
+        assert re.search(r":\d+\.\d+", image) and not image.endswith(":latest"), f"{name}: pin {image}"
+    assert config["services"]["influxdb"]["image"].startswith("influxdb:1.8.")
+    assert config["services"]["grafana"]["image"].startswith("grafana/grafana-oss:11.")
+    assert config["services"]["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+
+
+def test_volumes_are_named_and_mounted_files_exist(config, project):
+    declared = set(config.get("volumes", {}))
+    for name, svc in config["services"].items():
+        for kind, src, _dst in mounts(svc):
+            if kind == "volume":
+                assert src in declared, f"{name}: undeclared volume {src}"
+            else:
+                assert Path(src).exists(), f"{name}: mounted file missing: {src}"
+    for needed in ("postgres", "influxdb", "grafana", "mosquitto", "ingest"):
+        assert any(k == "volume" for k, _s, _d in mounts(config["services"][needed])), needed
+
+
+def test_every_setting_is_set_for_the_project_services(config):
+    keys = {f"ECM_{n.upper()}" for n in Settings.model_fields}
+    for name in ECM_SERVICES:
+        env = config["services"][name]["environment"]
+        missing = keys - set(env)
+        assert not missing, f"{name} lacks {sorted(missing)}"
+        unknown = {k for k in env if k.startswith("ECM_")} - keys
+        assert not unknown, f"{name}: unknown settings {unknown} would fail at start"
+        assert env["ECM_INFLUX_URL"] == "http://influxdb:8086" and env["ECM_MQTT_HOST"] == "mosquitto"
+        assert env["ECM_INFLUX_PASSWORD"] and env["ECM_INFLUX_USER"]
+
+
+def _airflow_conn_vars() -> set[str]:
+    """AIRFLOW_CONN_* the code uses: literal names plus the connection ids it looks up."""
+    text = "\n".join(p.read_text(encoding="utf-8") for d in ("dags", "ecm") for p in (ROOT / d).rglob("*.py"))
+    names = set(re.findall(r"AIRFLOW_CONN_([A-Z0-9_]+)", text))
+    names |= {c.upper() for c in re.findall(r'(?:conn_id|Connection\.get)\(?\s*=?\s*"([a-z0-9_]+)"', text)}
+    names |= {str(f.default).upper() for n, f in Settings.model_fields.items() if n.endswith("_conn_id")}
+    return {f"AIRFLOW_CONN_{n}" for n in names}
+
+
+def test_airflow_connections_used_by_the_code_are_set(config):
+    conns = _airflow_conn_vars()
+    assert "AIRFLOW_CONN_SMTP_DEFAULT" in conns
+    for name in AIRFLOW_SERVICES:
+        env = config["services"][name]["environment"]
+        assert conns <= set(env), f"{name} lacks {sorted(conns - set(env))}"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
+
+
+def test_secrets_are_generated_not_defaulted(project, config):
+    env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
+               if line and not line.startswith("#"))
+    secret_keys = [k for k in env if re.search(r"PASSWORD|SECRET|FERNET", k)]
+    assert len(secret_keys) >= 7
+    values = [env[k] for k in secret_keys]
+    assert all(len(v) >= 24 for v in values) and len(set(values)) == len(values)
+    assert config["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == env["GRAFANA_ADMIN_PASSWORD"]
+    af = json.loads((project / ".compose" / "airflow" / "simple_auth_manager_passwords.json").read_text())
+    assert len(af["admin"]) >= 20
+    # re-running keeps every secret (volumes were initialised with them)
+    subprocess.run([sys.executable, str(ROOT / "compose" / "init.py"), "--out", str(project / ".compose"),
+                    "--env-file", str(project / ".env")], check=True, capture_output=True)
+    assert all(f"{k}={env[k]}" in (project / ".env").read_text() for k in secret_keys)
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert ".env" in ignored and ".compose/" in ignored
+
+
+def test_grafana_mounts_provisioning_and_boards(config):
+    targets = {dst: Path(src) for _k, src, dst in mounts(config["services"]["grafana"])}
+    assert (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").exists()
+    assert (targets["/etc/grafana/provisioning/alerting"] / "ecm-alerts.yaml").exists()
+    assert (targets["/var/lib/grafana/dashboards"] / "ecm-district-overview.json").exists()
+    env = config["services"]["grafana"]["environment"]
+    for var in re.findall(r"\$\{(\w+)\}", (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").read_text()):
+        assert env.get(var), f"grafana lacks {var} used by the datasource provisioning"
+
+
+def _options(text: str) -> dict[str, str]:
+    return {ln.split(None, 1)[0]: ln.split(None, 1)[1] if " " in ln else "" for ln in text.splitlines()
+            if ln.strip() and not ln.startswith("#")}
+
+
+def test_mosquitto_config_and_acl_match_the_local_broker(project, tmp_path):
+    from ecm.registry import load_registry
+    from ecm.services import MosquittoService
+
+    ids = load_registry(ROOT / "config" / "district.yaml").enterprise_ids
+    local = MosquittoService(tmp_path, "127.0.0.1", 1883, ids)
+    local_conf = _options(local.write_config().read_text())
+    compose_conf = _options((ROOT / "compose" / "mosquitto" / "mosquitto.conf").read_text())
+    path_like = {"password_file", "acl_file", "user", "persistence_location", "listener", "log_dest"}
+    assert {k: v for k, v in local_conf.items() if k not in path_like} == \
+           {k: v for k, v in compose_conf.items() if k not in path_like}
+    assert set(local_conf) == set(compose_conf)
+    strip = lambda t: [ln for ln in t.splitlines() if not ln.startswith("#")]  # noqa: E731
+    assert strip((local.dir / "acl").read_text()) == strip((project / ".compose" / "mosquitto" / "acl").read_text())
+
+
+@pytest.mark.integration
+def test_generated_passwords_authenticate_on_a_real_broker(project, tmp_path):
+    """The $7$ hashes written without mosquitto_passwd are accepted by the real broker, with the ACL."""
+    import paho.mqtt.client as mqtt
+
+    from ecm.services import free_port, port_open
+
+    port = free_port()
+    conf = tmp_path / "m.conf"
+    conf.write_text(f"per_listener_settings false\nallow_anonymous false\nuser {getpass.getuser()}\n"
+                    f"password_file {project / '.compose' / 'mosquitto' / 'passwd'}\n"
+                    f"acl_file {project / '.compose' / 'mosquitto' / 'acl'}\nlistener {port} 127.0.0.1\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if port_open("127.0.0.1", port):
+                break
+            proc.poll()
+            time.sleep(0.05)
+        secrets = json.loads((project / ".compose" / "state" / "secrets.json").read_text())
+
+        def connect(user: str, password: str) -> int:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+            c.username_pw_set(user, password)
+            try:
+                rc = c.connect("127.0.0.1", port, keepalive=5)
+                c.loop(timeout=1.0)
+                return 0 if c.is_connected() and rc == 0 else 1
+            finally:
+                c.disconnect()
+
+        assert connect("e01", secrets["mqtt"]["e01"]) == 0
+        assert connect("ingest", secrets["mqtt"]["ingest"]) == 0
+        assert connect("e01", "wrong-password") != 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
