@@ -178,3 +178,34 @@ def capacity_shares(classified: pd.DataFrame, lines: pd.DataFrame | None = None,
     if version is not None:
         out["factor_table_version"] = version
     return out, issues
+
+
+def overall_capacity_shares(classified: pd.DataFrame, factors: FactorTable) -> dict[str, float]:
+    """District-wide shares of capacity at 标杆 and at-or-better-than 基准 across industries.
+
+    Capacities in m²/day, t/day and kWh-based indicators cannot be added, so each line's design
+    capacity is weighted by the energy it would use at its 基准 level (capacity × baseline unit
+    energy, in kgce/day; kWh indicators at the 当量值 0.1229 kgce/kWh via the factor table). This is
+    a project rule (the policy text gives shares per field), documented in docs/contracts.md §2.2.
+    Lines without a level are left out; ``data_insufficient`` lines count as not meeting any level.
+
+    Returns ``benchmark_capacity_share_frac``, ``baseline_capacity_share_frac`` (in [0, 1], NaN
+    when no line has a level) and ``capacity_total_kgce_per_day``.
+    """
+    kgce_per_kwh = factors.tce_kgce_per_unit("electricity", "equivalent")
+    weights, at_b, at_base = [], [], []
+    for row in classified.itertuples(index=False):
+        unit = row.indicator_unit
+        base = getattr(row, f"baseline_{unit}", np.nan) if isinstance(unit, str) else np.nan
+        if row.classification == "no_benchmark" or not np.isfinite(base):
+            continue
+        w = row.capacity_per_day * base * (kgce_per_kwh if unit.startswith("kwh") else 1.0)
+        weights.append(w)
+        at_b.append(w if row.classification == "at_or_better_than_benchmark" else 0.0)
+        at_base.append(w if row.classification in ("at_or_better_than_benchmark", "between") else 0.0)
+    total = float(np.sum(weights)) if weights else 0.0
+    return {
+        "benchmark_capacity_share_frac": float(np.sum(at_b)) / total if total > 0 else np.nan,
+        "baseline_capacity_share_frac": float(np.sum(at_base)) / total if total > 0 else np.nan,
+        "capacity_total_kgce_per_day": total,
+    }

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from ecm.accounting.benchmark import capacity_shares, classify_lines
+from ecm.accounting.benchmark import capacity_shares, classify_lines, overall_capacity_shares
 from ecm.accounting.energy import unit_product_energy
 from ecm.accounting.intensity import (STATUS_LEVEL, cumulative_index, deflate_value_added, path_status,
                                       ytd_change)
@@ -146,6 +146,10 @@ def benchmark_frames(ld: pd.DataFrame, registry, factors, day: date) -> tuple[pd
     ytd = line_unit_energy(ld, lines, factors, date(day.year, 1, 1), day)
     cls, _ = classify_lines(r12, lines, factors)
     shares, _ = capacity_shares(cls, lines)
+    overall = overall_capacity_shares(cls, factors)
+    is_all = shares["industry"] == "all"
+    for k in ("benchmark_capacity_share_frac", "baseline_capacity_share_frac"):
+        shares.loc[is_all, k] = overall[k]
     ue_cols = [c for c in cls.columns if c.startswith("unit_energy_")]
     bm = cls.rename(columns={c: c.replace("unit_energy_", "unit_energy_12m_") for c in ue_cols})
     ytd_ue = ytd.set_index("line")[[c for c in ytd.columns if c.startswith("unit_energy_")]]

@@ -134,3 +134,26 @@ def test_capacity_shares_single_unit_overall(f):
     assert r.loc["all", "benchmark_capacity_share_frac"] == 0.75
     assert r.loc["all", "baseline_capacity_share_frac"] == 0.75
     assert r.loc["all", "capacity_unit"] == "m2_per_day" and issues == []
+
+
+def test_overall_capacity_share_weights_capacity_by_baseline_energy():
+    from ecm.accounting.benchmark import overall_capacity_shares
+    from ecm.factors import get_factors
+
+    classified = pd.DataFrame([
+        # tile line 10,000 m2/day at 基准 7.0 kgce/m2 -> weight 70,000 kgce/day, at 标杆
+        {"indicator_unit": "kgce_per_m2", "baseline_kgce_per_m2": 7.0, "capacity_per_day": 10000.0,
+         "classification": "at_or_better_than_benchmark"},
+        # brick line 500 t/day at 基准 53 kgce/t -> 26,500 kgce/day, between
+        {"indicator_unit": "kgce_per_t", "baseline_kgce_per_t": 53.0, "capacity_per_day": 500.0,
+         "classification": "between"},
+        # grinding 2,000 t/day at 34 kWh/t x 0.1229 kgce/kWh -> 8,357.2 kgce/day, worse than 基准
+        {"indicator_unit": "kwh_per_t", "baseline_kwh_per_t": 34.0, "capacity_per_day": 2000.0,
+         "classification": "worse_than_baseline"},
+        {"indicator_unit": "kgce_per_pcs", "capacity_per_day": 100.0, "classification": "no_benchmark"},
+    ])
+    out = overall_capacity_shares(classified, get_factors())
+    total = 70000 + 26500 + 8357.2  # = 104,857.2
+    assert out["capacity_total_kgce_per_day"] == pytest.approx(total)
+    assert out["benchmark_capacity_share_frac"] == pytest.approx(70000 / total)          # 0.66757
+    assert out["baseline_capacity_share_frac"] == pytest.approx((70000 + 26500) / total)  # 0.92030
