@@ -68,8 +68,9 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     value outside [0, register_max), gauge outside its range); max_rate_frac = max rate /
     max_rate_per_h; n_off_grid (offset from the interval grid > min(grid_tolerance_s,
     interval_s/4)); max_grid_offset_s (s); n_duplicate_ts; n_stuck_intervals (intervals in runs
-    ≥ stuck_min_s where a counter stands still while another output counter of the enterprise
-    advances, or a non-zero gauge repeats its value); known_meter. Registry meters without
+    ≥ stuck_min_s where a consumption counter stands still while the output it serves advances —
+    its own line's output for a line meter, any output for a plant meter; PV and output counters
+    are not candidates — or a non-zero gauge repeats its value); known_meter. Registry meters without
     readings get a row with n_received 0; readings of unknown meters get known_meter False.
     """
     start, end = day_bounds_utc(day)
@@ -137,13 +138,18 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     k["grid_offset_s"] = np.minimum(off, k["interval_s"] - off)
     k["off_grid"] = k["in_day"] & (k["grid_offset_s"] > np.minimum(grid_tolerance_s, k["interval_s"] / 4.0))
 
-    # stuck: counter standing still while another output counter of the enterprise advances
+    # stuck: a consumption counter standing still while production it serves advances — its own
+    # line's output for a line meter, any output of the enterprise for a plant-level meter. PV
+    # (no sun at night) and output counters themselves (a stopped line) are not candidates.
     slot = k["time"].dt.floor("900s")
     is_output = k["quantity"].str.startswith(OUTPUT_PREFIX)
+    line = k["meter"].map(meters.set_index("meter")["line"]) if "line" in meters.columns else pd.Series(None, index=k.index)
     producing = k[counter & is_output & (k["delta"] > 0) & k["in_day"]]
-    prod_keys = set(zip(producing["enterprise"], slot[producing.index]))
-    zero = counter & k["in_day"] & (k["delta"] == 0)
-    ent_producing = pd.Series([(e, s) in prod_keys for e, s in zip(k["enterprise"], slot)], index=k.index, dtype=bool)
+    ent_keys = set(zip(producing["enterprise"], slot[producing.index]))
+    line_keys = set(zip(line[producing.index], slot[producing.index]))
+    zero = counter & k["in_day"] & (k["delta"] == 0) & ~is_output & (k["quantity"] != "pv_kwh")
+    ent_producing = pd.Series([((ln, s) in line_keys) if isinstance(ln, str) else ((e, s) in ent_keys)
+                               for e, ln, s in zip(k["enterprise"], line, slot)], index=k.index, dtype=bool)
     flat_gauge = ~counter & k["in_day"] & (k["value"] == k["prev_value"]) & (k["value"] != 0)
     cand = (zero & ent_producing) | flat_gauge
     min_run = np.ceil(stuck_min_s / k["interval_s"])
@@ -196,7 +202,7 @@ def aggregates_daily_metrics(day: date, lines: pd.DataFrame, bounds: dict, *, kp
     monthly| / monthly, NaN without a monthly total), ``carrier:<c>`` (energy_tce) and
     ``line:<id>`` (energy_tce, output, unit_energy_kgce_per_unit = energy_tce·1000/output, its
     plausible min/max, output_missing = energy shows production — ≥ production_frac of capacity
-    at the plausible minimum unit energy — but output is missing or ≤ 0).
+    at the plausible minimum unit energy — but no output figure exists; a measured 0 counts as present).
     """
     period = day.isoformat()
     rows: list[pd.DataFrame] = []
@@ -223,7 +229,8 @@ def aggregates_daily_metrics(day: date, lines: pd.DataFrame, bounds: dict, *, kp
         ln["unit_energy_kgce_per_unit"] = (ln["energy_tce"] * 1000.0 / ln["output"]).where(ln["output"] > 0)
         threshold_tce = production_frac * ln["line"].map(lines["capacity_per_day"]) * ln["unit_energy_min_kgce_per_unit"] / 1000.0
         producing = ln["energy_tce"] >= threshold_tce.fillna(np.inf)
-        ln["output_missing"] = (producing & ~(ln["output"] > 0)).astype("object")
+        # missing = no output figure at all; a measured zero (kiln heat-up after a stop) is present
+        ln["output_missing"] = (producing & ln["output"].isna()).astype("object")
         rows.append(ln.drop(columns=["line"]))
     cols = ["enterprise", "subject", "period", "energy_tce", "output", "unit_energy_kgce_per_unit",
             "unit_energy_min_kgce_per_unit", "unit_energy_max_kgce_per_unit", "output_missing", "daily_vs_monthly_dev_frac"]

@@ -53,9 +53,13 @@ def test_unit_energy_outside_plausible_bounds(registry, energy_tce, expectation)
 
 def test_output_missing_while_energy_shows_production(registry):
     ln = LINES.copy()
-    ln.loc[2, "output_t"] = 0.0
+    ln.loc[2, "output_t"] = float("nan")  # no output figure at all
     res = _agg(registry, line_daily=ln)
     assert failing(res, "output_present_when_producing") == {"e10"}
+    # a measured zero (kiln heating up after a stop) is present data, not a quality failure
+    ln.loc[2, "output_t"] = 0.0
+    assert failing(_agg(registry, line_daily=ln), "output_present_when_producing") == set()
+    ln.loc[2, "output_t"] = float("nan")
     # an idle line (energy below 10% of capacity at the minimum unit energy) may report no output
     ln.loc[2, "energy_tce"] = 0.1
     assert failing(_agg(registry, line_daily=ln), "output_present_when_producing") == set()
