@@ -99,6 +99,20 @@ def _start_bridge(stack: Stack):
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def _publish_hostile(stack: Stack) -> None:
+    """Two bad messages from e01 (a NaN value and an unknown meter), to be quarantined."""
+    from ecm.mqtt import make_client, reading_topic
+
+    c = make_client("seed-hostile", "e01", stack.mqtt_password("e01"))
+    c.connect(stack.mqtt_host, stack.mqtt_port)
+    c.loop_start()
+    for topic, body in ((reading_topic("e01", "e01_elec_main"), '{"ts": 1709251200000, "values": {"energy_kwh": NaN}}'),
+                        (reading_topic("e01", "e01_no_such_meter"), '{"ts": 1709251200000, "values": {"energy_kwh": 1}}')):
+        c.publish(topic, body, qos=1).wait_for_publish(10)
+    c.disconnect()
+    c.loop_stop()
+
+
 @pytest.fixture(scope="session")
 def seeded(stack) -> Seeded:
     """History (daily registers) and four recent days (15-min) of the default district published
@@ -127,6 +141,7 @@ def seeded(stack) -> Seeded:
         common = dict(seed=seed, host=stack.mqtt_host, port=stack.mqtt_port, state_dir=stack.state_dir, progress=False)
         a = sim_devices.backfill(reg, h0, h1, interval_s=86400, **common)
         b = sim_devices.backfill(reg, r0, r1, **common)
+        _publish_hostile(stack)
         published = a["readings"] + b["readings"]
         # both windows publish the midnight between them: one point per meter is written twice
         overlap = len(reg.meters_frame())

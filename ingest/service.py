@@ -1,0 +1,337 @@
+"""One ingest worker: MQTT v5 persistent session → validated line protocol → InfluxDB (or spool).
+
+Delivery guarantee (at-least-once, idempotent):
+
+- fixed client id ``<ECM_INGEST_CLIENT_ID>-<index>``, ``clean_start=False`` and a session expiry,
+  QoS 1 on ``$share/ingest/ecm/v1/#``, ``manual_ack=True``;
+- the paho network thread only appends ``(mid, topic, payload, received_ms)`` to an in-memory inbox;
+  the processing thread (the caller of :meth:`Worker.run`) parses a batch, writes it to InfluxDB — or
+  fsyncs it to the local spool when InfluxDB is down — fsyncs quarantine lines, and only then acks
+  the batch's messages, in the order received (paho's ``ack`` only queues a packet for the network
+  thread when ``loop_start`` runs it, so calling it from here is safe);
+- unacked messages (crash, SIGKILL) stay in the broker session and are redelivered; re-writing them
+  overwrites the same points (identity = measurement + tags + device time);
+- backpressure: nothing is acked while neither InfluxDB nor the spool accepts a batch, so the broker
+  stops after ``ECM_INGEST_RECEIVE_MAXIMUM`` unacked messages and keeps the rest queued.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ecm.errors import InfluxError
+from ecm.influx import InfluxClient
+from ecm.mqtt import connect_properties, make_client
+from ecm.registry import get_registry
+from ecm.secrets import INGEST_USER, mqtt_credentials
+from ecm.settings import get_settings
+from ingest.health import HealthServer
+from ingest.payload import Limits, RegistryIndex, Reject, parse_payload
+from ingest.quarantine import Quarantine
+from ingest.spool import Spool, SpoolFull
+from ingest.stats import Stats
+
+log = logging.getLogger("ingest.service")
+
+SHARE_TOPIC = "$share/ingest/ecm/v1/#"
+WRITE_CHUNK_LINES = 20_000
+RETRY_INFLUX_S = 1.0
+REPLAY_BUDGET_S = 0.5
+
+
+class InfluxDown(Exception):
+    """InfluxDB cannot take the batch now (connection error, 5xx, auth, missing database)."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Worker:
+    """One bridge worker; ``run()`` blocks until ``stop()`` (or SIGTERM when ``handle_signals``)."""
+
+    def __init__(self, index: int = 0, settings=None, registry=None, *, retire: bool = False):
+        s = self.s = settings or get_settings()
+        self.index, self.retire = index, retire
+        self.client_id = f"{s.ingest_client_id}-{index}"
+        self.index_reg = RegistryIndex.from_registry(registry or get_registry())
+        self.limits = Limits.from_settings(s)
+        base = s.state_path / "ingest"
+        self.spool = Spool(base / "spool" / self.client_id, s.ingest_spool_max_mb * 2**20)
+        self.quarantine = Quarantine(base / "quarantine", self.client_id, index)
+        self.health_path: Path = base / f"health-{self.client_id}.json"
+        self.stats = Stats(self.client_id)
+        cfg = InfluxClient.from_settings().cfg
+        self.influx = InfluxClient(replace(cfg, retries=1, timeout_s=min(cfg.timeout_s, 10.0)))
+        self.inbox: deque = deque()
+        self.gen = 0
+        self.session_present: bool | None = None
+        self.subscribed = False
+        self._stop = threading.Event()
+        self._next_influx_try = 0.0
+        self._spool_alarm_logged = False
+        self.client = None
+
+    # -- MQTT (network thread) -----------------------------------------------------
+    def _on_connect(self, client, userdata, flags, rc, props) -> None:
+        if rc.is_failure:
+            log.error("mqtt_connect_refused", extra={"worker": self.client_id, "reason": str(rc)})
+            return
+        self.gen += 1
+        self.session_present = bool(flags.session_present)
+        if not flags.session_present and self.gen > 1:
+            log.error("mqtt_session_lost", extra={"worker": self.client_id})
+        if self.retire:
+            client.unsubscribe(SHARE_TOPIC)
+        else:
+            client.subscribe(SHARE_TOPIC, qos=1)
+        log.info("mqtt_connected", extra={"worker": self.client_id, "session_present": self.session_present})
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, props) -> None:
+        self.subscribed = not any(rc.is_failure for rc in reason_codes)
+        if not self.subscribed:
+            log.error("mqtt_subscribe_refused", extra={"worker": self.client_id, "reasons": [str(r) for r in reason_codes]})
+
+    def _on_disconnect(self, client, userdata, flags, rc, props) -> None:
+        self.subscribed = False
+        if not self._stop.is_set():
+            log.warning("mqtt_disconnected", extra={"worker": self.client_id, "reason": str(rc)})
+
+    def _on_message(self, client, userdata, msg) -> None:
+        self.inbox.append((msg.mid, msg.qos, msg._topic, msg.payload, time.time_ns() // 1_000_000, self.gen))
+
+    def _start_mqtt(self) -> None:
+        user, password = mqtt_credentials(self.s.state_path, INGEST_USER)
+        c = make_client(self.client_id, user, password, manual_ack=True)
+        c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
+        c.on_subscribe = self._on_subscribe
+        c.reconnect_delay_set(min_delay=1, max_delay=10)
+        expiry = self.s.ingest_session_expiry_s
+        c.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=30, clean_start=False,
+                        properties=connect_properties(expiry, max(1, min(self.s.ingest_receive_maximum, 65535))))
+        c.loop_start()
+        self.client = c
+
+    # -- InfluxDB -----------------------------------------------------------------
+    def _post(self, precision: str, body: bytes) -> None:
+        """Write one body; a 4xx point error is narrowed down and the bad lines quarantined."""
+        t0 = time.perf_counter()
+        try:
+            status, text = self.influx.write_body(body, precision=precision, retries=0)
+        except InfluxError as exc:
+            raise InfluxDown(str(exc)) from None
+        self.stats.add_latency((time.perf_counter() - t0) * 1000, [])
+        if status == 204:
+            return
+        if status == 400:
+            self._bisect(precision, body.split(b"\n"), text)
+            return
+        raise InfluxDown(f"HTTP {status}: {text[:200]}")
+
+    def _bisect(self, precision: str, lines: list[bytes], text: str) -> None:
+        if len(lines) == 1:
+            t = now_ms()
+            raw = lines[0]
+            rej = Reject("influx_rejected", text[:300], "", "")
+            self.quarantine.record([("(influxdb)", raw, t, [rej])])
+            self.stats.rejects["influx_rejected"] += 1
+            log.warning("influx_rejected_point", extra={"worker": self.client_id, "error": text[:300]})
+            return
+        mid = len(lines) // 2
+        for part in (lines[:mid], lines[mid:]):
+            try:
+                status, text2 = self.influx.write_body(b"\n".join(part), precision=precision, retries=0)
+            except InfluxError as exc:
+                raise InfluxDown(str(exc)) from None
+            if status == 400:
+                self._bisect(precision, part, text2)
+            elif status != 204:
+                raise InfluxDown(f"HTTP {status}: {text2[:200]}")
+
+    def _store(self, writes: list[tuple[str, bytes]]) -> bool:
+        """Durably store ``[(precision, body)]``: InfluxDB when up and the spool is empty (order),
+        else the spool. Blocks (no ack → broker backpressure) while the spool is full."""
+        writes = [w for w in writes if w[1]]
+        if not writes:
+            return True
+        if self.spool.empty and time.monotonic() >= self._next_influx_try:
+            try:
+                for precision, body in writes:
+                    self._post(precision, body)
+                self.stats.influx_up = 1
+                return True
+            except InfluxDown as exc:
+                self._influx_down(exc)
+        while True:
+            try:
+                self.spool.append(writes)
+                self.stats.c["spooled_batches"] += 1
+                self._spool_gauge()
+                return True
+            except SpoolFull:
+                self._spool_gauge(full=True)
+                if self._stop.is_set():
+                    return False
+                time.sleep(0.5)
+                self._replay()
+
+    def _influx_down(self, exc: Exception) -> None:
+        if self.stats.influx_up:
+            log.warning("influx_down_spooling", extra={"worker": self.client_id, "error": str(exc)[:300]})
+        self.stats.influx_up = 0
+        self._next_influx_try = time.monotonic() + RETRY_INFLUX_S
+
+    def _spool_gauge(self, full: bool = False) -> None:
+        self.stats.spool_bytes, self.stats.spool_fill_frac = self.spool.n_bytes, self.spool.fill_frac
+        self.stats.spool_alarm = int(self.spool.alarm or full)
+        if self.stats.spool_alarm and not self._spool_alarm_logged:
+            log.error("spool_near_full", extra={"worker": self.client_id, "spool_bytes": self.spool.n_bytes,
+                                                "fill_frac": round(self.spool.fill_frac, 3)})
+        self._spool_alarm_logged = bool(self.stats.spool_alarm)
+
+    def _replay(self) -> None:
+        """Drain spool segments oldest first while InfluxDB takes them (bounded time per call)."""
+        if self.spool.empty or time.monotonic() < self._next_influx_try:
+            return
+        deadline = time.monotonic() + REPLAY_BUDGET_S
+        try:
+            while not self.spool.empty and time.monotonic() < deadline:
+                n = self.spool.replay(self._post)
+                self.stats.c["replayed_batches"] += n
+            self.stats.influx_up = 1
+            if self.spool.empty:
+                log.warning("spool_drained", extra={"worker": self.client_id})
+        except InfluxDown as exc:
+            self._influx_down(exc)
+        self._spool_gauge()
+
+    # -- processing thread ----------------------------------------------------------
+    def _take_batch(self) -> list:
+        inbox = self.inbox
+        if not inbox:
+            return []
+        limit = self.s.ingest_batch_points
+        if len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set():
+            return []
+        n = min(len(inbox), limit)
+        return [inbox.popleft() for _ in range(n)]
+
+    def process(self, batch: list) -> None:
+        """Parse, store and ack one batch of inbox items (the heart of the bridge)."""
+        points: list[str] = []
+        reject_lines: list[str] = []
+        q_entries = []
+        st, idx, limits, quarantine = self.stats, self.index_reg, self.limits, self.quarantine
+        n_readings = 0
+        for _mid, _qos, topic_b, payload, rms, _gen in batch:
+            try:
+                topic = topic_b.decode("utf-8")
+            except UnicodeDecodeError:
+                topic = topic_b.decode("utf-8", "replace")
+            r = parse_payload(topic, payload, idx, rms, limits)
+            n_readings += r.n_readings
+            if r.points:
+                points.extend(r.points)
+            if r.rejects:
+                q_entries.append((topic, payload, rms, r.rejects))
+                reject_lines.extend(quarantine.reject_lines(topic, payload, rms, r.rejects))
+                for rj in r.rejects:
+                    st.rejects[rj.reason] += 1
+            if r.device:
+                st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
+        writes = [("ms", "\n".join(points[i:i + WRITE_CHUNK_LINES]).encode())
+                  for i in range(0, len(points), WRITE_CHUNK_LINES)]
+        writes.append(("ns", "\n".join(reject_lines).encode()))
+        quarantine.record(q_entries)
+        if not self._store(writes):
+            return  # stopping while the spool is full: leave unacked for redelivery
+        t_done = now_ms()
+        gen, ack = self.gen, self.client.ack
+        n_acked = 0
+        for mid, qos, _t, _p, _r, g in batch:
+            if g == gen and qos:
+                ack(mid, qos)
+                n_acked += 1
+        st.c["messages_in"] += len(batch)
+        st.c["messages_acked"] += n_acked
+        st.c["readings_in"] += n_readings
+        st.c["points_written"] += len(points)
+        st.add_latency(None, [t_done - b[4] for b in batch])
+
+    def _periodic(self, state: dict) -> None:
+        t = time.monotonic()
+        if t >= state["health"] or (self.subscribed and not state["told_subscribed"]):
+            state["health"] = t + 1.0
+            state["told_subscribed"] = self.subscribed
+            snap = self.stats.snapshot() if t >= state["stats"] else None
+            if snap is not None:
+                state["stats"] = t + self.s.ingest_stats_interval_s
+                self._store([("ms", self.stats.line(snap, now_ms()).encode())])
+            self.stats.write_health(self.health_path, snap or self.stats.snapshot(reset=False),
+                                    {"connected": bool(self.client and self.client.is_connected()),
+                                     "session_present": self.session_present, "subscribed": self.subscribed,
+                                     "inbox": len(self.inbox),
+                                     "spool_bytes": self.spool.n_bytes, "retire": self.retire})
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, handle_signals: bool = False, idle_exit_s: float | None = None) -> None:
+        """Run until stopped; on stop, flush and ack what was received, then disconnect.
+        ``idle_exit_s``: exit after that long without messages (used to retire a worker's session)."""
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: self._stop.set())
+        self.health_path.parent.mkdir(parents=True, exist_ok=True)
+        health = HealthServer.start(self, self.s.ingest_health_port + self.index) if self.s.ingest_health_port else None
+        self._start_mqtt()
+        state = {"health": 0.0, "told_subscribed": False, "stats": time.monotonic() + self.s.ingest_stats_interval_s}
+        last_msg = time.monotonic()
+        try:
+            while True:
+                batch = self._take_batch()
+                if batch:
+                    self.process(batch)
+                    last_msg = time.monotonic()
+                else:
+                    self._replay()
+                    if self._stop.is_set() and not self.inbox:
+                        break
+                    if idle_exit_s is not None and self.gen and time.monotonic() - last_msg > idle_exit_s:
+                        break
+                    time.sleep(0.002)
+                self._periodic(state)
+        finally:
+            self._shutdown(health)
+
+    def _shutdown(self, health) -> None:
+        c = self.client
+        if c is not None:
+            deadline = time.monotonic() + 3
+            while c._out_packet and time.monotonic() < deadline and c.is_connected():  # acks still queued
+                time.sleep(0.01)
+            props = None
+            if self.retire:  # end the retired worker's session now that its queue is drained
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+            c.disconnect(properties=props)
+            c.loop_stop()
+        self.spool.close()
+        try:
+            snap = self.stats.snapshot()
+            self._store([("ms", self.stats.line(snap, now_ms()).encode())])
+            self.stats.write_health(self.health_path, snap, {"connected": False, "stopped": True,
+                                                             "spool_bytes": self.spool.n_bytes})
+        except Exception:  # noqa: BLE001 - shutdown must finish
+            log.exception("final_stats_failed")
+        if health:
+            health.stop()
+        log.info("worker_stopped", extra={"worker": self.client_id, **{k: int(v) for k, v in self.stats.c.items()}})
