@@ -109,14 +109,15 @@ F_PERIOD = "period"
 
 # ingest_stats (one point per worker every ECM_INGEST_STATS_INTERVAL_S; counters are cumulative
 # since the worker started, so rates are non_negative_derivative of the counter)
-F_MESSAGES_TOTAL = "messages_total"          #: MQTT messages received (counter)
-F_POINTS_WRITTEN_TOTAL = "points_written_total"  #: points acknowledged by InfluxDB (counter)
+# (names as written by ingest/stats.py, which documents every field)
+F_MESSAGES_TOTAL = "messages_in"             #: MQTT messages received (counter)
+F_POINTS_WRITTEN_TOTAL = "points_written"    #: points durably stored, InfluxDB or spool (counter)
 F_REJECTS_TOTAL = "rejects_total"            #: readings quarantined (counter)
 F_SPOOL_BYTES = "spool_bytes"                #: bytes waiting in the local spool (gauge)
-F_SPOOL_USED_FRAC = "spool_used_frac"        #: spool_bytes / ECM_INGEST_SPOOL_MAX_MB (gauge, alarm ≥ 0.8)
-F_LATENCY_P50_MS = "latency_p50_ms"          #: MQTT receive → InfluxDB ack, median over the interval
-F_LATENCY_P95_MS = "latency_p95_ms"
-F_LATENCY_MAX_MS = "latency_max_ms"
+F_SPOOL_USED_FRAC = "spool_fill_frac"        #: spool_bytes / ECM_INGEST_SPOOL_MAX_MB (gauge, alarm ≥ 0.8)
+F_LATENCY_P50_MS = "e2e_latency_p50_ms"      #: MQTT receive → durably stored, median over the interval
+F_LATENCY_P99_MS = "e2e_latency_p99_ms"      #: the same, 99th percentile
+F_WRITE_LATENCY_P99_MS = "write_latency_p99_ms"  #: one InfluxDB /write request, 99th percentile
 SPOOL_ALARM_FRAC = 0.8
 
 # device monitoring rule: a gap of more than 3 working days must be chased up (national rule).

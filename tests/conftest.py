@@ -93,7 +93,7 @@ def _start_bridge(stack: Stack):
     import subprocess
     import sys
 
-    env = dict(os.environ, ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400))
+    env = dict(os.environ, ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400), ECM_INGEST_STATS_INTERVAL_S="1")
     log = open(stack.state_dir / "ingest-seed.log", "ab")
     return subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=log,
                             stdin=subprocess.DEVNULL, start_new_session=True)

@@ -139,7 +139,7 @@ def _ingest(now) -> tuple[pd.DataFrame, pd.DataFrame]:
             "time": ts, S.TAG_WORKER: worker, S.F_MESSAGES_TOTAL: (n * 600 + w).astype("int64"),
             S.F_POINTS_WRITTEN_TOTAL: (n * 900).astype("int64"), S.F_REJECTS_TOTAL: (n // 10).astype("int64"),
             S.F_SPOOL_BYTES: (n % 50 * 1000).astype("int64"), S.F_SPOOL_USED_FRAC: (n % 50) / 1000.0,
-            S.F_LATENCY_P50_MS: 20.0 + w, S.F_LATENCY_P95_MS: 80.0 + (n % 7), S.F_LATENCY_MAX_MS: 150.0 + (n % 13)}))
+            S.F_LATENCY_P50_MS: 20.0 + w, S.F_LATENCY_P99_MS: 80.0 + (n % 7), S.F_WRITE_LATENCY_P99_MS: 150.0 + (n % 13)}))
     reasons = ("ts_too_old", "bad_json", "unknown_meter", "quantity_mismatch")
     rj = pd.DataFrame([{"time": now - pd.Timedelta(minutes=37 * i), S.TAG_REASON: reasons[i % 4],
                         S.F_ENTERPRISE_CLAIMED: "e02", S.F_TOPIC: "ecm/v1/e02/e02_elec_main/reading",
