@@ -119,7 +119,6 @@ def seeded(stack) -> Seeded:
     by ``sim_devices`` with each enterprise's credentials, landed by the real ingest bridge, then
     daily KPIs and monthly compliance computed by ``ecm.pipeline`` (the DAGs' library)."""
     import signal
-    import time
     from datetime import date, timedelta
 
     import sim_devices
@@ -135,9 +134,11 @@ def seeded(stack) -> Seeded:
     h0, h1 = (date.fromisoformat(d) for d in SEED_HISTORY)
     r0, r1 = (date.fromisoformat(d) for d in SEED_RECENT)
     client = stack.client()
+    from ecm.cli.demo import wait_bridge_ready
+
     bridge = _start_bridge(stack)
     try:
-        time.sleep(1.0)
+        wait_bridge_ready(stack.state_dir, bridge)
         common = dict(seed=seed, host=stack.mqtt_host, port=stack.mqtt_port, state_dir=stack.state_dir, progress=False)
         a = sim_devices.backfill(reg, h0, h1, interval_s=86400, **common)
         b = sim_devices.backfill(reg, r0, r1, **common)

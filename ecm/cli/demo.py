@@ -40,6 +40,28 @@ def start_ingest(state_dir, max_age_s: int) -> subprocess.Popen:
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def wait_bridge_ready(state_dir, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Block until the bridge process ``proc`` reports a subscribed session in its health file.
+
+    Publishing earlier would lose messages on a fresh broker: with no subscription yet, QoS 1
+    messages have no matching subscriber and are not stored."""
+    import json
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EcmError(f"the ingest bridge exited with code {proc.returncode}", hint="see ingest.log in ECM_STATE_DIR")
+        for f in (state_dir / "ingest").glob("health-*.json"):
+            try:
+                h = json.loads(f.read_text())
+            except (OSError, ValueError):
+                continue
+            if h.get("pid") == proc.pid and h.get("subscribed"):
+                return
+        time.sleep(0.1)
+    raise EcmError("the ingest bridge did not subscribe in time", hint="see ingest.log in ECM_STATE_DIR")
+
+
 def stop_ingest(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -99,6 +121,7 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
     max_age_s = int((t_today - hist0).days * 86400 + 2 * 86400)
     bridge = start_ingest(s.state_path, max_age_s)
     try:
+        wait_bridge_ready(s.state_path, bridge)
         since, _ = day_bounds_utc(hist0)
         before = _readings_count(client, since)
         _step(3, n, f"simulating {len(reg.enterprises)} enterprises: daily registers {hist0}..{hist1}, "
