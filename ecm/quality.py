@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecm.errors import ConfigError
-from ecm.influx import InfluxClient, quote_ident, quote_str, time_literal
+from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
 from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_daily_metrics, stats_monthly_metrics
 from ecm.settings import PROJECT_ROOT
@@ -221,19 +221,10 @@ def _query(client: InfluxClient, q: str) -> pd.DataFrame:
 def load_raw_readings(client: InfluxClient, quantities: list[str], day: date, *,
                       carry_in: pd.Timedelta = pd.Timedelta(days=1)) -> pd.DataFrame:
     """Readings of ``day`` (start < time ≤ end) plus each meter's last reading before the day."""
+    from ecm.pipeline.readings import load_readings
+
     start, end = day_bounds_utc(day)
-    frames = []
-    for q in sorted(set(quantities)):
-        sel = quote_ident(q)
-        for expr, where in ((sel, f"time > {time_literal(start)} AND time <= {time_literal(end)}"),
-                            (f"last({sel})", f"time > {time_literal(start - carry_in)} AND time <= {time_literal(start)}")):
-            df = _query(client, f"SELECT {expr} AS value FROM readings WHERE quantity = {quote_str(q)} AND {where} "
-                                f"GROUP BY enterprise, meter")
-            if len(df):
-                frames.append(df.assign(quantity=q).dropna(subset=["value"])[["time", "enterprise", "meter", "quantity", "value"]])
-    if not frames:
-        return pd.DataFrame(columns=["time", "enterprise", "meter", "quantity", "value"])
-    return pd.concat(frames, ignore_index=True)
+    return load_readings(client, sorted(set(quantities)), start, end, carry_in=carry_in)
 
 
 def load_aggregates(client: InfluxClient, day: date) -> dict[str, pd.DataFrame]:

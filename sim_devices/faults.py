@@ -123,7 +123,7 @@ class FaultConfig:
         t_hi = (day + 1) * DAY_S if t_hi is None else t_hi
         inside = lambda t: t_lo <= t < t_hi  # noqa: E731
         extras: list[Extra] = []
-        n = len(rows.ts)
+
         uid = rows.meter.astype(np.int64) * 1_000_003 + rows.ts  # a reading's identity
         if self.on("stuck"):
             for mi in np.unique(rows.meter):

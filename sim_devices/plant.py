@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from ecm.registry import Enterprise, Meter
+from ecm.registry import Enterprise
 from sim_devices import rng
 from sim_devices.calendar import (SCHEDULES, CalendarParams, day_index, order_load, shutdown_mask,
                                   workday_mask)

@@ -197,7 +197,7 @@ def _summary(client, reg, day: date, report_dir, pdfs, published: int, seconds: 
     click.echo(f"  单位工业增加值能耗 unit value-added energy: {d['ytd_intensity_tce_per_10k_cny']:.4f} tce/万元; "
                f"index vs 2022 {d['cumulative_index']:.4f} (path {d['path_index']:.4f}); status {d['status']}")
     click.echo(f"  required annual change to 2027: {d['required_annual_rate_frac'] * 100:+.2f} %/yr")
-    click.echo(f"  enterprises: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    click.echo("  enterprises: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for row in ent[ent["status"].isin(["red", "yellow", "data_insufficient"])].itertuples():
         click.echo(f"    {row.status:17s} {row.enterprise} {names.get(row.enterprise, '')}")
     click.echo(f"  energy on {day}: {kd['energy_tce'].sum():,.1f} tce over {len(kd)} enterprises")

@@ -4,7 +4,6 @@ Re-running a day gives identical results; a late reading changes exactly the aff
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -5,7 +5,6 @@ import subprocess
 import threading
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from ecm.mqtt import make_client

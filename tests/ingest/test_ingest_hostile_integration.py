@@ -114,6 +114,6 @@ def test_acl_enterprise_cannot_publish_to_other_nor_subscribe(stack, bridge):
     a.close()
     assert seen == []
     assert count_points(cl, "e09_elec_main", t0 - 60_000, t0 + 60_000) == 0
-    assert cl.query_frame(f"SELECT * FROM enterprise_monthly WHERE enterprise = 'e09' AND "
-                          f"time = '2024-03-31T16:00:00Z'").empty
+    assert cl.query_frame("SELECT * FROM enterprise_monthly WHERE enterprise = 'e09' AND "
+                          "time = '2024-03-31T16:00:00Z'").empty
     assert not any("e09/e09_elec_main/reading" in x["topic"] for x in _quarantine(stack) if x["received_ms"] >= t0)
