@@ -58,7 +58,8 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
 
     Inputs: ``readings`` with time (tz-aware UTC), enterprise, meter, quantity, value (meter unit;
     counters cumulative). Rows at or before the day start are carry-in readings used only for
-    continuity. ``meters`` is ``Registry.meters_frame()``. ``flags`` (optional) has meter, time,
+    continuity. ``meters`` is ``Registry.meters_frame()``; meters ``decommissioned`` on or before
+    the day are left out (their readings are neither expected nor unknown). ``flags`` (optional) has meter, time,
     flag: counter decreases at rows flagged ``rollover``/``reset`` are explained; without flags
     they are explained by :func:`_auto_flags`.
 
@@ -81,6 +82,10 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     r = r[r["time"] <= end]
     reg = meters.reset_index(drop=True)
     known_pairs = set(zip(reg["meter"], reg["enterprise"]))
+    if "decommissioned" in reg.columns:  # meters out of service are not expected and not checked
+        retired = reg["decommissioned"].map(lambda d: d is not None and not pd.isna(d) and d <= day)
+        r = r[~r["meter"].isin(set(reg.loc[retired, "meter"]))]
+        reg = reg[~retired].reset_index(drop=True)
     r["known"] = pd.Series([(m, e) in known_pairs for m, e in zip(r["meter"], r["enterprise"])],
                            index=r.index, dtype=bool)
     in_day = (r["time"] > start)

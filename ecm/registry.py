@@ -9,6 +9,7 @@ Meter quantity names follow ``<quantity>_<unit>`` and are the same on the wire (
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,9 @@ class Meter(_Frozen):
     interval_s: int = Field(900, gt=0, description="Reporting interval, seconds.")
     register_digits: int | None = Field(None, ge=3, le=15, description="Counter register width (decimal digits).")
     max_rate_per_h: float | None = Field(None, gt=0, description="Physical maximum per hour in the meter's unit.")
+    decommissioned: date | None = Field(
+        None, description="First Beijing day the meter is out of service (e.g. a coal meter after a coal-to-gas "
+                          "switch); from then on it is not expected to report and quality rules skip it.")
 
     @model_validator(mode="after")
     def _check(self) -> "Meter":
@@ -175,7 +179,7 @@ class Registry(_Frozen):
 
     def meters_frame(self):
         """One row per meter: enterprise, meter, carrier, unit, kind, quantity, line, role, interval_s,
-        register_max, max_rate_per_h. Indexed by meter id."""
+        register_max, max_rate_per_h, decommissioned (date or None). Indexed by meter id."""
         import pandas as pd
 
         rows = [
@@ -183,6 +187,7 @@ class Registry(_Frozen):
                 "meter": m.id, "enterprise": e.id, "carrier": m.carrier, "unit": m.unit, "kind": m.kind,
                 "quantity": m.quantity, "line": m.line, "role": m.role, "interval_s": m.interval_s,
                 "register_max": m.register_max, "max_rate_per_h": m.max_rate_per_h,
+                "decommissioned": m.decommissioned,
             }
             for e in self.enterprises for m in e.meters
         ]

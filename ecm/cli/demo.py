@@ -179,12 +179,15 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
 
 
 def _summary(client, reg, day: date, report_dir, pdfs, published: int, seconds: float) -> None:
+    import pandas as pd
+
     from ecm.influx import time_literal
     from ecm.periods import day_bounds_utc, month_bounds_utc
 
     m0, _ = month_bounds_utc(day)
     km = client.query_frame(f"SELECT status, ytd_intensity_tce_per_10k_cny, cumulative_index, path_index, "
-                            f"required_annual_rate_frac FROM kpi_monthly WHERE time = {time_literal(m0)} GROUP BY enterprise")
+                            f"required_annual_rate_frac, ytd_through FROM kpi_monthly WHERE time = {time_literal(m0)} "
+                            f"GROUP BY enterprise")
     start, end = day_bounds_utc(day)
     kd = client.query_frame(f"SELECT energy_tce FROM kpi_daily WHERE time >= {time_literal(start)} "
                             f"AND time < {time_literal(end)} GROUP BY enterprise")
@@ -193,10 +196,16 @@ def _summary(client, reg, day: date, report_dir, pdfs, published: int, seconds: 
     counts = ent["status"].value_counts().to_dict()
     names = {e.id: e.name_zh for e in reg.enterprises}
     click.echo("")
-    click.echo(f"荣昌区 Rongchang district — {day:%Y-%m} year to date")
-    click.echo(f"  单位工业增加值能耗 unit value-added energy: {d['ytd_intensity_tce_per_10k_cny']:.4f} tce/万元; "
-               f"index vs 2022 {d['cumulative_index']:.4f} (path {d['path_index']:.4f}); status {d['status']}")
-    click.echo(f"  required annual change to 2027: {d['required_annual_rate_frac'] * 100:+.2f} %/yr")
+    def num(v, fmt: str) -> str:
+        return "n/a" if v is None or pd.isna(v) else format(v, fmt)
+
+    click.echo(f"荣昌区 Rongchang district — year to date through {d['ytd_through']}")
+    click.echo(f"  单位工业增加值能耗 unit value-added energy: {num(d['ytd_intensity_tce_per_10k_cny'], '.4f')} tce/万元; "
+               f"index vs 2022 {num(d['cumulative_index'], '.4f')} (path {num(d['path_index'], '.4f')}); "
+               f"status {d['status']}")
+    rate = d["required_annual_rate_frac"]
+    click.echo(f"  intensity change still allowed (+) or required (−) per year to 2027: "
+               f"{num(None if rate is None or pd.isna(rate) else rate * 100, '+.2f')} %/yr")
     click.echo("  enterprises: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for row in ent[ent["status"].isin(["red", "yellow", "data_insufficient"])].itertuples():
         click.echo(f"    {row.status:17s} {row.enterprise} {names.get(row.enterprise, '')}")

@@ -5,9 +5,10 @@ Reads ``kpi_daily``, ``line_daily`` and ``enterprise_monthly``; writes ``kpi_mon
 month's start (Beijing), clearing the month first so a re-run overwrites.
 
 Conventions (docs/contracts.md §2.2):
-* year to date (YTD) = 1 January → the run's day; the comparison period is the same calendar
-  span one year earlier, and the base is the same span of the base year (2022), so seasonality
-  cancels. Value added of a month still in progress is pro-rated by elapsed days.
+* year to date (YTD) = 1 January → the run's day once the day's month has value added reported,
+  else → the end of the previous month (``ytd_through``), as 1–N月 statistics are published; the
+  comparison period is the same calendar span one year earlier, and the base is the same span of
+  the base year (2022), so seasonality cancels. A month cut by the window is pro-rated by days.
 * cumulative_index = YTD intensity ÷ base-year intensity of the same span (comparable prices);
   the path value compared with it is the target path index of the current year.
 * an enterprise with any ``data_insufficient`` day in the YTD window, or a month without value
@@ -74,23 +75,39 @@ def _window_value_added(stats: pd.DataFrame, first: date, last: date) -> pd.Data
     return out
 
 
+def ytd_end_for(stats: pd.DataFrame, enterprise_ids: list[str], day: date) -> date:
+    """Last day of the year-to-date window: ``day`` when its month's value added has been
+    reported for most enterprises, else the end of the previous month (statistics arrive after a
+    month closes, so mid-month the YTD figures are 1–(N−1)月, as NBS publishes them)."""
+    month = day.strftime("%Y-%m")
+    have = stats[(stats["month"] == month) & stats["value_added_10k_cny"].notna()]["enterprise"].nunique()
+    if have >= 0.5 * max(len(enterprise_ids), 1):
+        return day
+    return day.replace(day=1) - timedelta(days=1)
+
+
 def intensity_frame(kd: pd.DataFrame, stats: pd.DataFrame, enterprise_ids: list[str], day: date,
-                    targets) -> pd.DataFrame:
-    """Per enterprise plus ``_district``: YTD and month figures, path status (pure function).
+                    targets, *, ytd_end: date | None = None) -> pd.DataFrame:
+    """Per enterprise plus ``_district``: month-to-date figures for ``day``'s month and YTD figures
+    and path status through ``ytd_end`` (default ``day``) (pure function).
 
     ``kd``: kpi_daily rows (enterprise, day, energy_tce, energy_tce_generation, co2_t, data_status);
     ``stats``: enterprise_monthly rows deflated (enterprise, month, value_added_10k_cny,
     value_added_current_10k_cny).
     """
-    y0 = date(day.year, 1, 1)
-    base_years = day.year - targets.base_year
-    spans = {"cur": (y0, day), "prev": (_shift_year(y0, -1), _shift_year(day, -1)),
-             "base": (_shift_year(y0, -base_years), _shift_year(day, -base_years)),
+    end = ytd_end or day
+    y0 = date(end.year, 1, 1)
+    base_years = end.year - targets.base_year
+    spans = {"cur": (y0, end), "prev": (_shift_year(y0, -1), _shift_year(end, -1)),
+             "base": (_shift_year(y0, -base_years), _shift_year(end, -base_years)),
              "month": (day.replace(day=1), day)}
     idx = pd.Index(enterprise_ids, name="enterprise")
     f = {k: _window_energy(kd, *v).reindex(idx).join(_window_value_added(stats, *v).reindex(idx))
          for k, v in spans.items()}
     ok = (f["cur"]["n_blocked"].fillna(1) == 0) & (f["cur"]["n_missing"].fillna(1) == 0) & f["cur"]["energy_tce"].notna()
+    # a month still in progress has no value added yet: its intensity is not computed
+    month_va = f["month"]["value_added_10k_cny"].where(f["month"]["n_missing"].fillna(1) == 0)
+    f["month"]["value_added_10k_cny"] = month_va
     df = pd.DataFrame(index=idx)
     for col in ("energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny"):
         df[col] = f["month"][col]
@@ -119,12 +136,13 @@ def intensity_frame(kd: pd.DataFrame, stats: pd.DataFrame, enterprise_ids: list[
         intensity_tce_per_10k_cny=df["ytd_intensity_tce_per_10k_cny"])
     work, _ = ytd_change(work)
     work, _ = cumulative_index(work)
-    work, _ = path_status(work, year=day.year, base_year=targets.base_year, end_year=targets.end_year,
+    work, _ = path_status(work, year=end.year, base_year=targets.base_year, end_year=targets.end_year,
                           cumulative_reduction_frac=targets.cumulative_reduction_frac,
                           yellow_tolerance_frac=targets.yellow_tolerance_frac)
     for col in ("ytd_change_frac", "cumulative_index", "path_index", "required_annual_rate_frac", "shortfall_frac",
                 "status", "status_level"):
         df[col] = work[col].to_numpy()
+    df["ytd_through"] = end.isoformat()
     return df
 
 
@@ -209,11 +227,12 @@ def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, fact
     first = _shift_year(date(day.year, 1, 1), -(day.year - t.base_year))
     kd = _load(client, "kpi_daily", "energy_tce, energy_tce_generation, co2_t, data_status", "enterprise", first, day)
     stats = load_stats(client, first, day)
-    dq = run_month(client, registry, day)
+    ytd_end = ytd_end_for(stats, registry.enterprise_ids, day)
+    dq = run_month(client, registry, ytd_end)
     from ecm.quality import blocking_enterprises
 
     no_va = blocking_enterprises(dq)
-    kf = intensity_frame(kd, stats, registry.enterprise_ids, day, t)
+    kf = intensity_frame(kd, stats, registry.enterprise_ids, day, t, ytd_end=ytd_end)
     kf.loc[kf["enterprise"].isin(no_va), ["status", "status_level"]] = ["data_insufficient", STATUS_LEVEL["data_insufficient"]]
     kf["factor_table_version"] = factors.table_version
     ld = _load(client, "line_daily", "*", "enterprise, line, product_class", day - timedelta(days=364), day)
@@ -225,7 +244,7 @@ def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, fact
             "value_added_current_10k_cny", "intensity_tce_per_10k_cny", "co2_intensity_t_per_10k_cny",
             "ytd_energy_tce", "ytd_value_added_10k_cny", "ytd_intensity_tce_per_10k_cny", "ytd_change_frac",
             "cumulative_index", "path_index", "required_annual_rate_frac", "shortfall_frac", "status",
-            "status_level", "completeness_frac", "factor_table_version"]
+            "status_level", "completeness_frac", "ytd_through", "factor_table_version"]
     client.write_frame(kf[keep].assign(time=m0), KPI_MONTHLY, ["enterprise"])
     if len(bm):
         bcols = [c for c in bm.columns if c not in ("indicator_unit", "capacity_unit", "benchmark_basis")]
