@@ -11,7 +11,6 @@ from datetime import date, timedelta, timezone
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import sim_devices
 from ecm.quality import blocking_enterprises, run_suite
