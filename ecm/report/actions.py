@@ -5,7 +5,7 @@ Each action: ``key`` (stable id), ``severity`` (high / medium / low), ``kind``, 
 """
 from __future__ import annotations
 
-from ecm.report.labels import BENCHMARK_SHARE_GOAL_FRAC, PATH_DECLINE_PCT
+from ecm.report.labels import BENCHMARK_SHARE_GOAL_FRAC, PATH_DECLINE_PCT, rate_to_2027
 
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
@@ -29,9 +29,9 @@ def summary_actions(summary: dict, who_zh: str, who_en: str, enterprise: str | N
         sev = "high" if summary["status"] == "red" else "medium"
         return [_a(f"status.{summary['status']}.{ent}", sev, "status", enterprise,
                    f"{who_zh}：累计强度指数 {summary['cumulative_index']:.4f} 高于{PATH_DECLINE_PCT}%路径 "
-                   f"{summary['path_index']:.4f}，仍需年均下降 {_pct(summary['required_annual_rate_frac'])}。",
+                   f"{summary['path_index']:.4f}，{rate_to_2027(summary['required_annual_rate_frac'])[0]}。",
                    f"{who_en}: cumulative index {summary['cumulative_index']:.4f} above the path "
-                   f"{summary['path_index']:.4f}; {_pct(summary['required_annual_rate_frac'])} per year still needed.")]
+                   f"{summary['path_index']:.4f}; {rate_to_2027(summary['required_annual_rate_frac'])[1]}.")]
     return []
 
 

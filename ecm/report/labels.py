@@ -63,3 +63,15 @@ def unit_of(figure: str) -> str:
         if figure.endswith(suffix):
             return unit
     return ""
+
+
+def rate_to_2027(rate_frac: float | None) -> tuple[str, str]:
+    """(zh, en) wording of ``kpi_monthly.required_annual_rate_frac`` (signed annual intensity change
+    still needed to reach the 2027 target): a negative rate is a decline still required, a positive
+    one is headroom."""
+    if rate_frac is None:
+        return "—", "—"
+    pct = f"{abs(rate_frac) * 100:.1f}%"
+    if rate_frac <= 0:
+        return f"仍需年均下降 {pct}", f"{pct} annual decline still required"
+    return f"年均可上升 {pct} 仍可达标", f"{pct} annual rise would still meet the target"

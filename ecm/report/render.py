@@ -19,9 +19,10 @@ import jinja2
 import pandas as pd
 
 from ecm.periods import TZ
-from ecm.report.labels import CARRIER, CLASSIFICATION, INDUSTRY, STATUS
+from ecm.report.labels import CARRIER, CLASSIFICATION, INDUSTRY, STATUS, rate_to_2027
 
 FONT_FAMILY = "Noto Sans CJK SC"
+
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -45,6 +46,7 @@ def make_env() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(
         f=_f, pct=_pct, any=_any,
+        rate_zh=lambda r: rate_to_2027(r)[0], rate_en=lambda r: rate_to_2027(r)[1],
         status_zh=lambda s: STATUS.get(s, (s, s, "#757575"))[0],
         status_en=lambda s: STATUS.get(s, (s, s, "#757575"))[1],
         status_colour=lambda s: STATUS.get(s, (s, s, "#757575"))[2],

@@ -13,7 +13,7 @@ from ecm import quality
 from ecm.quality_frames import synthetic_day
 
 pytestmark = pytest.mark.integration
-DAY = date(2023, 11, 7)  # a day no other test writes
+DAY = date(2021, 6, 7)  # a day (and month) no other test writes
 
 
 def _write_readings(client, readings: pd.DataFrame) -> int:
@@ -37,10 +37,10 @@ def seeded(stack, registry, meters):
     assert _write_readings(client, r) == len(r)
     kpi = pd.DataFrame({"time": start, "enterprise": ["e01", "e02"], "energy_tce": [80.0, -1.0]})
     client.write_frame(kpi, "kpi_daily", ["enterprise"])
-    months = {"2023-10": pd.Timestamp("2023-10-01"), "2023-11": pd.Timestamp("2023-11-01")}
+    months = {"2021-05": pd.Timestamp("2021-05-01"), "2021-06": pd.Timestamp("2021-06-01")}
     stats = pd.DataFrame([{"time": t.tz_localize("Asia/Shanghai").tz_convert("UTC"), "enterprise": e,
                            "value_added_10k_cny": 900.0, "deflator_index": 1.01, "output_value_10k_cny": 3000.0}
-                          for m, t in months.items() for e in registry.enterprise_ids if not (e == "e04" and m == "2023-11")])
+                          for m, t in months.items() for e in registry.enterprise_ids if not (e == "e04" and m == "2021-06")])
     client.write_frame(stats, "enterprise_monthly", ["enterprise"])
     return client
 
@@ -66,7 +66,7 @@ def test_run_day_attributes_and_stores_results_integration(seeded, registry):
     assert row.severity == "block" and row.observed_value == pytest.approx(72 / 96)
     # a Grafana-style query: failing blocking checks per enterprise of the day
     q = seeded.query_frame("SELECT count(success) FROM dq_result WHERE success = 0 AND severity = 'block' "
-                           "AND time >= '2023-11-06T16:00:00Z' AND time < '2023-11-07T16:00:00Z' GROUP BY enterprise")
+                           "AND time >= '2021-06-06T16:00:00Z' AND time < '2021-06-07T16:00:00Z' GROUP BY enterprise")
     assert set(q["enterprise"]) == {"e01", "e02"}
     # idempotent: a re-run overwrites
     quality.run_day(seeded, registry, DAY)
@@ -75,9 +75,9 @@ def test_run_day_attributes_and_stores_results_integration(seeded, registry):
 
 def test_run_month_missing_value_added_integration(seeded, registry):
     results = quality.run_month(seeded, registry, DAY)
-    assert quality.blocking_enterprises(results, "2023-11") == {"e04"}
+    assert quality.blocking_enterprises(results, "2021-06") == {"e04"}
     stored = quality.load_results(seeded, DAY)
-    monthly = stored[stored.period == "2023-11"]
+    monthly = stored[stored.period == "2021-06"]
     assert set(monthly[~monthly.success].enterprise) == {"e04"}
 
 
@@ -88,12 +88,12 @@ def test_cli_run_and_show_integration(seeded, stack):
     res = runner.invoke(cli, ["dq", "run", "--date", DAY.isoformat(), "--month"])
     assert res.exit_code == 0, res.output
     out = res.output.splitlines()
-    assert out[0].startswith("readings_daily 2023-11-07:") and out[0].endswith("data insufficient: e01")
-    assert out[1].startswith("aggregates_daily 2023-11-07:") and out[1].endswith("data insufficient: e02")
-    assert out[2].startswith("stats_monthly 2023-11:") and out[2].endswith("data insufficient: e04")
+    assert out[0].startswith("readings_daily 2021-06-07:") and out[0].endswith("data insufficient: e01")
+    assert out[1].startswith("aggregates_daily 2021-06-07:") and out[1].endswith("data insufficient: e02")
+    assert out[2].startswith("stats_monthly 2021-06:") and out[2].endswith("data insufficient: e04")
     out_dir = stack.state_dir / "reports" / "dq" / DAY.isoformat()
-    assert (out_dir / "readings_daily_2023-11-07.html").exists()
-    assert (out_dir / "stats_monthly_2023-11.json").exists()
+    assert (out_dir / "readings_daily_2021-06-07.html").exists()
+    assert (out_dir / "stats_monthly_2021-06.json").exists()
     show = runner.invoke(cli, ["dq", "show", "--date", DAY.isoformat(), "--format", "csv"])
     assert show.exit_code == 0, show.output
     lines = show.output.strip().splitlines()
