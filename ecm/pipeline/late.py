@@ -1,8 +1,8 @@
 """Late data: readings that arrived after their period was computed.
 
 Every reading carries ``received_ms`` (bridge receive time). A run that owns period P also
-recomputes every earlier period (within the ingest max age) holding a reading received since
-the previous run started. Counter intervals are attributed to the period containing their end
+recomputes every earlier period (within the ingest max age) holding a reading received in the
+run's own receive window (since the previous run, up to its own scheduled start). Counter intervals are attributed to the period containing their end
 ((start, end] convention), and a reading exactly on a boundary also closes the interval before
 it, so an hour or day is marked when a late reading falls in it or on its end boundary.
 Recomputing an unaffected period is harmless: results are overwritten with identical values.
@@ -17,12 +17,18 @@ from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc
 
 
+def _ms(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1_000_000)
+
+
 def late_hour_starts(client: InfluxClient, before: pd.Timestamp, received_since: pd.Timestamp,
-                     max_age: pd.Timedelta) -> list[pd.Timestamp]:
-    """UTC starts of hours (before ``before``) holding readings received at or after ``received_since``."""
+                     received_until: pd.Timestamp, max_age: pd.Timedelta) -> list[pd.Timestamp]:
+    """UTC starts of hours (before ``before``) holding readings received in
+    [``received_since``, ``received_until``): the run's own receive window, so a re-run long after
+    the fact (or a historical backfill) does not mistake old arrivals for late ones."""
     q = (f"SELECT count(received_ms) AS n FROM readings WHERE time > {time_literal(before - max_age)} "
-         f"AND time <= {time_literal(before)} AND received_ms >= {int(received_since.value // 1_000_000)} "
-         f"GROUP BY time(1h)")
+         f"AND time <= {time_literal(before)} AND received_ms >= {_ms(received_since)} "
+         f"AND received_ms < {_ms(received_until)} GROUP BY time(1h)")
     df = client.query_frame(q)
     if df.empty:
         return []
@@ -41,17 +47,22 @@ def find_late_hours(hour_iso: str) -> list[str]:
 
     s = get_settings()
     hour = pd.Timestamp(hour_iso)
-    hours = late_hour_starts(InfluxClient.from_settings(), hour, hour, pd.Timedelta(seconds=s.ingest_max_age_s))
+    # the run for hour H starts at H+1h05: it owns arrivals in [H, H+1h05)
+    hours = late_hour_starts(InfluxClient.from_settings(), hour, hour, hour + pd.Timedelta(minutes=65),
+                             pd.Timedelta(seconds=s.ingest_max_age_s))
     return [h.isoformat() for h in hours]
 
 
 def find_late_days(day_iso: str) -> list[str]:
-    """Beijing days before ``day_iso`` to recompute because readings for them arrived late
-    (received since ``day_iso`` 00:00 Beijing, i.e. after the previous nightly run's day ended)."""
+    """Beijing days before ``day_iso`` to recompute because readings for them arrived late:
+    received during the run's window [``day_iso`` 00:00, next day 01:00) Beijing, i.e. after the
+    previous nightly run had computed them."""
     from ecm.settings import get_settings
 
     s = get_settings()
-    start, _ = day_bounds_utc(date.fromisoformat(day_iso))
-    hours = late_hour_starts(InfluxClient.from_settings(), start, start, pd.Timedelta(seconds=s.ingest_max_age_s))
+    start, end = day_bounds_utc(date.fromisoformat(day_iso))
+    # the nightly run for day D starts at D+1 01:00 Beijing: it owns arrivals in [D 00:00, D+1 01:00)
+    hours = late_hour_starts(InfluxClient.from_settings(), start, start, end + pd.Timedelta(hours=1),
+                             pd.Timedelta(seconds=s.ingest_max_age_s))
     days = {h.tz_convert(TZ).date().isoformat() for h in hours}
     return sorted(d for d in days if d < day_iso)
