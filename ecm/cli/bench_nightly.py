@@ -32,6 +32,11 @@ t = time.perf_counter(); blocked = run_quality_gate([day]); out["quality_gate_s"
 t = time.perf_counter(); compute_daily_kpis([day], blocked); out["daily_kpis_s"] = time.perf_counter() - t
 t = time.perf_counter(); compute_monthly_compliance(day); out["monthly_compliance_s"] = time.perf_counter() - t
 out["blocked_enterprises"] = len(blocked.get(day, []))
+from ecm.influx import InfluxClient
+dq = InfluxClient.from_settings().query_frame("SELECT count(success) AS n FROM dq_result WHERE success = 0 GROUP BY expectation")
+out["failed_expectations"] = dict(zip(dq["expectation"], dq["n"])) if len(dq) else {}
+smp = InfluxClient.from_settings().query_frame("SELECT observed FROM dq_result WHERE success = 0 LIMIT 5")
+out["failure_samples"] = smp["observed"].tolist() if len(smp) else []
 out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 """
@@ -60,7 +65,11 @@ def nightly(n_ent: int, n_meters: int, day: str, interval_s: int) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="ecm-bench-nightly-"))
     base = yaml.safe_load((PROJECT_ROOT / "config/district.yaml").read_text(encoding="utf-8"))
     reg_file = tmp / "district.yaml"
-    reg_file.write_text(yaml.safe_dump(sim_devices.scaled_registry(base, n_ent, n_meters), allow_unicode=True))
+    scaled = sim_devices.scaled_registry(base, n_ent, n_meters)
+    for e in scaled["enterprises"]:  # every meter reports at the benchmark interval
+        for m in e["meters"]:
+            m["interval_s"] = interval_s
+    reg_file.write_text(yaml.safe_dump(scaled, allow_unicode=True))
     reg = load_registry(reg_file)
     mq_port, ix_port = free_port(), free_port()
     env = {"ECM_STATE_DIR": str(tmp / "state"), "ECM_MQTT_PORT": str(mq_port), "ECM_DISTRICT_FILE": str(reg_file),
@@ -88,6 +97,10 @@ def nightly(n_ent: int, n_meters: int, day: str, interval_s: int) -> None:
         seed_s = time.perf_counter() - t0
         bridge.send_signal(signal.SIGTERM)
         bridge.wait(120)
+        from ecm.stats import MEASUREMENT, stats_to_frame
+
+        stats = sim_devices.monthly_stats_frame(reg, f"{d.year}-01", f"{d:%Y-%m}", 1)
+        InfluxClient.from_settings().write_frame(stats_to_frame(stats), MEASUREMENT, ["enterprise"])
         click.echo(f"seeded {landed:,} readings in {seed_s:.1f} s ({landed / seed_s:,.0f} readings/s end to end)", err=True)
         t0 = time.perf_counter()
         child = subprocess.run([sys.executable, "-c", CHILD, day], capture_output=True, text=True, env=dict(os.environ))

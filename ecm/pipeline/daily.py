@@ -64,7 +64,7 @@ def _flags_frame(deltas: pd.DataFrame) -> pd.DataFrame:
 
 
 def meter_day_consumption(client, registry, first: date, last: date | None = None, *,
-                          chunk_enterprises: int = 40, with_quality: bool = True):
+                          chunk_enterprises: int = 20, with_quality: bool = True):
     """Per counter meter and Beijing day in [first, last]: consumption (``delta``, physical unit),
     ``completeness_frac``, ``flags``, plus the readings_daily quality metrics (single day only)
     when ``with_quality``. Loads readings enterprise-chunk by chunk to bound memory."""
@@ -96,7 +96,9 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
                             ignore_index=True)
         parts.append(per[["day", "enterprise", "meter", "delta", "n_intervals", "completeness_frac", "flags"]])
         if with_quality:
-            metrics.append(readings_daily_metrics(r, meters, first, flags=_flags_frame(deltas)))
+            # only this chunk's meters: the others would show up as silent (completeness 0)
+            metrics.append(readings_daily_metrics(r, meters[meters["enterprise"].isin(chunk)], first,
+                                                  flags=_flags_frame(deltas)))
     md = pd.concat(parts, ignore_index=True)
     md = md.merge(counters[["carrier", "quantity", "role", "line"]], left_on="meter", right_index=True, how="left")
     qm = pd.concat(metrics, ignore_index=True) if metrics else None
@@ -179,7 +181,7 @@ def _unit_energy_by_day(line_energy: pd.DataFrame, output: pd.DataFrame, lines: 
 
 
 def compute_day(client, registry, factors, first: date, last: date | None = None, *, gate_readings: bool = True,
-                chunk_enterprises: int = 40) -> DayFrames:
+                chunk_enterprises: int = 20) -> DayFrames:
     """All daily frames for Beijing days [first, last] (no writes); every frame has a ``day``
     column. ``gate_readings=False`` skips the raw-readings suite (historical imports at daily
     resolution, where interval completeness does not apply); it only runs for a single day."""

@@ -112,3 +112,17 @@ def test_capacity_shares_match_truth_classification(seeded):
             cap_all += line.capacity_per_day
             cap_at += line.capacity_per_day if ue <= b.benchmark_value + 1e-9 else 0.0
         assert share == pytest.approx(cap_at / cap_all, abs=1e-9), industry
+
+
+def test_quality_metrics_do_not_depend_on_chunking(seeded):
+    """Loading the district in enterprise chunks gives the same quality metrics as in one go."""
+    from ecm.pipeline.daily import meter_day_consumption
+    from ecm.registry import get_registry
+
+    client, reg, day = seeded.stack.client(), get_registry(), seeded.recent[1]
+    _, one, _ = meter_day_consumption(client, reg, day, chunk_enterprises=100)
+    _, many, _ = meter_day_consumption(client, reg, day, chunk_enterprises=3)
+    key = ["enterprise", "meter"]
+    pd.testing.assert_frame_equal(one.sort_values(key).reset_index(drop=True),
+                                  many.sort_values(key).reset_index(drop=True))
+    assert len(many) == len(reg.meters_frame()) and (many["completeness_frac"] == 1.0).all()
