@@ -2,8 +2,8 @@
 
 Seeds one Beijing day of N enterprises × M meters at 1-minute resolution through the real path
 (simulator → MQTT → ingest → InfluxDB), then runs the daily DAG's two heavy tasks (raw-readings
-quality gate, KPI computation with the aggregates gate) and the monthly compliance in a child
-process, and prints wall time per step and the child's peak memory.
+quality gate, KPI computation with the aggregates gate) and the monthly compliance in a fresh child
+process, and prints wall time per step and the child's own peak memory (VmHWM).
 """
 from __future__ import annotations
 
@@ -28,8 +28,18 @@ from ecm.pipeline.daily import compute_daily_kpis, run_quality_gate
 from ecm.pipeline.monthly import compute_monthly_compliance
 day = sys.argv[1]
 out = {}
+def rss():
+    # VmHWM: this process's own peak resident set (ru_maxrss would include the parent's peak,
+    # which Linux carries across fork+exec)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["rss_after_imports_mb"] = rss()
 t = time.perf_counter(); blocked = run_quality_gate([day]); out["quality_gate_s"] = time.perf_counter() - t
+out["rss_after_gate_mb"] = rss()
 t = time.perf_counter(); compute_daily_kpis([day], blocked); out["daily_kpis_s"] = time.perf_counter() - t
+out["rss_after_kpis_mb"] = rss()
 t = time.perf_counter(); compute_monthly_compliance(day); out["monthly_compliance_s"] = time.perf_counter() - t
 out["blocked_enterprises"] = len(blocked.get(day, []))
 from ecm.influx import InfluxClient
@@ -37,7 +47,7 @@ dq = InfluxClient.from_settings().query_frame("SELECT count(success) AS n FROM d
 out["failed_expectations"] = dict(zip(dq["expectation"], dq["n"])) if len(dq) else {}
 smp = InfluxClient.from_settings().query_frame("SELECT observed FROM dq_result WHERE success = 0 LIMIT 5")
 out["failure_samples"] = smp["observed"].tolist() if len(smp) else []
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["peak_rss_mb"] = rss()
 print(json.dumps(out))
 """
 
