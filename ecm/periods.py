@@ -54,3 +54,14 @@ def hours_of_day(day: date) -> list[pd.Timestamp]:
     """The 24 hour starts (UTC) of a Beijing day."""
     start, _ = day_bounds_utc(day)
     return [start + pd.Timedelta(hours=h) for h in range(24)]
+
+
+def month_ends(first: date, last: date) -> list[date]:
+    """The last day of every month from ``first``'s to ``last``'s, the final one clipped to ``last``
+    (the days a monthly compliance run is computed for)."""
+    out, m = [], date(first.year, first.month, 1)
+    while m <= last:
+        nxt = (pd.Timestamp(m) + pd.offsets.MonthBegin(1)).date()
+        out.append(min(nxt - pd.Timedelta(days=1), last))
+        m = nxt
+    return out

@@ -148,12 +148,9 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
     recent = [recent0 + timedelta(days=i) for i in range(days - 1)]
     with tqdm(total=len(recent), unit="day", desc="recent", file=sys.stderr, leave=False) as bar:
         run_days(recent, client=client, registry=reg, progress=lambda d: bar.update(1))
-    month_ends, m = [], date(hist0.year, hist0.month, 1)
-    while m <= last:
-        nxt = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
-        month_ends.append(min(nxt - timedelta(days=1), last))
-        m = nxt
-    for d in tqdm(month_ends, unit="month", desc="compliance", file=sys.stderr, leave=False):
+    from ecm.periods import month_ends
+
+    for d in tqdm(month_ends(hist0, last), unit="month", desc="compliance", file=sys.stderr, leave=False):
         compute_monthly_compliance(d.isoformat(), client=client, registry=reg)
 
     _step(6, n, f"Airflow: ecm_daily_kpis and ecm_monthly_compliance for {last} (dags test, SQLite metadata)")

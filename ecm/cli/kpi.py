@@ -51,10 +51,10 @@ def backfill(start: str, end: str, gate: str, months: bool) -> None:
     n_blocked = sum(1 for v in blocked.values() if v)
     click.echo(f"computed {len(days)} days ({n_blocked} with data-insufficient enterprises)")
     if months:
-        month_ends = sorted({(d.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-                             for d in days})
-        for m in tqdm(month_ends, desc="monthly compliance", unit="month"):
-            compute_monthly_compliance(min(m, days[-1]).isoformat())
+        from ecm.periods import month_ends
+
+        for m in tqdm(month_ends(days[0], days[-1]), desc="monthly compliance", unit="month"):
+            compute_monthly_compliance(m.isoformat())
 
 
 COMMANDS = [kpi]

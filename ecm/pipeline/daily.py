@@ -28,10 +28,12 @@ from ecm.accounting.energy import consumption_to_tce, unit_product_energy
 from ecm.accounting.issues import Issue
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc
 from ecm.pipeline.readings import load_readings
+from ecm.schema import MEAS_ENERGY_DAILY as ENERGY_DAILY
+from ecm.schema import MEAS_KPI_DAILY as KPI_DAILY
+from ecm.schema import MEAS_LINE_DAILY as LINE_DAILY
 
 log = logging.getLogger("ecm.pipeline.daily")
 
-ENERGY_DAILY, LINE_DAILY, KPI_DAILY = "energy_daily", "line_daily", "kpi_daily"
 OUTPUT = "output"
 DATA_OK, DATA_INSUFFICIENT = "ok", "data_insufficient"
 
@@ -217,10 +219,10 @@ def gate_aggregates(frames: DayFrames, client, registry) -> None:
     from ecm.quality import load_bounds, run_suite
     from ecm.quality_frames import aggregates_daily_metrics
 
-    start, _ = day_bounds_utc(frames.day)
-    m0, _ = month_bounds_utc(frames.day)
     from ecm.influx import time_literal
 
+    start, _ = day_bounds_utc(frames.day)
+    m0, _ = month_bounds_utc(frames.day)
     others = client.query_frame(f"SELECT energy_tce FROM {KPI_DAILY} WHERE time >= {time_literal(m0)} "
                                 f"AND time < {time_literal(start)} GROUP BY enterprise")
     month_days = pd.concat([others[["enterprise", "energy_tce"]] if len(others) else None,

@@ -32,8 +32,10 @@ from ecm.accounting.intensity import (STATUS_LEVEL, cumulative_index, deflate_va
                                       ytd_change)
 from ecm.influx import time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc
+from ecm.schema import MEAS_BENCHMARK_MONTHLY as BENCHMARK_MONTHLY
+from ecm.schema import MEAS_CAPACITY_SHARE_MONTHLY as CAPACITY_SHARE
+from ecm.schema import MEAS_KPI_MONTHLY as KPI_MONTHLY
 
-KPI_MONTHLY, BENCHMARK_MONTHLY, CAPACITY_SHARE = "kpi_monthly", "benchmark_monthly", "capacity_share_monthly"
 DISTRICT = "_district"
 DISTRICT_MIN_COVERAGE_FRAC = 0.8
 

@@ -12,6 +12,7 @@ from datetime import date
 import pandas as pd
 
 from ecm.influx import InfluxClient, quote_ident, time_literal
+from ecm import schema as S
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
 
 #: months of kpi_monthly history shown in the trend charts (incl. the report month)
@@ -86,11 +87,11 @@ def load_report_data(client: InfluxClient, day: date, registry) -> ReportData:
         district_name_en=registry.district.name_en,
         enterprises=ents,
         lines=lines,
-        kpi_monthly=_select(client, "kpi_monthly", trend_lo, month_hi),
-        kpi_daily=_select(client, "kpi_daily", month_lo, day_hi),
-        energy_daily=_select(client, "energy_daily", month_lo, day_hi),
-        line_daily=_select(client, "line_daily", day_lo, day_hi),
-        benchmark_monthly=_select(client, "benchmark_monthly", month_lo, month_hi),
-        capacity_share_monthly=_select(client, "capacity_share_monthly", month_lo, month_hi),
-        dq_result=_select(client, "dq_result", day_lo, day_hi),
+        kpi_monthly=_select(client, S.MEAS_KPI_MONTHLY, trend_lo, month_hi),
+        kpi_daily=_select(client, S.MEAS_KPI_DAILY, month_lo, day_hi),
+        energy_daily=_select(client, S.MEAS_ENERGY_DAILY, month_lo, day_hi),
+        line_daily=_select(client, S.MEAS_LINE_DAILY, day_lo, day_hi),
+        benchmark_monthly=_select(client, S.MEAS_BENCHMARK_MONTHLY, month_lo, month_hi),
+        capacity_share_monthly=_select(client, S.MEAS_CAPACITY_SHARE_MONTHLY, month_lo, month_hi),
+        dq_result=_select(client, S.MEAS_DQ_RESULT, day_lo, day_hi),
     )

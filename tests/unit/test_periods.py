@@ -32,3 +32,10 @@ def test_partition_hour_and_month_day():
     assert partition_hour({"hour": "2024-05-06T10:30:00+08:00"}, None) == "2024-05-06T02:00:00+00:00"
     # the run on the 1st at 03:00 Beijing (2024-05-31 19:00 UTC) closes May
     assert partition_month_day(None, datetime(2024, 5, 31, 19, 0, tzinfo=timezone.utc)) == "2024-05-31"
+
+
+def test_month_ends_clip_the_last_month():
+    from ecm.periods import month_ends
+
+    # Jan 2024 ends on the 31st, Feb 2024 (leap year) on the 29th, March is cut at the 2nd
+    assert month_ends(date(2024, 1, 15), date(2024, 3, 2)) == [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 2)]
