@@ -101,7 +101,12 @@ F_N_LINES = "n_lines"
 BENCHMARK_SHARE_GOAL_FRAC = 0.30   #: share of capacity at 标杆 level, goal
 BASELINE_SHARE_GOAL_FRAC = 1.0     #: share of capacity at or better than 基准, goal
 
-# dq_result
+# dq_result: GX suites (expectations/) and the accounting suites, whose rows are accounting issues
+# (expectation = dotted issue name, success 0; docs/contracts.md §2.1)
+SUITE_ACCOUNTING_DAILY = "accounting_daily"      #: issues of a Beijing day (written by ecm_daily_kpis)
+SUITE_ACCOUNTING_MONTHLY = "accounting_monthly"  #: issues of a month's compliance (ecm_monthly_compliance)
+F_SUBJECT = "subject"      #: accounting rows: comma-joined meters or lines the issue names ("" = enterprise)
+F_BLOCKING = "blocking"    #: accounting rows: int 1/0, the figure the issue concerns is withheld
 F_SUCCESS = "success"
 F_OBSERVED = "observed"
 F_OBSERVED_VALUE = "observed_value"
