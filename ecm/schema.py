@@ -21,6 +21,23 @@ MEAS_BENCHMARK_MONTHLY = "benchmark_monthly"
 MEAS_CAPACITY_SHARE_MONTHLY = "capacity_share_monthly"
 MEAS_DQ_RESULT = "dq_result"
 
+# -- one writer per output (docs/contracts.md §2.1): the DAG whose docstring's ``Writes:`` line
+# names it. dq_result is partitioned by its ``suite`` tag, written as ``dq_result[<suite>]``.
+DAG_HOURLY, DAG_DAILY, DAG_MONTHLY, DAG_REPORT = ("ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance",
+                                                  "ecm_nightly_report")
+REPORTS_OUTPUT = "reports/<day>/"
+WRITERS = {
+    MEAS_METER_HOURLY: DAG_HOURLY,
+    MEAS_ENERGY_DAILY: DAG_DAILY, MEAS_LINE_DAILY: DAG_DAILY, MEAS_KPI_DAILY: DAG_DAILY,
+    f"{MEAS_DQ_RESULT}[readings_daily]": DAG_DAILY, f"{MEAS_DQ_RESULT}[aggregates_daily]": DAG_DAILY,
+    f"{MEAS_DQ_RESULT}[accounting_daily]": DAG_DAILY,
+    MEAS_KPI_MONTHLY: DAG_MONTHLY, MEAS_BENCHMARK_MONTHLY: DAG_MONTHLY, MEAS_CAPACITY_SHARE_MONTHLY: DAG_MONTHLY,
+    f"{MEAS_DQ_RESULT}[stats_monthly]": DAG_MONTHLY, f"{MEAS_DQ_RESULT}[accounting_monthly]": DAG_MONTHLY,
+    REPORTS_OUTPUT: DAG_REPORT,
+}
+#: written outside the DAGs: readings/device_status/ingest_* by the ingest bridge, enterprise_monthly
+#: by `ecm stats import` / MQTT statistics
+
 # -- tag keys and special tag values -----------------------------------------------------------------
 TAG_ENTERPRISE = "enterprise"
 TAG_METER = "meter"
