@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from ecm.cli.common import echo_json, handle_errors, to_date
+from ecm.cli.common import day_range, echo_json, handle_errors, to_date
 
 DAY = click.DateTime(["%Y-%m-%d"])
 
@@ -94,7 +94,8 @@ def backfill_(start, end, seed, n_enterprises, faults, interval_s, batch_items, 
     import sim_devices
 
     reg, seed, st = _context(seed, n_enterprises)
-    out = sim_devices.backfill(reg, to_date(start), to_date(end), seed=seed, faults=_check_faults(faults),
+    start, end = day_range(start, end)
+    out = sim_devices.backfill(reg, start, end, seed=seed, faults=_check_faults(faults),
                                interval_s=interval_s, host=st.mqtt_host, port=st.mqtt_port,
                                state_dir=st.state_path, batch_items=batch_items, publish_stats=not no_stats)
     echo_json(out)
@@ -112,7 +113,7 @@ def truth_(start, end, out_file, seed, n_enterprises) -> None:
     import sim_devices
 
     reg, seed, _ = _context(seed, n_enterprises)
-    df = sim_devices.truth_frame(reg, to_date(start), to_date(end), seed)
+    df = sim_devices.truth_frame(reg, *day_range(start, end), seed)
     df.to_csv(out_file, index=False, float_format="%.6f")
     click.echo(f"wrote {len(df)} rows to {out_file}")
 
