@@ -106,6 +106,41 @@ def recover_blocked_days(daily: pd.DataFrame, counter_totals: pd.DataFrame, *,
     return d.sort_values(["enterprise", "day"], kind="stable").reset_index(drop=True), issues
 
 
+def counter_stretch_totals(meter_days: pd.DataFrame, meter_factors: pd.DataFrame,
+                           stretches: pd.DataFrame) -> tuple[pd.DataFrame, list[Issue]]:
+    """Energy of each blocked stretch from the counter registers around it (input of
+    :func:`recover_blocked_days`).
+
+    Inputs
+    ------
+    meter_days : per meter and Beijing day, from ``counters_to_deltas`` over the readings that
+        bracket the stretch → :func:`ecm.accounting.gaps.apportion_gaps` (``"1D"``) →
+        ``deltas_to_periods(…, "1D", window=…)``: ``enterprise``, ``meter``, ``period_start``
+        (tz-aware, Beijing midnight), ``delta`` (physical unit), ``completeness_frac``.
+    meter_factors : indexed by meter: ``enterprise``, ``kgce_per_unit`` (the counted main meters
+        only, 当量值 coefficient of the meter's carrier; leave other meters out).
+    stretches : ``enterprise``, ``first_day``, ``last_day`` (inclusive Beijing dates).
+
+    Output: ``stretches`` plus ``energy_tce`` = Σ meters Σ days delta × kgce / 1000 when EVERY
+    counted meter of the enterprise is fully covered (completeness 1, after apportionment: a gap
+    spanned by two good readings counts as covered) on every day of the stretch; NaN otherwise (a
+    reset inside, no reading after the stretch, a meter without data) — "not spanned".
+    """
+    md = meter_days.copy()
+    md["day"] = md["period_start"].dt.tz_convert("Asia/Shanghai").dt.date
+    rows = []
+    for st in stretches.itertuples(index=False):
+        f, l = _as_date(st.first_day), _as_date(st.last_day)
+        days = [f + timedelta(days=k) for k in range((l - f).days + 1)]
+        mets = meter_factors[meter_factors["enterprise"] == st.enterprise]
+        w = md[(md["meter"].isin(mets.index)) & (md["day"] >= f) & (md["day"] <= l)]
+        full = len(mets) > 0 and len(w) == len(mets) * len(days) and bool(
+            (pd.to_numeric(w["completeness_frac"], errors="coerce") >= 1.0 - EPS).all()) and w["delta"].notna().all()
+        tce = float((w["delta"] * w["meter"].map(mets["kgce_per_unit"])).sum() / 1000.0) if full else float("nan")
+        rows.append({"enterprise": st.enterprise, "first_day": f, "last_day": l, "energy_tce": tce})
+    return pd.DataFrame(rows, columns=["enterprise", "first_day", "last_day", "energy_tce"]), []
+
+
 def span_coverage(daily: pd.DataFrame, first, last, enterprises: Iterable[str], *,
                   min_covered_frac: float, max_estimated_frac: float,
                   columns: Iterable[str] = ("energy_tce",)) -> tuple[pd.DataFrame, list[Issue]]:

@@ -196,3 +196,36 @@ def test_recovery_never_overwrites_measured_days_and_needs_the_total():
     assert r["day_status"].tolist() == ["measured", "estimated", "measured"]
     assert r["energy_tce"].tolist() == [5.0, 5.0, 5.0]
     assert [i.name for i in issues] == ["ecm.comparable.blocked_days_estimated"]
+
+
+def test_counter_stretch_totals_from_readings_around_the_stretch():
+    from ecm.accounting.comparable import counter_stretch_totals
+    from ecm.accounting.counters import counters_to_deltas, deltas_to_periods
+    from ecm.accounting.gaps import apportion_gaps
+
+    bj = "Asia/Shanghai"
+    meters = pd.DataFrame({"enterprise": ["e04", "e04", "e09"], "register_max": [1e9] * 3,
+                           "max_rate_per_h": [1e6] * 3, "interval_s": [900] * 3},
+                          index=pd.Index(["gas", "elec", "x"], name="meter"))
+    t = lambda s: pd.Timestamp(s, tz=bj).tz_convert("UTC")
+    # e04 blocked 5-6 March: last good readings 4 March 24:00, first good 7 March 00:00
+    readings = pd.DataFrame([
+        (t("2026-03-04 23:45"), "gas", 990.0), (t("2026-03-05 00:00"), "gas", 1000.0),
+        (t("2026-03-07 00:00"), "gas", 1480.0), (t("2026-03-07 00:15"), "gas", 1490.0),
+        (t("2026-03-04 23:45"), "elec", 5000.0), (t("2026-03-05 00:00"), "elec", 5100.0),
+        (t("2026-03-07 00:00"), "elec", 45100.0), (t("2026-03-07 00:15"), "elec", 45200.0),
+        # e09: its only meter is replaced inside the stretch (register falls) -> not spanned
+        (t("2026-03-05 00:00"), "x", 800.0), (t("2026-03-07 00:00"), "x", 12.0)],
+        columns=["time", "meter", "value"])
+    d, _ = counters_to_deltas(readings, meters)
+    d, _ = apportion_gaps(d, "1D")
+    md, _ = deltas_to_periods(d, "1D", window=(t("2026-03-05"), t("2026-03-07")))
+    kgce = pd.DataFrame({"enterprise": ["e04", "e04", "e09"], "kgce_per_unit": [1.2143, 0.1229, 0.1229]},
+                        index=pd.Index(["gas", "elec", "x"], name="meter"))
+    stretches = pd.DataFrame({"enterprise": ["e04", "e09"], "first_day": [date(2026, 3, 5)] * 2,
+                              "last_day": [date(2026, 3, 6)] * 2})
+    out, _ = counter_stretch_totals(md, kgce, stretches)
+    # e04: gas 1480 - 1000 = 480 m3 x 1.2143 = 582.864 kgce; elec 45100 - 5100 = 40000 kWh x 0.1229 = 4916 kgce
+    # -> 5.498864 tce over the two days (2.749432 each once recovered)
+    assert out["energy_tce"].iloc[0] == pytest.approx(5.498864, abs=1e-9)
+    assert pd.isna(out["energy_tce"].iloc[1])
