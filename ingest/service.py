@@ -34,7 +34,7 @@ from ecm.registry import get_registry
 from ecm.secrets import INGEST_USER, mqtt_credentials
 from ecm.settings import get_settings
 from ingest.health import HealthServer
-from ingest.payload import Limits, RegistryIndex, Reject, parse_payload
+from ingest.payload import Limits, Parsed, RegistryIndex, Reject, parse_payload, safe_text
 from ingest.quarantine import Quarantine
 from ingest.spool import Spool, SpoolFull
 from ingest.stats import Stats
@@ -232,11 +232,19 @@ class Worker:
         st, idx, limits, quarantine = self.stats, self.index_reg, self.limits, self.quarantine
         n_readings = 0
         for _mid, _qos, topic_b, payload, rms, _gen in batch:
-            try:
-                topic = topic_b.decode("utf-8")
-            except UnicodeDecodeError:
+            topic = "(undecodable)"
+            try:  # no message may stop the worker: a failure quarantines that message (internal_error)
                 topic = topic_b.decode("utf-8", "replace")
-            r = parse_payload(topic, payload, idx, rms, limits)
+                r = parse_payload(topic, payload, idx, rms, limits)
+                if r.points:  # line protocol must be UTF-8; the parser guarantees it, this proves it
+                    "\n".join(r.points).encode("utf-8")
+                if r.device:
+                    st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
+            except Exception as exc:  # noqa: BLE001
+                r = Parsed(rejects=[Reject("internal_error", safe_text(f"{type(exc).__name__}: {exc}")[:300],
+                                           topic, "")])
+                log.error("internal_error", extra={"worker": self.client_id, "topic": topic[:200],
+                                                   "error": type(exc).__name__})
             n_readings += r.n_readings
             if r.points:
                 points.extend(r.points)
@@ -245,11 +253,9 @@ class Worker:
                 reject_lines.extend(quarantine.reject_lines(topic, payload, rms, r.rejects))
                 for rj in r.rejects:
                     st.rejects[rj.reason] += 1
-            if r.device:
-                st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
         writes = [("ms", "\n".join(points[i:i + WRITE_CHUNK_LINES]).encode())
                   for i in range(0, len(points), WRITE_CHUNK_LINES)]
-        writes.append(("ns", "\n".join(reject_lines).encode()))
+        writes.append(("ns", "\n".join(reject_lines).encode("utf-8", "backslashreplace")))
         quarantine.record(q_entries)
         if not self._store(writes):
             return  # stopping while the spool is full: leave unacked for redelivery
