@@ -204,7 +204,7 @@ class Worker:
         deadline = time.monotonic() + REPLAY_BUDGET_S
         try:
             while not self.spool.empty and time.monotonic() < deadline:
-                n = self.spool.replay(self._post)
+                n = self.spool.replay(self._post, self._spool_damaged)
                 self.stats.c["replayed_batches"] += n
             self.stats.influx_up = 1
             if self.spool.empty:
@@ -212,6 +212,17 @@ class Worker:
         except InfluxDown as exc:
             self._influx_down(exc)
         self._spool_gauge()
+
+    def _spool_damaged(self, moved_to: Path, scan) -> None:
+        """A spool segment had bad records or a torn tail: its good records were written; count,
+        log, and keep the segment (moved aside) for inspection."""
+        self.stats.c["spool_records_corrupt"] += scan.corrupt
+        self.stats.c["spool_tails_torn"] += int(scan.torn_tail)
+        self.stats.c["spool_segments_damaged"] += 1
+        log.error("spool_segment_damaged", extra={"worker": self.client_id, "segment": str(moved_to),
+                                                  "records_replayed": len(scan.records),
+                                                  "records_corrupt": scan.corrupt, "tail_torn": scan.torn_tail,
+                                                  "first_error": scan.first_error})
 
     # -- processing thread ----------------------------------------------------------
     def _take_batch(self) -> list:
