@@ -83,7 +83,7 @@ def stop_env(e: Env, keep: bool = False) -> None:
 
 
 def _pub(e: Env, enterprise: str, topic: str) -> subprocess.Popen:
-    return subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(e.mq.port), "-u", enterprise,
+    return subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(e.mq.port), "-u", enterprise, "-i", enterprise,
                              "-P", e.secrets["mqtt"][enterprise], "-t", topic, "-l", "-q", "1", "-M", "1000",
                              "-V", "5"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
 
