@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from ecm.bench import RssSampler, host_info, host_line
+from ecm.mqtt import gateway_client_id
 from ecm.stack import Bridge, Stack
 from ingest.stats import percentile
 
@@ -73,7 +74,7 @@ class Run:
     def publisher(self, j: int, stdin) -> subprocess.Popen:
         ent, meter = self.meters[j]
         return subprocess.Popen(["mosquitto_pub", "-h", self.stack.mqtt_host, "-p", str(self.stack.mqtt_port),
-                                 "-u", ent, "-P", self.secrets["mqtt"][ent], "-i", f"bench-{ent}-{meter}",
+                                 "-u", ent, "-P", self.secrets["mqtt"][ent], "-i", gateway_client_id(ent),
                                  "-t", f"ecm/v1/{ent}/{meter}/reading", "-l", "-q", "1", "-M", "1000", "-V", "5"],
                                 stdin=stdin, stdout=subprocess.DEVNULL)
 
@@ -90,9 +91,14 @@ class Run:
         return 0 if df.empty else int(df.iloc[0, -1])
 
     def wait_count(self, base_ms: int, span_ms: int, want: int, timeout_s: float = 900,
-                   curve: list | None = None) -> float:
-        """perf_counter time when ``want`` points are queryable (count polled every 100 ms)."""
+                   curve: list | None = None, tail: tuple[int, int, int] | None = None) -> float:
+        """perf_counter time when ``want`` points are queryable (count polled every 100 ms).
+
+        ``tail`` = (start ms, span ms, points): first wait for that small window (the last message of
+        every publisher) so the poll does not load InfluxDB with counts over the whole run."""
         deadline = time.perf_counter() + timeout_s
+        while tail and self.count(tail[0], tail[1]) < tail[2] and time.perf_counter() < deadline:
+            time.sleep(0.1)
         while True:
             c = self.count(base_ms, span_ms)
             t = time.perf_counter()
@@ -106,6 +112,12 @@ class Run:
 
     def stop(self) -> None:
         self.stack.stop()
+
+
+def _tail(r: Run, base_ms: int, total: int, per_msg: int) -> tuple[int, int, int]:
+    """The device-time window of every publisher's last message, and its point count."""
+    per_pub = total // len(r.meters)
+    return base_ms + (per_pub - 1) * per_msg, per_msg, per_msg * len(r.meters)
 
 
 def _lines(base_ms: int, n: int, per_msg: int) -> bytes:
@@ -188,7 +200,7 @@ def run_flood(r: Run, bridge: Bridge, name: str, n_msgs: int, per_msg: int) -> d
     cpu0 = _cpu_s(bridge.proc.pid)
     t0 = time.perf_counter()
     pubs = r.publish_files(files)
-    t_end = r.wait_count(base, span, total * per_msg)
+    t_end = r.wait_count(base, span, total * per_msg, tail=_tail(r, base, total, per_msg))
     cpu = _cpu_s(bridge.proc.pid) - cpu0
     for p in pubs:
         p.wait(60)
@@ -263,7 +275,7 @@ def run_backlog(r: Run, workers: int, n_msgs: int, per_msg: int) -> dict:
     b.start("--workers", str(workers))
     rss = RssSampler(b.proc.pid).start()
     try:
-        t_end = r.wait_count(base, total * per_msg + 10_000, total * per_msg)
+        t_end = r.wait_count(base, total * per_msg + 10_000, total * per_msg, tail=_tail(r, base, total, per_msg))
     finally:
         peak = rss.stop()
         b.stop()

@@ -54,7 +54,7 @@ class Publisher:
 
         self.acks: dict[int, int] = {}
         self.lock = threading.Lock()
-        self.c = make_client(client_id or f"test-pub-{user}-{time.monotonic_ns()}", user,
+        self.c = make_client(client_id or user, user,
                              password if password is not None else stack.mqtt_password(user))
         self.c.max_inflight_messages_set(1000)
         self.c.max_queued_messages_set(0)
