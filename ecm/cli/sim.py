@@ -1,4 +1,4 @@
-"""`ecm sim`: the simulated fleet (real-time run, backfill, ground truth, statistics, registry, bench).
+"""`ecm sim`: the simulated fleet (real-time run, backfill, ground truth, statistics, registry).
 
 A thin skin over ``sim_devices`` (imported inside the commands). Days are Beijing days, inclusive.
 """
@@ -155,23 +155,6 @@ def registry_(n_enterprises, meters_per_enterprise, out_file) -> None:
         yaml.safe_dump(data, fh, allow_unicode=True, sort_keys=False)
     click.echo(f"wrote {len(reg.enterprises)} enterprises, {sum(len(e.meters) for e in reg.enterprises)} meters "
                f"to {out_file}")
-
-
-@sim.command("bench")
-@click.option("--backfill-enterprises", type=int, default=50, show_default=True)
-@click.option("--days", type=int, default=30, show_default=True)
-@click.option("--interval-s", type=int, default=900, show_default=True, help="Backfill resolution, seconds.")
-@click.option("--rt-enterprises", type=int, default=200, show_default=True)
-@click.option("--rt-meters", type=int, default=25, show_default=True, help="Meters per enterprise (real time, 60 s).")
-@click.option("--rt-minutes", type=int, default=10, show_default=True, help="Simulated minutes of the real-time test.")
-@handle_errors
-def bench_(backfill_enterprises, days, interval_s, rt_enterprises, rt_meters, rt_minutes) -> None:
-    """Measure backfill readings/s and real-time CPU per simulated minute (private broker)."""
-    from ecm.registry import get_registry
-    from sim_devices.bench import bench
-
-    echo_json(bench(get_registry(), backfill_enterprises=backfill_enterprises, days=days, interval_s=interval_s,
-                    rt_enterprises=rt_enterprises, rt_meters=rt_meters, rt_minutes=rt_minutes))
 
 
 COMMANDS = [sim]
