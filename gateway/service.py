@@ -50,7 +50,7 @@ class Gateway:
                              batch_max=cfg.store.batch_max, inflight_max=cfg.store.inflight_max,
                              keepalive_s=cfg.mqtt.keepalive_s, tls=cfg.mqtt.tls, ca_file=cfg.mqtt.ca_file)
         self.devices = {d.id: DeviceState() for d in cfg.devices}
-        self.sources = {d.id: make_source(d, site.profile(d)) for d in cfg.devices}
+        self.sources: dict = {}             # made inside the event loop (pymodbus needs a running loop)
         self.locks: dict[str, asyncio.Lock] = {}
         self.clock_skew_s: float | None = None
         self.started_ms = now_ms()
@@ -197,6 +197,7 @@ class Gateway:
                 loop.add_signal_handler(sig, self._stop.set)
             except (ValueError, RuntimeError):   # not the main thread
                 pass
+        self.sources = {d.id: make_source(d, self.site.profile(d)) for d in self.site.cfg.devices}
         self.uplink.start()
         log.info("gateway_started", extra={"devices": len(self.site.cfg.devices), "pending": self.queue.pending(),
                                            "queue": str(self.site.store_path)})
