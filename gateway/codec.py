@@ -83,7 +83,8 @@ def encode(value: float, typ: str, byte_order: str = "big", word_order: str = "b
 
 
 def physical(raw: float, scale: float, offset: float = 0.0) -> float:
-    """Physical value; rounded to the scale's decimals so 0.01 steps do not print 123.45000000001."""
-    v = raw * scale + offset
-    digits = max(0, -math.floor(math.log10(abs(scale)))) + 3 if scale else 6
-    return round(v, min(digits, 12))
+    """Physical value, rounded to 12 significant digits so 0.01 steps do not print 123.45000000001
+    (a register holds at most 10 significant decimal digits of information, so nothing is lost)."""
+    if scale == 1.0 and offset == 0.0:
+        return float(raw)
+    return float(f"{raw * scale + offset:.12g}")

@@ -210,6 +210,7 @@ class Dlt645Responder:
         self.fault: str | None = None
         self.requests = 0
         self.server = None
+        self._conns: set = set()
 
     async def start(self) -> "Dlt645Responder":
         self.server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -218,6 +219,9 @@ class Dlt645Responder:
 
     async def stop(self) -> None:
         self.server.close()
+        for t in list(self._conns):
+            t.cancel()
+        await asyncio.gather(*self._conns, return_exceptions=True)
         await self.server.wait_closed()
 
     def answer(self, frame: tuple[str, int, bytes]) -> bytes | None:
@@ -234,6 +238,8 @@ class Dlt645Responder:
         return build_frame(addr, 0x91, data[:4] + encode_value(di, regs[di]), preamble=False)
 
     async def _serve(self, reader, writer) -> None:
+        task = asyncio.current_task()
+        self._conns.add(task)
         buf = b""
         try:
             while True:
@@ -258,7 +264,8 @@ class Dlt645Responder:
                         out = out[:-2] + bytes([(out[-2] + 1) & 0xFF, END])
                     writer.write(out)
                     await writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         finally:
+            self._conns.discard(task)
             writer.close()
