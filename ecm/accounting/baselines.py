@@ -449,17 +449,27 @@ SAVINGS_COLUMNS = ["level", "measure", "enterprise", "line", "date", "kind", "de
                    "savings_co2_t", "u90_co2_t", "significant"]
 
 
+def _co2_ratio(co2, ent: str, d0: date, d1: date) -> float:
+    """tCO₂ per tce of an enterprise: a fixed figure, or Σ co2_t ÷ Σ energy_tce over [d0, d1] of a
+    daily frame (``day``, ``enterprise``, ``energy_tce``, ``co2_t``)."""
+    if isinstance(co2, pd.DataFrame):
+        g = co2[(co2["enterprise"] == ent) & (co2["day"] >= d0) & (co2["day"] <= d1)]
+        tce = g["energy_tce"].sum()
+        return float(g["co2_t"].sum() / tce) if tce > 0 else math.nan
+    return float(co2.get(ent, math.nan))
+
+
 def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, last_day: date,
-                    adjustments: list[dict] | None = None, co2_per_tce: dict[str, float] | None = None,
+                    adjustments: list[dict] | None = None, co2_per_tce: dict[str, float] | pd.DataFrame | None = None,
                     baseline_days: int = 365) -> tuple[pd.DataFrame, list[Issue]]:
     """Avoided energy per measure since its date, with ASHRAE 14 uncertainty; roll-ups.
 
     ``measures``: dicts with ``id``, ``enterprise``, ``date``, optional ``line`` (None: the whole
     enterprise), ``kind``, ``description``, ``baseline_start``/``baseline_end`` (default: the
-    ``baseline_days`` before the measure). ``co2_per_tce``: enterprise → tCO₂ per tce in the
-    reporting period. Rows: ``level`` = ``measure``, ``enterprise`` or ``district``."""
+    ``baseline_days`` before the measure). ``co2_per_tce``: enterprise → tCO₂ per tce, or a daily
+    frame (``day, enterprise, energy_tce, co2_t``) whose ratio over each reporting period is used. Rows: ``level`` = ``measure``, ``enterprise`` or ``district``."""
     rows, issues = [], []
-    co2_per_tce = co2_per_tce or {}
+    co2_per_tce = {} if co2_per_tce is None else co2_per_tce
     for ms in sorted(measures or [], key=lambda m: (str(m["date"]), m["id"])):
         ent, line = ms["enterprise"], ms.get("line") or ""
         scope = ("line", line) if line else ("enterprise", ent)
@@ -496,7 +506,7 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
         fsu = {c: fractional_savings_uncertainty(model.cv_rmse, model.n, model.p, model.rho, m_pts, frac, c)
                for c in CONFIDENCES}
         u = {c: fsu[c] * abs(sav) for c in CONFIDENCES}
-        cpt = co2_per_tce.get(ent, math.nan)
+        cpt = _co2_ratio(co2_per_tce, ent, d, last_day)
         rows.append({**base, "baseline_start": b0, "baseline_end": b1, "reporting_start": d,
                      "reporting_end": last_day, "days": len(r), "model_kind": model.kind, "valid": model.valid,
                      "r2": model.r2, "cv_rmse": model.cv_rmse, "expected_tce": e_tot, "actual_tce": a_tot,

@@ -27,7 +27,7 @@ def bag():
 
 def test_no_import_errors(bag):
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance"}
+    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance", "ecm_baselines"}
 
 
 def test_tags_retries_and_start_dates(bag):
@@ -66,3 +66,10 @@ def test_hourly_and_monthly_edges_and_assets(bag):
     monthly = bag.dags["ecm_monthly_compliance"]
     assert _edges(monthly) == {("month_partition", "load_inputs"), ("load_inputs", "compliance")}
     assert {o.uri for o in monthly.get_task("compliance").outlets} == {"influxdb://ecm/kpi_monthly"}
+
+
+def test_baselines_dag_runs_after_kpi_daily(bag):
+    dag = bag.dags["ecm_baselines"]
+    assert _edges(dag) == {("day_partition", "baselines")}
+    assert {o.uri for o in dag.get_task("baselines").outlets} == {"influxdb://ecm/baseline_daily"}
+    assert "influxdb://ecm/kpi_daily" in str(dag.timetable.asset_condition)
