@@ -146,3 +146,28 @@ SPOOL_ALARM_FRAC = 0.8
 # InfluxQL has no calendar, so dashboards flag 72 h of silence (never later than 3 working days).
 OFFLINE_WORKING_DAYS = 3
 OFFLINE_FLAG_H = 72
+
+# -- energy baselines, CUSUM and verified savings (docs/contracts.md §2.3; ecm/accounting/baselines.py)
+MEAS_BASELINE_DAILY = "baseline_daily"
+MEAS_BASELINE_MODEL = "baseline_model"
+MEAS_MEASURE_SAVINGS = "measure_savings"
+TAG_SCOPE = "scope"              #: "line" or "enterprise"
+TAG_PURPOSE = "purpose"          #: "enpi" or "measure"
+TAG_MEASURE = "measure"          #: measure id; "_enterprise" / "_district" on roll-up rows
+TAG_LEVEL = "level"              #: "measure", "enterprise", "district"
+F_EXPECTED_TCE = "expected_tce"
+F_RESIDUAL_TCE = "residual_tce"
+F_CUSUM_TCE = "cusum_tce"
+F_DRIFT_UP = "drift_up"
+F_DRIFT_DOWN = "drift_down"
+F_DRIFT_ALARM = "drift_alarm"
+F_PRODUCTION = "production"
+F_MODEL_KIND = "model_kind"      #: "regression" / "ratio_fallback"
+F_MODEL_VALID = "valid"
+F_SAVINGS_TCE = "savings_tce"
+F_SAVINGS_CO2_T = "savings_co2_t"
+F_U68_TCE = "u68_tce"
+F_U90_TCE = "u90_tce"
+F_LOW90_TCE = "low90_tce"
+F_HIGH90_TCE = "high90_tce"
+F_SIGNIFICANT = "significant"
