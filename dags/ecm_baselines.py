@@ -5,6 +5,7 @@ daily KPIs, and at 03:30 Asia/Shanghai as a safety net when no KPI update came. 
 runs). Inputs: ``line_daily``, ``kpi_daily``, the registry's measures and adjustments.
 Outputs (asset ``baseline_daily``): ``baseline_daily`` (rewritten from the earliest baseline day),
 ``baseline_model`` and ``measure_savings`` of the day. This DAG is their only writer.
+Writes: baseline_daily, baseline_model, measure_savings
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ BASELINE_DAILY = Asset("influxdb://ecm/baseline_daily")
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("30 3 * * *", timezone="Asia/Shanghai"), assets=KPI_DAILY
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting", "baselines"],

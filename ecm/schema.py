@@ -34,6 +34,7 @@ WRITERS = {
     MEAS_KPI_MONTHLY: DAG_MONTHLY, MEAS_BENCHMARK_MONTHLY: DAG_MONTHLY, MEAS_CAPACITY_SHARE_MONTHLY: DAG_MONTHLY,
     f"{MEAS_DQ_RESULT}[stats_monthly]": DAG_MONTHLY, f"{MEAS_DQ_RESULT}[accounting_monthly]": DAG_MONTHLY,
     REPORTS_OUTPUT: DAG_REPORT,
+    "baseline_daily": "ecm_baselines", "baseline_model": "ecm_baselines", "measure_savings": "ecm_baselines",
 }
 #: written outside the DAGs: readings/device_status/ingest_* by the ingest bridge, enterprise_monthly
 #: by `ecm stats import` / MQTT statistics
