@@ -58,7 +58,8 @@ def now_ms() -> int:
 class Worker:
     """One bridge worker; ``run()`` blocks until ``stop()`` (or SIGTERM when ``handle_signals``)."""
 
-    def __init__(self, index: int = 0, settings=None, registry=None, *, retire: bool = False):
+    def __init__(self, index: int = 0, settings=None, registry=None, *, retire: bool = False,
+                 stop_event: threading.Event | None = None):
         s = self.s = settings or get_settings()
         self.index, self.retire = index, retire
         self.client_id = f"{s.ingest_client_id}-{index}"
@@ -75,7 +76,7 @@ class Worker:
         self.gen = 0
         self.session_present: bool | None = None
         self.subscribed = False
-        self._stop = threading.Event()
+        self._stop = stop_event if stop_event is not None else threading.Event()
         self._next_influx_try = 0.0
         self._spool_alarm_logged = False
         self.client = None
@@ -106,6 +107,8 @@ class Worker:
             log.warning("mqtt_disconnected", extra={"worker": self.client_id, "reason": str(rc)})
 
     def _on_message(self, client, userdata, msg) -> None:
+        if self._stop.is_set():  # stopping: not taken, not acked, so the broker redelivers it next session
+            return
         self.inbox.append((msg.mid, msg.qos, msg._topic, msg.payload, time.time_ns() // 1_000_000, self.gen))
 
     def _start_mqtt(self) -> None:
