@@ -20,11 +20,24 @@ from typing import Iterable, Iterator, Sequence
 import pandas as pd
 import requests
 
-from ecm.errors import InfluxError
+from ecm.errors import InfluxError, InfluxUnreachableError
 
 log = logging.getLogger("ecm.influx")
 
 RETRY_STATUS = {500, 502, 503, 504}
+
+
+def describe_connection_error(exc: Exception) -> str:
+    """A few words for a failed connection (never the request URL, which carries credentials)."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    text = str(exc)
+    for needle, words in (("Connection refused", "connection refused"), ("Name or service not known", "host not found"),
+                          ("nodename nor servname", "host not found"), ("No route to host", "no route to host"),
+                          ("Network is unreachable", "network unreachable"), ("Connection reset", "connection reset")):
+        if needle in text:
+            return words
+    return type(exc).__name__
 
 
 def quote_ident(name: str) -> str:
@@ -114,8 +127,16 @@ class InfluxClient:
                     return r
                 err, status = InfluxError(f"{path}: HTTP {r.status_code}: {r.text[:200]}"), r.status_code
             if attempt == retries:
-                raise InfluxError(f"InfluxDB {path} failed after {retries + 1} attempts: {err}") from None
-            log.warning("influx_retry", extra={"path": path, "attempt": attempt + 1, "status": status, "error": str(err)[:200]})
+                if status is None:
+                    raise InfluxUnreachableError(
+                        f"cannot reach InfluxDB at {self.cfg.url} ({describe_connection_error(err)}, "
+                        f"{retries + 1} attempts)") from None
+                raise InfluxError(f"InfluxDB at {self.cfg.url} answered {path} with HTTP {status} "
+                                  f"({retries + 1} attempts)") from None
+            # a retry that later succeeds is routine: INFO, so a default (WARNING) run stays quiet;
+            # the final failure reaches the caller as one error
+            log.info("influx_retry", extra={"path": path, "attempt": attempt + 1, "status": status,
+                                            "error": describe_connection_error(err) if status is None else str(err)[:200]})
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")

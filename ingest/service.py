@@ -34,7 +34,7 @@ from ecm.registry import get_registry
 from ecm.secrets import INGEST_USER, mqtt_credentials
 from ecm.settings import get_settings
 from ingest.health import HealthServer
-from ingest.payload import Limits, RegistryIndex, Reject, parse_payload
+from ingest.payload import Limits, Parsed, RegistryIndex, Reject, parse_payload, safe_text
 from ingest.quarantine import Quarantine
 from ingest.spool import Spool, SpoolFull
 from ingest.stats import Stats
@@ -204,7 +204,7 @@ class Worker:
         deadline = time.monotonic() + REPLAY_BUDGET_S
         try:
             while not self.spool.empty and time.monotonic() < deadline:
-                n = self.spool.replay(self._post)
+                n = self.spool.replay(self._post, self._spool_damaged)
                 self.stats.c["replayed_batches"] += n
             self.stats.influx_up = 1
             if self.spool.empty:
@@ -212,6 +212,17 @@ class Worker:
         except InfluxDown as exc:
             self._influx_down(exc)
         self._spool_gauge()
+
+    def _spool_damaged(self, moved_to: Path, scan) -> None:
+        """A spool segment had bad records or a torn tail: its good records were written; count,
+        log, and keep the segment (moved aside) for inspection."""
+        self.stats.c["spool_records_corrupt"] += scan.corrupt
+        self.stats.c["spool_tails_torn"] += int(scan.torn_tail)
+        self.stats.c["spool_segments_damaged"] += 1
+        log.error("spool_segment_damaged", extra={"worker": self.client_id, "segment": str(moved_to),
+                                                  "records_replayed": len(scan.records),
+                                                  "records_corrupt": scan.corrupt, "tail_torn": scan.torn_tail,
+                                                  "first_error": scan.first_error})
 
     # -- processing thread ----------------------------------------------------------
     def _take_batch(self) -> list:
@@ -232,11 +243,19 @@ class Worker:
         st, idx, limits, quarantine = self.stats, self.index_reg, self.limits, self.quarantine
         n_readings = 0
         for _mid, _qos, topic_b, payload, rms, _gen in batch:
-            try:
-                topic = topic_b.decode("utf-8")
-            except UnicodeDecodeError:
+            topic = "(undecodable)"
+            try:  # no message may stop the worker: a failure quarantines that message (internal_error)
                 topic = topic_b.decode("utf-8", "replace")
-            r = parse_payload(topic, payload, idx, rms, limits)
+                r = parse_payload(topic, payload, idx, rms, limits)
+                if r.points:  # line protocol must be UTF-8; the parser guarantees it, this proves it
+                    "\n".join(r.points).encode("utf-8")
+                if r.device:
+                    st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
+            except Exception as exc:  # noqa: BLE001
+                r = Parsed(rejects=[Reject("internal_error", safe_text(f"{type(exc).__name__}: {exc}")[:300],
+                                           topic, "")])
+                log.error("internal_error", extra={"worker": self.client_id, "topic": topic[:200],
+                                                   "error": type(exc).__name__})
             n_readings += r.n_readings
             if r.points:
                 points.extend(r.points)
@@ -245,11 +264,9 @@ class Worker:
                 reject_lines.extend(quarantine.reject_lines(topic, payload, rms, r.rejects))
                 for rj in r.rejects:
                     st.rejects[rj.reason] += 1
-            if r.device:
-                st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
         writes = [("ms", "\n".join(points[i:i + WRITE_CHUNK_LINES]).encode())
                   for i in range(0, len(points), WRITE_CHUNK_LINES)]
-        writes.append(("ns", "\n".join(reject_lines).encode()))
+        writes.append(("ns", "\n".join(reject_lines).encode("utf-8", "backslashreplace")))
         quarantine.record(q_entries)
         if not self._store(writes):
             return  # stopping while the spool is full: leave unacked for redelivery
