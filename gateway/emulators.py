@@ -140,3 +140,49 @@ def run_in_thread(coro_factory):
 def call(loop, coro, timeout_s: float = 30):
     """Run ``coro`` on an emulator's loop from another thread and wait for it."""
     return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout_s)
+
+
+async def _serve_fleet(profile_name: str, servers: int, units: int, ports_file: str) -> None:
+    """``servers`` Modbus TCP servers with ``units`` unit ids each; energy counters advance every second."""
+    import json
+    import os
+
+    from gateway.config import load_profiles
+
+    prof = load_profiles()[profile_name]
+    emus = [await ModbusEmulator(prof, list(range(1, units + 1))).start() for _ in range(servers)]
+    tmp = ports_file + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump([e.port for e in emus], fh)
+    os.replace(tmp, ports_file)
+    raw = {(s, u): 100_000 * u for s in range(servers) for u in range(1, units + 1)}
+    counters = [n for n, p in prof.points.items() if p.kind == "counter"]
+    gauges = [n for n, p in prof.points.items() if p.kind == "gauge"]
+    while True:
+        for (s, u), v in raw.items():
+            raw[(s, u)] = v + u
+            for n in counters:
+                emus[s].set(u, n, (raw[(s, u)] % 10**8) * prof.points[n].scale)
+            for n in gauges:
+                emus[s].set(u, n, 10.0 + u)
+        await asyncio.sleep(1.0)
+
+
+def main() -> None:
+    """``python -m gateway.emulators --profile P --servers N --units K --ports-file F`` (runs until killed)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m gateway.emulators")
+    ap.add_argument("--profile", default="din_rail_3ph_int")
+    ap.add_argument("--servers", type=int, default=1)
+    ap.add_argument("--units", type=int, default=10)
+    ap.add_argument("--ports-file", required=True)
+    a = ap.parse_args()
+    import logging
+
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    asyncio.run(_serve_fleet(a.profile, a.servers, a.units, a.ports_file))
+
+
+if __name__ == "__main__":
+    main()

@@ -134,9 +134,11 @@ class Uplink:
             return sum(len(v) for v in self._inflight.values())
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Wait (up to timeout) for in-flight PUBACKs, publish ``offline``, disconnect."""
+        """Drain while connected (up to ``timeout_s``: the queue, then in-flight PUBACKs), publish
+        ``offline``, disconnect. What is left stays on disk for the next start."""
         deadline = time.monotonic() + timeout_s
-        while self.connected and self._inflight and time.monotonic() < deadline:
+        while self.connected and (self._inflight or self._retry or self.q.pending()) and time.monotonic() < deadline:
+            self._wake.set()
             time.sleep(0.05)
         self._stop.set()
         self._wake.set()
