@@ -70,10 +70,10 @@ def nightly(n_ent: int, n_meters: int, day: str, interval_s: int) -> None:
     from ecm.periods import day_bounds_utc
     from ecm.registry import load_registry
     from ecm.services import InfluxService, MosquittoService, free_port
-    from ecm.settings import PROJECT_ROOT, reset_settings_cache
+    from ecm.settings import reset_settings_cache, resource_dir
 
     tmp = Path(tempfile.mkdtemp(prefix="ecm-bench-nightly-"))
-    base = yaml.safe_load((PROJECT_ROOT / "config/district.yaml").read_text(encoding="utf-8"))
+    base = yaml.safe_load((resource_dir("config") / "district.yaml").read_text(encoding="utf-8"))
     reg_file = tmp / "district.yaml"
     scaled = sim_devices.scaled_registry(base, n_ent, n_meters)
     for e in scaled["enterprises"]:  # every meter reports at the benchmark interval
