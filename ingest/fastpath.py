@@ -2,7 +2,7 @@
 
 ``FastPath.lines`` handles exactly the messages that :func:`ingest.payload.parse_payload` would
 accept whole — a known meter's ``reading`` topic, ``{"ts": <int ms>, "values": {<quantity>: <number>},
-"seq": <int>}`` or ``{"readings": [those]}``, every reading valid — and returns the same
+"seq": <int>}`` or ``{"readings": [those]}``, every reading valid (a counter's never negative) — and returns the same
 line-protocol lines, byte for byte. Anything else (a reject, an ISO timestamp, a gateway or status
 topic, extra keys, escapes, duplicate keys) returns ``None``, and the caller uses ``parse_payload``,
 the one place that names reasons. So the fast path can only be faster, never different: the tests
@@ -44,11 +44,11 @@ class FastPath:
 
     def __init__(self, index: RegistryIndex, limits: Limits = Limits()):
         self.index, self.limits = index, limits
-        self._topics: dict[bytes, tuple[str, str] | None] = {}
+        self._topics: dict[bytes, tuple[str, str, bool] | None] = {}
         self._decode = msgspec.json.Decoder().decode
 
-    def _topic(self, topic_b: bytes) -> tuple[str, str] | None:
-        """(quantity, line prefix) of a known meter's reading topic; None for any other topic."""
+    def _topic(self, topic_b: bytes) -> tuple[str, str, bool] | None:
+        """(quantity, line prefix, is a counter) of a known meter's reading topic; None otherwise."""
         try:
             return self._topics[topic_b]
         except KeyError:
@@ -63,7 +63,7 @@ class FastPath:
             owner = self.index.meters.get(meter)
             if (meter not in (GATEWAY_SEGMENT, STATS_SEGMENT) and ent in self.index.enterprises
                     and owner is not None and owner[0] == ent):
-                info = (owner[1], line_prefix(ent, meter, owner[1]))
+                info = (owner[1], line_prefix(ent, meter, owner[1]), meter in self.index.counters)
         if len(self._topics) < 100_000:
             self._topics[topic_b] = info
         return info
@@ -79,7 +79,7 @@ class FastPath:
             return None
         if type(doc) is not dict:
             return None
-        quantity, prefix = info
+        quantity, prefix, counter = info
         lo = now_ms - self.limits.max_age_s * 1000
         hi = now_ms + self.limits.max_future_s * 1000
         tail = f",received_ms={now_ms}i"
@@ -109,6 +109,8 @@ class FastPath:
                     return None
                 v = float(v)
             else:
+                return None
+            if counter and v < 0:  # value_negative
                 return None
             if seq is None:
                 if "seq" in item:

@@ -92,13 +92,14 @@ class SessionClient:
                  inbox: deque, keepalive: int = 30, session_expiry_s: int = 7 * 86400,
                  receive_maximum: int = 20000, max_unacked_bytes: int = 256 << 20, retire: bool = False,
                  ssl_context: ssl.SSLContext | None = None, min_delay_s: float = 1.0, max_delay_s: float = 10.0,
-                 on_connect=None, on_subscribe=None, on_disconnect=None):
+                 on_connect=None, on_subscribe=None, on_disconnect=None, hold: threading.Event | None = None):
         self.client_id, self.username, self.password = client_id, username, password
         self.host, self.port, self.topic, self.inbox = host, port, topic, inbox
         self.keepalive, self.session_expiry_s, self.receive_maximum = keepalive, session_expiry_s, receive_maximum
         self.max_unacked_bytes, self.retire, self.ssl_context = max_unacked_bytes, retire, ssl_context
         self.min_delay_s, self.max_delay_s = min_delay_s, max_delay_s
         self.on_connect, self.on_subscribe, self.on_disconnect = on_connect, on_subscribe, on_disconnect
+        self.hold = hold or threading.Event()  # set: messages are no longer taken (stopping); never acked
         self.gen = 0
         self.connected = False
         self.session_present: bool | None = None
@@ -228,7 +229,7 @@ class SessionClient:
     def _feed(self, data: bytes) -> None:
         buf = self._buf + data if self._buf else data
         n, pos, gen = len(buf), 0, self.gen
-        append, inbox_bytes = self.inbox.append, 0
+        append, inbox_bytes, hold = self.inbox.append, 0, self.hold.is_set()
         rms = time.time_ns() // 1_000_000
         while pos + 2 <= n:
             first = buf[pos]
@@ -259,9 +260,10 @@ class SessionClient:
                 else:
                     plen, p = _read_varint(buf, p)
                     p += plen
-                payload = buf[p:end]
-                inbox_bytes += end - p + tl
-                append((mid, qos, topic, payload, rms, gen))
+                if not hold:  # a held message is not acked: the broker redelivers it next session
+                    payload = buf[p:end]
+                    inbox_bytes += end - p + tl
+                    append((mid, qos, topic, payload, rms, gen))
                 if qos == 2:
                     raise ProtocolError("QoS 2 delivery on a QoS 1 subscription")
             else:
