@@ -75,7 +75,7 @@ class FastPath:
             return None
         try:
             doc = self._decode(payload)
-        except (msgspec.DecodeError, RecursionError):
+        except (ValueError, RecursionError):  # msgspec.DecodeError, UnicodeDecodeError
             return None
         if type(doc) is not dict:
             return None
