@@ -20,8 +20,7 @@ KPI, DIST, FIRMS = P.ident(S.MEAS_KPI_MONTHLY), P.where_district(), P.where_firm
 CAP, BM = P.ident(S.MEAS_CAPACITY_SHARE_MONTHLY), P.ident(S.MEAS_BENCHMARK_MONTHLY)
 ALL_IND = f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}'"
 STATUS_TH = P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))
-#: required_annual_rate_frac is signed: −0.05 = intensity must still fall 5 %/yr (steep: red), ≥ 0 = headroom
-RATE_TH = P.thresholds((None, "red"), (-0.05, "yellow"), (0, "green"))
+RATE = P.required_rate_display()
 ENTERPRISE_LINK = P.data_link("企业详情 / enterprise detail", enterprise_detail.UID, enterprise="${__value.raw}")
 
 
@@ -106,7 +105,8 @@ def _path_row(y: int) -> list[dict]:
             P.override("byName", "累计强度 tce/万元", [P.prop("unit", P.U_INTENSITY), P.prop("decimals", 3)]),
             P.override("byName", "同比 YoY", [P.prop("unit", P.U_FRAC), P.prop("decimals", 1)]),
             P.override("byRegexp", "/需年变化/", [P.prop("unit", P.U_FRAC), P.prop("decimals", 1),
-                                                  P.prop("thresholds", RATE_TH), P.cell_color("color-text")]),
+                                                  P.prop("thresholds", RATE["thresholds"]),
+                                                  P.prop("mappings", RATE["mappings"]), P.cell_color("color-text")]),
             P.override("byName", "完整率 completeness", [P.prop("unit", P.U_FRAC), P.prop("decimals", 0)]),
             P.override("byRegexp", "/指数|路径/", [P.prop("unit", P.U_INDEX), P.prop("decimals", 3)])],
         desc="Latest month per enterprise, worst first. Red = off the path beyond tolerance. Click an enterprise.")
@@ -118,9 +118,9 @@ def _path_row(y: int) -> list[dict]:
                                           [P.prop("color", {"mode": "fixed", "fixedColor": "yellow"})])])
     rate = P.stat(14, P.title("仍可(+)/仍需(−)年均变化", "annual change still allowed (+) or required (−)"),
                   [_last(S.F_REQUIRED_RATE_FRAC)], P.grid(6, y + 11, 6, 4), unit=P.U_FRAC, decimals=1,
-                  color_mode="value", th=RATE_TH,
-                  desc=f"Signed annual intensity change to {t.end_year}: −5 % = must still fall 5 %/yr (red when "
-                       "steeper than 5 %/yr), positive = headroom.")
+                  color_mode="value", th=RATE["thresholds"], mappings=RATE["mappings"],
+                  desc=f"Signed annual intensity change to {t.end_year}: −3 % = must still fall 3 %/yr (green up to "
+                       "the plan's own rate, yellow up to twice it, red when steeper); ≥ 0 = headroom (余量).")
     month = P.stat(15, P.title("本月综合能耗", "energy this month", "tce"), [_last(S.F_ENERGY_TCE)],
                    P.grid(12, y + 11, 6, 4), unit=P.U_TCE, decimals=0, color_mode="none",
                    desc="The latest month's total; the current month is month to date.")

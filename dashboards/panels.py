@@ -35,6 +35,14 @@ def targets_cfg():
     return get_factors().targets
 
 
+def required_rate_display() -> dict:
+    """Thresholds and mappings of a ``required_annual_rate_frac`` panel (signed: −0.03 = must still fall
+    3 %/yr; ≥ 0 = headroom): ecm.accounting.signs, so boards and report colour it alike."""
+    from ecm.accounting.signs import grafana_required_rate
+
+    return grafana_required_rate(targets_cfg())
+
+
 def pct(frac: float) -> str:
     """0.13 → ``13%``; 0.125 → ``12.5%``."""
     return f"{frac * 100:.1f}".rstrip("0").rstrip(".") + "%"

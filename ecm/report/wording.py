@@ -31,15 +31,14 @@ def is_month_end(d: date) -> bool:
 
 
 def ytd_window(through: date | None) -> tuple[str, str]:
-    """The year-to-date window 1 January → ``through``, in words (zh, en)."""
+    """The year-to-date window 1 January → ``through``, in words (zh, en), with its year
+    (``ecm.accounting.january.ytd_window_label`` words the months, one rule for boards and report)."""
+    from ecm.accounting.january import ytd_window_label
+
     if through is None:
         return "—", "—"
-    y, m = through.year, through.month
-    if is_month_end(through):
-        if m == 1:
-            return f"{y}年1月", f"Jan {y}"
-        return f"{y}年1–{m}月", f"Jan–{MONTH_EN[m]} {y}"
-    return f"{y}年1月1日–{m}月{through.day}日", f"1 Jan–{through.day} {MONTH_EN[m]} {y}"
+    zh, en = ytd_window_label(through)
+    return f"{through.year}年{zh}", f"{en} {through.year}"
 
 
 def month_to_date(day: date) -> tuple[str, str] | None:

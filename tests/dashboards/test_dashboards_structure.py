@@ -310,3 +310,32 @@ def test_alert_rules():
     assert red["data"][2]["model"]["conditions"][0]["evaluator"] == {"type": "within_range", "params": [1.5, 2.5]}
     off = rules["ecm-device-offline"]
     assert S.MEAS_DEVICE_STATUS in off["data"][0]["model"]["query"] and off["for"] == "72h"
+
+
+def _colour(thresholds: dict, value: float) -> str:
+    colour = thresholds["steps"][0]["color"]
+    for step in thresholds["steps"][1:]:
+        if value >= step["value"]:
+            colour = step["color"]
+    return colour
+
+
+def test_required_rate_reads_with_its_sign():
+    """−0.342 (e13: must fall 34.2 %/yr) renders red; +0.02 renders as headroom (余量), green; −0.02 (within
+    the plan's 2.747 %/yr) green."""
+    from ecm.accounting.signs import COLOUR_HEX
+
+    n = 0
+    for name in ("ecm-district-overview.json", "ecm-enterprise-detail.json"):
+        for p in panels(BOARDS[name]):
+            if p["type"] != "stat" or S.F_REQUIRED_RATE_FRAC not in p["targets"][0]["query"]:
+                continue
+            n += 1
+            d = p["fieldConfig"]["defaults"]
+            assert _colour(d["thresholds"], -0.342) == COLOUR_HEX["red"]
+            assert _colour(d["thresholds"], -0.02) == COLOUR_HEX["green"]
+            assert _colour(d["thresholds"], -0.04) == COLOUR_HEX["yellow"]
+            rng = d["mappings"][0]["options"]
+            assert rng["from"] <= 0.02 <= rng["to"] and "headroom" in rng["result"]["text"]
+            assert rng["from"] > -0.02 and d["unit"] == "percentunit"
+    assert n == 2
