@@ -173,5 +173,6 @@ def build() -> dict:
     panels = _top_row() + _path_row(4) + _lines_row(14) + _trust_row(31)
     return P.dashboard(UID, "企业详情 / Enterprise detail", panels, tags=["enterprise"],
                        variables=[P.enterprise_variable()], time_from="now-90d", refresh="5m", links=P.board_links(),
-                       annotations=[insufficient_days_annotation(), counter_annotation(), failed_checks_annotation()],
+                       annotations=[P.registry_annotation("$enterprise"), insufficient_days_annotation(),
+                                    counter_annotation(), failed_checks_annotation()],
                        description="One enterprise: status, energy by carrier, lines vs 标杆/基准, data quality, devices.")
