@@ -1,4 +1,4 @@
-"""区县总览 / District overview: is the district on the 13% path, and which enterprises are not?
+"""区县总览 / District overview: is the district on the target path, and which enterprises are not?
 
 Top rows (read in five seconds): district status, cumulative index against the path, count of red
 and yellow enterprises, required annual rate; then the path chart and the enterprise status table.
@@ -21,11 +21,12 @@ def _count_status(level: int) -> str:
 
 
 def _top_row() -> list[dict]:
+    T = S.target_words()
     status = P.stat(1, P.title("区县达标状态", "district status"),
                     [P.target(f"SELECT last({P.ident(S.F_STATUS_LEVEL)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
                     P.grid(0, 0, 6, 5), mappings=P.status_mappings(),
-                    th=P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple")),
-                    desc="kpi_monthly status of the district (_district): green = on the 13% path.")
+                    th=P.status_thresholds(),
+                    desc=f"kpi_monthly status of the district (_district): green = on the {T['path_pct']}% path.")
     index = P.stat(2, P.title("累计能耗强度指数 vs 路径", "cumulative index vs path", "2022=1"),
                    [P.target(f"SELECT last({P.ident(S.F_CUMULATIVE_INDEX)}) AS {P.ident(S.F_CUMULATIVE_INDEX)}, "
                              f"last({P.ident(S.F_PATH_INDEX)}) AS {P.ident(S.F_PATH_INDEX)} "
@@ -43,18 +44,20 @@ def _top_row() -> list[dict]:
                   [P.target(f"SELECT last({P.ident(S.F_REQUIRED_RATE_FRAC)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
                   P.grid(18, 0, 6, 5), unit="percentunit", decimals=1, color_mode="value",
                   th=P.thresholds((None, "green"), (0.03, "yellow"), (0.05, "red")),
-                  desc="Decline of intensity still needed per remaining year to meet the 13% goal.")
+                  desc=f"Decline of intensity still needed per remaining year to meet the {T['path_pct']}% goal.")
     return [status, index, counts, rate]
 
 
 def _path_and_table() -> list[dict]:
+    T = S.target_words()
     path = P.timeseries(
-        5, P.title("单位工业增加值能耗 vs 13% 路径", "unit value-added energy vs 13% path", "2022=1"),
+        5, P.title(f"单位工业增加值能耗 vs {T['path_pct']}% 路径", f"unit value-added energy vs {T['path_pct']}% path",
+                   f"{T['base_year']}=1"),
         [P.target(f"SELECT {P.ident(S.F_CUMULATIVE_INDEX)}, {P.ident(S.F_PATH_INDEX)} FROM {KPI} "
                   f"WHERE {DIST} AND $timeFilter", alias="$col")],
         P.grid(0, 5, 12, 10), decimals=3, time_from="3y", axis_label="指数 index (2022=1)",
         overrides=[P.override("byName", S.F_PATH_INDEX, [
-            P.prop("displayName", "13% 路径 / path"), P.prop("color", {"mode": "fixed", "fixedColor": "orange"}),
+            P.prop("displayName", f"{T['path_pct']}% 路径 / path"), P.prop("color", {"mode": "fixed", "fixedColor": "orange"}),
             P.prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})]),
             P.override("byName", S.F_CUMULATIVE_INDEX, [
                 P.prop("displayName", "区县实际 / district actual"),
@@ -95,21 +98,24 @@ def _energy_capacity() -> list[dict]:
                  desc="Sum of the district's months in the selected range (default: this year so far).")
     cap = P.ident(S.MEAS_CAPACITY_SHARE_MONTHLY)
     all_ = f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}'"
-    bench = P.gauge(9, P.title("标杆产能占比 (目标30%)", "capacity at benchmark, goal 30%"),
+    T, goals = S.target_words(), S.targets()
+    bench = P.gauge(9, P.title(f"标杆产能占比 (目标{T['benchmark_goal_pct']}%)",
+                               f"capacity at benchmark, goal {T['benchmark_goal_pct']}%"),
                     [P.target(f"SELECT last({P.ident(S.F_BENCHMARK_SHARE_FRAC)}) FROM {cap} WHERE {all_} AND $timeFilter")],
                     P.grid(8, 15, 4, 5), unit="percentunit", decimals=0, min_=0, max_=1,
-                    th=P.thresholds((None, "red"), (S.BENCHMARK_SHARE_GOAL_FRAC, "green")))
-    base = P.gauge(10, P.title("达基准产能占比 (目标100%)", "capacity at baseline, goal 100%"),
+                    th=P.thresholds((None, "red"), (goals.benchmark_share_goal_frac, "green")))
+    base = P.gauge(10, P.title(f"达基准产能占比 (目标{T['baseline_goal_pct']}%)",
+                               f"capacity at baseline, goal {T['baseline_goal_pct']}%"),
                    [P.target(f"SELECT last({P.ident(S.F_BASELINE_SHARE_FRAC)}) FROM {cap} WHERE {all_} AND $timeFilter")],
                    P.grid(12, 15, 4, 5), unit="percentunit", decimals=0, min_=0, max_=1,
-                   th=P.thresholds((None, "red"), (0.9, "yellow"), (S.BASELINE_SHARE_GOAL_FRAC, "green")))
+                   th=P.thresholds((None, "red"), (0.9, "yellow"), (goals.baseline_share_goal_frac, "green")))
     compl = P.stat(11, P.title("数据完整率", "data completeness"),
                    [P.target(f"SELECT last({P.ident(S.F_COMPLETENESS_FRAC)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
                    P.grid(16, 15, 4, 5), unit="percentunit", decimals=1,
                    th=P.thresholds((None, "red"), (0.9, "green")), desc="≥ 90% required for a valid KPI.")
     insuff = P.stat(12, P.title("数据不足企业", "enterprises data insufficient"),
                     [P.target(_count_status(3))], P.grid(20, 15, 4, 5), no_value="0", decimals=0,
-                    th=P.thresholds((None, "green"), (1, "purple")))
+                    th=P.thresholds((None, "green"), (1, S.Status.DATA_INSUFFICIENT.colour)))
     return [month, ytd, bench, base, compl, insuff]
 
 
@@ -140,4 +146,5 @@ def build() -> dict:
     panels = _top_row() + _path_and_table() + _energy_capacity() + _trends()
     return P.dashboard(UID, "区县总览 / District overview", panels, tags=["district"], time_from="now/y",
                        refresh="15m", links=P.board_links(),
-                       description="Rongchang district: 13% path, enterprise status, benchmark capacity, CO2.")
+                       description=f"Rongchang district: {S.target_words()['path_pct']}% path, enterprise status, "
+                                   "benchmark capacity, CO2.")

@@ -21,7 +21,7 @@ def _header() -> list[dict]:
     return [
         P.stat(1, P.title("达标状态", "status"), [last(S.F_STATUS_LEVEL)], P.grid(0, 0, 6, 4),
                mappings=P.status_mappings(),
-               th=P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))),
+               th=P.status_thresholds()),
         P.stat(2, P.title("累计能耗强度", "YTD intensity", "tce/万元"), [last(S.F_YTD_INTENSITY)],
                P.grid(6, 0, 6, 4), decimals=3, color_mode="none"),
         P.stat(3, P.title("同比变化", "YTD change vs last year"), [last(S.F_YTD_CHANGE_FRAC)], P.grid(12, 0, 6, 4),
