@@ -7,7 +7,7 @@ One Great Expectations (GX Core 1.x) validation per suite and period covers the 
 
 I/O lives in the loaders (``load_*``), ``write_results`` (``dq_result`` measurement, see
 docs/contracts.md §2.1) and ``save_artifacts`` (GX validation JSON + Data Docs HTML).
-Run ``python -m ecm.quality --bench`` for the speed figure of one district day.
+``ecm bench quality`` gives the speed figure of one district day.
 """
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from ecm.errors import ConfigError
 from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
 from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_daily_metrics, stats_monthly_metrics
-from ecm.settings import PROJECT_ROOT
 from ecm import schema as S
 from ecm.schema import DATA_INSUFFICIENT, DATA_OK, MEAS_DQ_RESULT
+from ecm.settings import resource_dir
 
 log = logging.getLogger("ecm.quality")
 
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+EXPECTATIONS_DIR = resource_dir("expectations")
 DAILY_SUITES = ("readings_daily", "aggregates_daily")
 MONTHLY_SUITES = ("stats_monthly",)
 MEASUREMENT = MEAS_DQ_RESULT
@@ -327,46 +327,3 @@ def load_results(client: InfluxClient, day: date, *, include_month: bool = True)
     df = df[df["period"].isin(keep)].copy()
     df["success"] = df["success"].astype(int).astype(bool)
     return df[RESULT_COLUMNS].sort_values(["period", "suite", "enterprise", "expectation"]).reset_index(drop=True)
-
-
-def bench(day: date = date(2024, 3, 1)) -> dict[str, float]:
-    """Seconds per step for one synthetic default-district day (pure frames + GX + artifacts)."""
-    import tempfile
-    import time
-
-    from ecm.quality_frames import synthetic_day
-    from ecm.registry import get_registry
-
-    t = {"start": time.perf_counter()}
-    reg = get_registry()
-    meters = reg.meters_frame()
-    readings = synthetic_day(meters, day)
-    t["synthesise"] = time.perf_counter()
-    load_suite("readings_daily")
-    t["gx_context_and_suite"] = time.perf_counter()
-    frame = readings_daily_metrics(readings, meters, day)
-    t["readings_metrics"] = time.perf_counter()
-    results = [run_suite("readings_daily", frame, period=day.isoformat())]
-    t["readings_validate"] = time.perf_counter()
-    stats = pd.DataFrame({"enterprise": reg.enterprise_ids, "month": day.strftime("%Y-%m"),
-                          "value_added_10k_cny": 1000.0, "deflator_index": 1.02})
-    results.append(run_suite("stats_monthly", stats_monthly_metrics(stats, reg.enterprise_ids, day), period=month_label(day)))
-    t["stats_validate"] = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        save_artifacts(results, Path(tmp))
-    t["artifacts"] = time.perf_counter()
-    keys = list(t)
-    out = {k: t[k] - t[keys[i - 1]] for i, k in enumerate(keys) if i}
-    out["total_excl_synthesis"] = t[keys[-1]] - t["synthesise"]
-    out["n_readings"] = float(len(readings))
-    out["n_meters"] = float(len(meters))
-    return out
-
-
-if __name__ == "__main__":
-    import sys
-
-    if "--bench" not in sys.argv:
-        sys.exit("usage: python -m ecm.quality --bench")
-    for k, v in bench().items():
-        print(f"{k:>24}: {v:.3f}" if not k.startswith("n_") else f"{k:>24}: {int(v)}")

@@ -36,6 +36,7 @@ WRITERS = {
     MEAS_KPI_MONTHLY: DAG_MONTHLY, MEAS_BENCHMARK_MONTHLY: DAG_MONTHLY, MEAS_CAPACITY_SHARE_MONTHLY: DAG_MONTHLY,
     f"{MEAS_DQ_RESULT}[stats_monthly]": DAG_MONTHLY, f"{MEAS_DQ_RESULT}[accounting_monthly]": DAG_MONTHLY,
     REPORTS_OUTPUT: DAG_REPORT,
+    "baseline_daily": "ecm_baselines", "baseline_model": "ecm_baselines", "measure_savings": "ecm_baselines",
 }
 #: written outside the DAGs: readings/device_status/ingest_* by the ingest bridge, enterprise_monthly
 #: by `ecm stats import` / MQTT statistics
@@ -227,3 +228,31 @@ def target_words() -> dict:
             "benchmark_goal_pct": int(round(t.benchmark_share_goal_frac * 100)),
             "baseline_goal_pct": int(round(t.baseline_share_goal_frac * 100)),
             "tolerance_pct": int(round(t.yellow_tolerance_frac * 100))}
+
+# -- energy baselines, CUSUM and verified savings (docs/contracts.md §2.3; ecm/accounting/baselines.py)
+MEAS_BASELINE_DAILY = "baseline_daily"
+MEAS_BASELINE_MODEL = "baseline_model"
+MEAS_MEASURE_SAVINGS = "measure_savings"
+TAG_SCOPE = "scope"              #: "line" or "enterprise"
+TAG_PURPOSE = "purpose"          #: "enpi" or "measure"
+TAG_MEASURE = "measure"          #: measure id; "_enterprise" / "_district" on roll-up rows
+TAG_LEVEL = "level"              #: "measure", "enterprise", "district"
+F_EXPECTED_TCE = "expected_tce"
+F_RESIDUAL_TCE = "residual_tce"
+F_CUSUM_TCE = "cusum_tce"
+F_DRIFT_UP = "drift_up"
+F_DRIFT_DOWN = "drift_down"
+F_DRIFT_ALARM = "drift_alarm"
+F_PRODUCTION = "production"
+F_MODEL_KIND = "model_kind"      #: "regression" / "ratio_fallback"
+F_MODEL_VALID = "valid"
+F_SAVINGS_TCE = "savings_tce"
+F_SAVINGS_CO2_T = "savings_co2_t"
+F_U68_TCE = "u68_tce"
+F_U90_TCE = "u90_tce"
+F_LOW90_TCE = "low90_tce"
+F_HIGH90_TCE = "high90_tce"
+F_SIGNIFICANT = "significant"
+DAG_BASELINES = "ecm_baselines"
+WRITERS.update({MEAS_BASELINE_DAILY: DAG_BASELINES, MEAS_BASELINE_MODEL: DAG_BASELINES,
+                MEAS_MEASURE_SAVINGS: DAG_BASELINES})

@@ -31,7 +31,7 @@ import pandas as pd
 from ecm.accounting.issues import Issue
 from ecm.periods import TZ
 
-FLAGS = ("rollover", "reset", "gap", "spike")
+FLAGS = ("rollover", "reset", "gap", "spike", "estimated")   # estimated: set by ecm.accounting.gaps
 GAP_FACTOR = 1.5                 # interval > 1.5 × expected → gap
 ROLLOVER_SPAN_FRAC = 0.10        # without max_rate: wrapped delta must be < 10% of register span
 REL_TOL = 1e-9                   # floating guard on "≤ max_rate × dt"
@@ -193,13 +193,13 @@ def counters_to_deltas(readings: pd.DataFrame, meters: pd.DataFrame, *, expected
                              "times": [str(x) for x in gl["end"].head(10)]}))
     p = p[~p["first"]]
     measured = ~(p["reset"] | (p["spike"] & p["delta"].isna()))
-    masks = {k: p[k].to_numpy(bool) for k in FLAGS}
+    masks = {k: p[k].to_numpy(bool) if k in p else np.zeros(len(p), dtype=bool) for k in FLAGS}
     out = p.assign(measured=measured.to_numpy(), flags=_join_flags(masks, len(p)))
     out = out[DELTA_COLUMNS].reset_index(drop=True)
     out["start"] = pd.to_datetime(out["start"], utc=True)
     out["end"] = pd.to_datetime(out["end"], utc=True)
 
-    for flag in FLAGS:
+    for flag in _ISSUES:
         hit = p[masks[flag]]
         if hit.empty:
             continue
@@ -219,8 +219,9 @@ def deltas_to_periods(deltas: pd.DataFrame, freq: str = "1h", tz: str = "Asia/Sh
 
     Rule: an interval ``(start, end]`` belongs wholly to the period containing its **end**, with
     periods also left-open: an interval ending exactly on 01:00 belongs to the 00:00–01:00 hour,
-    and one ending on Beijing midnight to the day before. Nothing is pro-rated: a gap interval
-    spanning several periods lands in its last one (flag ``gap`` carried to that period).
+    and one ending on Beijing midnight to the day before. Nothing is pro-rated here: a gap interval
+    spanning several periods lands in its last one (flag ``gap`` carried to that period) unless it
+    was first split by :func:`ecm.accounting.gaps.apportion_gaps` (pieces flagged ``estimated``).
 
     ``completeness_frac`` = covered seconds / period seconds, where covered seconds are the
     overlap of *measured* intervals (not reset, not rejected spikes) with the receiving period.

@@ -20,7 +20,8 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except EcmError as exc:
             hint = f" ({exc.hint})" if getattr(exc, "hint", "") else ""
-            click.echo(f"error: {exc}{hint}", err=True)
+            # one line, whatever the message carries (a server's multi-line answer, a traceback text)
+            click.echo(" ".join(f"error: {exc}{hint}".split()), err=True)
             sys.exit(1)
 
     return wrapper

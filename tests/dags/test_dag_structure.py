@@ -28,7 +28,7 @@ def bag():
 
 def test_no_import_errors(bag):
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance", "ecm_nightly_report"}
+    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance", "ecm_nightly_report", "ecm_baselines"}
 
 
 def test_tags_retries_and_start_dates(bag):
@@ -94,3 +94,10 @@ def test_exactly_one_writing_dag_per_measurement(bag):
             writers.setdefault(out, []).append(dag_id)
     assert {k: v for k, v in writers.items() if len(v) != 1} == {}
     assert {k: v[0] for k, v in writers.items()} == WRITERS
+
+
+def test_baselines_dag_runs_after_kpi_daily(bag):
+    dag = bag.dags["ecm_baselines"]
+    assert _edges(dag) == {("day_partition", "baselines")}
+    assert {o.uri for o in dag.get_task("baselines").outlets} == {"influxdb://ecm/baseline_daily"}
+    assert "influxdb://ecm/kpi_daily" in str(dag.timetable.asset_condition)

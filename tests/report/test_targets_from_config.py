@@ -14,7 +14,7 @@ DAY = date(2024, 3, 5)
 
 def _texts():
     from dashboards.generate import build_all
-    from ecm.report.bench import bench_data
+    from ecm.bench.report import bench_data
     from ecm.report.model import build_district
     from ecm.report.render import make_env, render_html
 
