@@ -15,6 +15,7 @@ import pandas as pd
 
 from ecm.report.data import ReportData
 from ecm.report.labels import DISTRICT, UNIT_ENERGY
+from ecm.accounting.issues import issue_words
 from ecm.schema import MEAS_KPI_DAILY, Classification, DataStatus, Status
 
 MONTHLY_FIGURES = ("energy_tce", "co2_t", "value_added_10k_cny", "intensity_tce_per_10k_cny",
@@ -195,7 +196,9 @@ def dq_section(data: ReportData, enterprises: list[str] | None) -> dict:
     fails = [{"key": f"{r.get('suite')}.{r.get('expectation')}.{r.get('enterprise')}",
               "suite": r.get("suite"), "expectation": r.get("expectation"), "enterprise": r.get("enterprise"),
               "severity": r.get("severity"), "observed": _text(r.get("observed")),
-              "observed_value": num(r.get("observed_value"))} for r in failed]
+              "observed_value": num(r.get("observed_value")),
+              "words": issue_words(str(r.get("expectation"))) if str(r.get("expectation", "")).startswith("ecm.")
+              else None} for r in failed]
     fails.sort(key=lambda f: (f["severity"] != "block", f["enterprise"] or "", f["key"]))
     return {"n_checks": len(rows), "n_failed_block": sum(f["severity"] == "block" for f in fails),
             "n_failed_warn": sum(f["severity"] != "block" for f in fails), "failures": fails}
