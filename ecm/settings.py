@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
     # ingest
     ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")
-    ingest_batch_points: int = Field(5000, description="Flush a batch at this many points.")
+    ingest_batch_messages: int = Field(5000, description="Flush a batch at this many MQTT messages (a gateway batch is one message).")
     ingest_batch_ms: int = Field(200, description="Flush a batch after this many milliseconds.")
     ingest_max_age_s: int = Field(7 * 86400, description="Oldest accepted device timestamp, in seconds before now.")
     ingest_max_future_s: int = Field(300, description="Newest accepted device timestamp, in seconds after now.")

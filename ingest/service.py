@@ -224,7 +224,7 @@ class Worker:
         inbox = self.inbox
         if not inbox:
             return []
-        limit = self.s.ingest_batch_points
+        limit = self.s.ingest_batch_messages
         if (len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set()
                 and self.client.pending_bytes < BATCH_MAX_BYTES):
             return []
