@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     ingest_max_payload_bytes: int = Field(256 * 1024, description="Largest accepted MQTT payload, in bytes.")
     ingest_session_expiry_s: int = Field(7 * 86400, description="MQTT v5 session expiry of ingest workers, in seconds.")
     ingest_spool_max_mb: int = Field(1024, description="Local spool size limit in MiB; alarm at 80%.")
+    ingest_quarantine_max_mb: int = Field(1024, description="Quarantine files cap, all tenants, in MiB; past it "
+                                                            "reasons and metadata are kept without payloads.")
+    ingest_quarantine_tenant_max_mb: int = Field(64, description="Quarantine files cap per enterprise, in MiB.")
     ingest_stats_interval_s: int = Field(10, description="Seconds between ingest_stats points.")
     ingest_health_port: int = Field(0, description="HTTP health endpoint port of ingest; 0 = off.")
     ingest_client_id: str = Field("ingest", description="MQTT client id prefix of ingest workers (worker i is <prefix>-<i>).")
