@@ -71,8 +71,7 @@ class GatewayProc:
 
     def write(self, devices: list[dict], *, port: int | None = None, **top) -> Path:
         cfg = {"enterprise": "e01",
-               "mqtt": {"host": self.stack.mqtt_host, "port": port or self.stack.mqtt_port,
-                        "client_id": f"e01-gw-test-{self.dir.name[-12:]}", "keepalive_s": 5},
+               "mqtt": {"host": self.stack.mqtt_host, "port": port or self.stack.mqtt_port, "keepalive_s": 5},
                "store": {"path": "queue.db", "max_mb": 64},
                "registry": str(self.registry), "jitter_frac": 0.1, "devices": devices}
         for k, v in top.items():
