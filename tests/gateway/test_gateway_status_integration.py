@@ -39,6 +39,12 @@ def test_online_after_connect_and_last_will_offline_on_sigkill(stack, gateway_pr
                                 for d in status_watch.docs("gateway")), 20)
     assert wait_for(lambda: any(isinstance(d, dict) and d["state"] == "online" and d["device"] == "meter1"
                                 for d in status_watch.docs("e01_gw_d01")), 20)
+    gateway_proc.wait(lambda h: h["devices"]["meter1"]["state"] == "online" and h["connected"], 20, "online")
+    res = subprocess.run([sys.executable, "-c", "from ecm.cli.main import main; main()", "gateway", "status",
+                          "--config", str(gateway_proc.config)], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("ECM_")})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.startswith("e01 ok ") and "dropped=0" in res.stdout and "meter1: online" in res.stdout
     n = len(status_watch.docs("gateway"))
     gateway_proc.kill()
     # keepalive 5 s: the broker publishes the will within 1.5 × keepalive
