@@ -75,8 +75,10 @@ class ModbusEmulator:
 class OpcUaEmulator:
     """An asyncua server with one float variable per profile point (node ids as in the profile)."""
 
-    def __init__(self, profile: Profile, host: str = "127.0.0.1", port: int = 0):
-        self.profile, self.host, self.port = profile, host, port
+    def __init__(self, profile: Profile, host: str = "127.0.0.1", port: int = 0, cert_dir=None):
+        """``cert_dir``: serve only Basic256Sha256 SignAndEncrypt with a self-signed certificate
+        (``server_cert.der``, ``server_key.pem``) made there."""
+        self.profile, self.host, self.port, self.cert_dir = profile, host, port, cert_dir
         self.server = None
         self.vars = {}
 
@@ -94,7 +96,21 @@ class OpcUaEmulator:
         srv = Server()
         await srv.init()
         srv.set_endpoint(self.endpoint)
-        srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.cert_dir is None:
+            srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            from pathlib import Path
+
+            from cryptography.x509.oid import ExtendedKeyUsageOID
+
+            from asyncua.crypto.cert_gen import setup_self_signed_certificate
+
+            d = Path(self.cert_dir)
+            await setup_self_signed_certificate(d / "server_key.pem", d / "server_cert.der", "urn:ecm:emulator",
+                                                "localhost", [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "ecm-emulator"})
+            await srv.load_certificate(str(d / "server_cert.der"))
+            await srv.load_private_key(str(d / "server_key.pem"))
+            srv.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         ns_idx = {}
         for name, p in self.profile.points.items():
             nid = ua.NodeId.from_string(p.node)

@@ -187,6 +187,7 @@ class OpcUaSource:
             c.set_user(o.username)
             c.set_password(os.environ.get(o.password_env or "", ""))
         if o.security_policy != "None":
+            c.application_uri = _cert_uri(o.certificate) or c.application_uri   # must match the certificate
             policy = getattr(security_policies, f"SecurityPolicy{o.security_policy}")
             await c.set_security(policy, str(o.certificate), str(o.private_key),
                                  server_certificate=str(o.server_certificate) if o.server_certificate else None,
@@ -241,6 +242,23 @@ class OpcUaSource:
                 await c.disconnect()
             except Exception:  # the server may already be gone
                 pass
+
+
+def _cert_uri(path) -> str | None:
+    """The application URI in a certificate's subject alternative names (DER or PEM)."""
+    from cryptography import x509
+
+    raw = open(path, "rb").read()
+    try:
+        cert = x509.load_der_x509_certificate(raw)
+    except ValueError:
+        cert = x509.load_pem_x509_certificate(raw)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
 
 
 class _SubHandler:

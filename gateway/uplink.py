@@ -98,7 +98,7 @@ class Uplink:
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self.connected:
+        if self.connected and not self._stop.is_set():
             log.warning("mqtt_disconnected", extra={"reason": str(reason_code)})
         self.connected = False
 
