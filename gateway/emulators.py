@@ -22,12 +22,13 @@ class ModbusEmulator:
     ``corrupt_crc = True`` flips a CRC byte of every answer (RTU framing only)."""
 
     def __init__(self, profile: Profile, units: list[int], host: str = "127.0.0.1", port: int = 0,
-                 framer: str = "socket", size: int = 0x4100):
+                 framer: str = "socket", size: int = 0x4100, serial_port: str | None = None, baudrate: int = 9600):
         from pymodbus import FramerType
         from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
 
         self.profile, self.host, self.port = profile, host, port
-        self.framer = FramerType.RTU if framer == "rtu" else FramerType.SOCKET
+        self.serial_port, self.baudrate = serial_port, baudrate
+        self.framer = FramerType.RTU if framer == "rtu" or serial_port else FramerType.SOCKET
         self.devices = {u: ModbusDeviceContext(hr=ModbusSequentialDataBlock(0, [0] * size),
                                                ir=ModbusSequentialDataBlock(0, [0] * size)) for u in units}
         self.context = ModbusServerContext(devices=self.devices, single=False)
@@ -55,8 +56,13 @@ class ModbusEmulator:
         return data
 
     async def start(self) -> "ModbusEmulator":
-        from pymodbus.server import ModbusTcpServer
+        from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
+        if self.serial_port:                    # Modbus RTU on a serial line (e.g. a pty pair in tests)
+            self.server = ModbusSerialServer(self.context, framer=self.framer, port=self.serial_port,
+                                             baudrate=self.baudrate, trace_packet=self._trace)
+            await self.server.serve_forever(background=True)
+            return self
         if self.port == 0:
             from ecm.services import free_port
 
