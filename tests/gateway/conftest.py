@@ -37,6 +37,7 @@ def gw_meters() -> list[dict]:
     ms += [c(f"e01_gw_m{i:02d}", "electricity", "kwh", 7) for i in range(1, N_FLEET + 1)]
     ms += [c(f"e01_gw_k{i:02d}", "electricity", "kwh", 7) for i in range(1, 6)]
     ms += [c(f"e01_gw_d{i:02d}", "electricity", "kwh", 7) for i in range(1, 4)]
+    ms += [g(f"e01_gw_p{i}", "kw") for i in range(1, 5)]
     return ms
 
 
