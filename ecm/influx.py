@@ -6,8 +6,9 @@ Line protocol comes from ``influxdb_client``'s maintained serializer (``Point`` 
 DataFrame serializer); its HTTP client is not used because its v2 endpoints answer 404
 on 1.6 and cannot query 3.x.
 
-Authentication: a token (``Authorization: Token ...``) when ``ECM_INFLUX_TOKEN`` is set,
-otherwise v1 user/password as query parameters.
+Authentication: a token (``Authorization: Token ...``) when ``ECM_INFLUX_TOKEN`` is set, otherwise
+v1 user/password as HTTP Basic auth (accepted by 1.x and by the 2.x/3.x v1 compatibility API).
+Credentials never travel in the URL, so they cannot appear in an error, a log line or a proxy log.
 """
 from __future__ import annotations
 
@@ -77,6 +78,8 @@ class InfluxClient:
         self._session = requests.Session()
         if cfg.token:
             self._session.headers["Authorization"] = f"Token {cfg.token}"
+        elif cfg.user:
+            self._session.auth = (cfg.user, cfg.password)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -99,10 +102,8 @@ class InfluxClient:
         ))
 
     def _params(self, **extra) -> dict:
-        p = dict(extra)
-        if not self.cfg.token and self.cfg.user:
-            p["u"], p["p"] = self.cfg.user, self.cfg.password
-        return p
+        """Query parameters (never credentials: they go in the Authorization header)."""
+        return dict(extra)
 
     # -- low level ----------------------------------------------------------------
     def ping(self) -> bool:

@@ -25,11 +25,11 @@ from ecm.errors import ConfigError
 from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
 from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_daily_metrics, stats_monthly_metrics
-from ecm.settings import PROJECT_ROOT
+from ecm.settings import resource_dir
 
 log = logging.getLogger("ecm.quality")
 
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+EXPECTATIONS_DIR = resource_dir("expectations")
 DAILY_SUITES = ("readings_daily", "aggregates_daily")
 MONTHLY_SUITES = ("stats_monthly",)
 MEASUREMENT = "dq_result"

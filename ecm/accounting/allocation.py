@@ -5,11 +5,13 @@ Input everywhere is the meter-day frame ``md`` (one row per counter meter and Be
 ``line`` (None for plant meters), ``delta`` (physical unit; NaN when nothing was measured),
 ``completeness_frac``. Rules (docs/contracts.md §2.2):
 
+* **In service**: a meter is expected from the registry; from its ``decommissioned`` day on it
+  is not (:func:`in_service`).
 * **Enterprise comprehensive energy** (GB/T 2589-2020 §4: the energy crossing the enterprise
   boundary) = Σ ``role: main`` meters per carrier; sub-meters sit inside a main meter and only
-  split energy between lines. A carrier-day whose main meters measured nothing gets NaN and a
-  blocking ``ecm.energy.quantity_missing`` issue for that enterprise-day (the day's total would
-  otherwise be understated).
+  split energy between lines. When any main meter of a carrier measured nothing that day, the
+  carrier-day is NaN and a blocking ``ecm.energy.quantity_missing`` issue names the meter: the
+  enterprise-day's total would otherwise be understated.
 * **Line energy** = the line's own meters + the plant's unmetered remainder (Σ main − Σ
   line-assigned, per carrier, floored at 0) shared in proportion to the lines' directly metered tce,
   equally when none is metered (auxiliary systems belong to unit product comprehensive energy,
@@ -40,13 +42,23 @@ def _year(md: pd.DataFrame, default: int) -> int:
     return int(md["day"].iloc[0].year) if len(md) else default
 
 
+def in_service(md: pd.DataFrame) -> pd.DataFrame:
+    """``md`` without the rows of meters on or after their ``decommissioned`` day (column optional)."""
+    if "decommissioned" not in md.columns or md.empty:
+        return md
+    dec = md["decommissioned"]
+    out = pd.Series([d is not None and not pd.isna(d) and day >= d for day, d in zip(md["day"], dec)],
+                    index=md.index, dtype=bool)
+    return md[~out]
+
+
 def enterprise_energy(md: pd.DataFrame, factors, *, empty_year: int) -> tuple[pd.DataFrame, list[Issue]]:
     """Per (day, enterprise, carrier): physical ``value`` (Σ main meters), ``completeness_frac``
     (mean over those meters), tce on both bases, ``included``, ``co2_t``, ``co2_factor_vintage``
     and ``factor_table_version`` (see :func:`consumption_to_tce`, :func:`consumption_to_co2`)."""
     main = md[(md["role"] == "main") & (md["carrier"] != OUTPUT)]
     g = main.groupby(["day", "enterprise", "carrier", "quantity"], as_index=False).agg(
-        value=("delta", lambda s: s.sum(min_count=1)), completeness_frac=("completeness_frac", "mean"))
+        value=("delta", lambda s: s.sum(min_count=len(s))), completeness_frac=("completeness_frac", "mean"))
     tce, i1 = by_year(g, consumption_to_tce, factors, empty_year=empty_year)
     co2, i2 = by_year(g, consumption_to_co2, factors, empty_year=empty_year)
     co2 = co2.set_index(["day", "enterprise", "carrier"])
@@ -54,15 +66,13 @@ def enterprise_energy(md: pd.DataFrame, factors, *, empty_year: int) -> tuple[pd
     tce["co2_t"] = co2["co2_t"].reindex(key).to_numpy()
     tce["co2_factor_vintage"] = co2["factor_vintage"].reindex(key).to_numpy()
     issues = [i for i in i1 + i2 if i.name not in _REPLACED]
-    miss = g[g["value"].isna()]
-    if len(miss) and "included" in tce:
-        inc = tce.loc[tce["value"].isna() & tce["included"].astype(bool), ["day", "enterprise", "carrier"]]
-        if len(inc):
-            rows = [{"enterprise": e, "day": d.isoformat(), "carrier": c}
-                    for d, e, c in inc.itertuples(index=False)]
-            issues.append(Issue("ecm.energy.quantity_missing",
-                                f"{len(rows)} carrier-day(s) whose main meters measured nothing: energy unknown",
-                                {"rows": rows}, blocking=True))
+    silent = main[main["delta"].isna()]
+    if len(silent):
+        rows = [{"enterprise": e, "day": d.isoformat(), "meter": m, "carrier": c}
+                for d, e, m, c in silent[["day", "enterprise", "meter", "carrier"]].itertuples(index=False)]
+        issues.append(Issue("ecm.energy.quantity_missing",
+                            f"{len(rows)} main meter-day(s) measured nothing: the carrier's energy is unknown",
+                            {"rows": rows}, blocking=True))
     return tce, issues
 
 

@@ -15,13 +15,13 @@ from ecm.errors import EcmError, InfluxError
 def airflow_env() -> dict[str, str]:
     """Environment for the Airflow CLI: AIRFLOW_HOME and a SQLite DB under ECM_STATE_DIR,
     the project's dags/ folder, examples off, quiet logs."""
-    from ecm.settings import PROJECT_ROOT, get_settings
+    from ecm.settings import get_settings, resource_dir
 
     home = get_settings().state_path / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("AIRFLOW_HOME", str(home))
-    env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
+    env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(resource_dir("dags")))
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     env.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
     env.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")

@@ -97,7 +97,8 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
             metrics.append(readings_daily_metrics(r, meters[meters["enterprise"].isin(chunk)], first,
                                                   flags=counter_flags(deltas)))
     md = pd.concat(parts, ignore_index=True)
-    md = md.merge(counters[["carrier", "quantity", "role", "line"]], left_on="meter", right_index=True, how="left")
+    md = md.merge(counters[["carrier", "quantity", "role", "line", "decommissioned"]], left_on="meter",
+                  right_index=True, how="left")
     qm = pd.concat(metrics, ignore_index=True) if metrics else None
     return MeterDays(md, qm, issues)
 
@@ -112,6 +113,7 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     last = last or first
     md, qmetrics, issues = meter_day_consumption(client, registry, first, last, chunk_enterprises=chunk_enterprises,
                                                  with_quality=gate_readings)
+    md = allocation.in_service(md)
     dq = [run_suite("readings_daily", qmetrics, period=first.isoformat())] if qmetrics is not None else []
     energy, iss = allocation.enterprise_energy(md, factors, empty_year=first.year)
     issues += iss

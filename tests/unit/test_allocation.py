@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecm.accounting.allocation import enterprise_day_kpis, enterprise_energy, line_daily, line_energy
+from ecm.accounting.allocation import (enterprise_day_kpis, enterprise_energy, in_service, line_daily,
+                                       line_energy)
 from ecm.accounting.issues import blocked_pairs, issue_records
 from ecm.factors import load_factors
 
@@ -78,8 +79,30 @@ def test_line_daily_unit_energy(f):
 def test_silent_main_meter_blocks_the_enterprise_day(f):
     e, issues = enterprise_energy(_md(gas_main=np.nan), f, empty_year=2024)
     (i,) = [i for i in issues if i.name == "ecm.energy.quantity_missing"]
-    assert i.blocking and i.evidence["rows"] == [{"enterprise": "e01", "day": "2024-03-01", "carrier": "natural_gas"}]
-    assert blocked_pairs(issue_records(issues, "2024-03-01")) == {("2024-03-01", "e01")}
+    assert i.blocking and i.evidence["rows"] == [{"enterprise": "e01", "day": "2024-03-01", "meter": "main_gas",
+                                                  "carrier": "natural_gas"}]
+    r = issue_records(issues, "2024-03-01")
+    assert blocked_pairs(r) == {("2024-03-01", "e01")}
+    assert r[r["name"] == "ecm.energy.quantity_missing"][["scope", "subject"]].values.tolist() == [["meter", "main_gas"]]
+
+
+def test_one_silent_main_meter_of_two_makes_the_carrier_unknown(f):
+    md = _md()
+    second = md[md["meter"] == "main_elec"].assign(meter="main_elec_2", delta=np.nan)
+    e, issues = enterprise_energy(pd.concat([md, second], ignore_index=True), f, empty_year=2024)
+    # 10,000 kWh from one boundary meter is not the enterprise's electricity: unknown, not understated
+    assert np.isnan(e.set_index("carrier").loc["electricity", "energy_tce"])
+    assert [r["meter"] for i in issues if i.name == "ecm.energy.quantity_missing" for r in i.evidence["rows"]] == [
+        "main_elec_2"]
+
+
+def test_decommissioned_meters_are_no_longer_expected():
+    md = _md().assign(decommissioned=None)
+    md.loc[md["meter"] == "main_gas", ["decommissioned", "delta"]] = [date(2024, 3, 1), np.nan]
+    kept = in_service(md)
+    assert "main_gas" not in set(kept["meter"]) and len(kept) == len(md) - 1
+    md.loc[md["meter"] == "main_gas", "decommissioned"] = date(2024, 3, 2)   # still in service on the 1st
+    assert len(in_service(md)) == len(md)
 
 
 def test_no_lines_at_all(f):
