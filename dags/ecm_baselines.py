@@ -3,7 +3,8 @@
 Schedule: after every ``kpi_daily`` update (asset), i.e. in the nightly flow right after the
 daily KPIs, and at 03:30 Asia/Shanghai as a safety net when no KPI update came. Each run owns the Beijing day before its logical date (``conf["day"]`` for manual
 runs). Inputs: ``line_daily``, ``kpi_daily``, the registry's measures and adjustments.
-Outputs (asset ``baseline_daily``): ``baseline_daily`` (rewritten from the earliest baseline day),
+Outputs (asset ``baseline_daily``): ``baseline_daily`` (its last 35 days rewritten; from the earliest
+baseline day with ``conf["full"]``),
 ``baseline_model`` and ``measure_savings`` of the day. This DAG is their only writer.
 """
 from __future__ import annotations
@@ -34,10 +35,10 @@ def ecm_baselines():
         return partition_month_day(dag_run.conf if dag_run else None, logical_date)
 
     @task(outlets=[BASELINE_DAILY])
-    def baselines(day: str) -> dict:
+    def baselines(day: str, dag_run=None) -> dict:
         from ecm.pipeline.baselines import run_baselines
 
-        return run_baselines(day)
+        return run_baselines(day, full=bool((dag_run.conf or {}).get("full")) if dag_run else False)
 
     baselines(day_partition())
 

@@ -2,8 +2,9 @@
 
 Reads ``line_daily`` (energy and output per line-day; data-insufficient days are absent there,
 so the baseline obeys the KPIs' coverage rules) and ``kpi_daily`` (tCO₂ per tce) from the
-earliest baseline day needed to the run's day, and rewrites that whole window of
-``baseline_daily`` plus the day's ``baseline_model`` and ``measure_savings`` points. A run is
+earliest baseline day needed to the run's day, and rewrites the last ``NIGHTLY_REWRITE_DAYS`` of
+``baseline_daily`` (all of it with ``full=True``) plus the day's ``baseline_model`` and
+``measure_savings`` points. A run is
 idempotent: the same inputs give the same points. Issues (``ecm.baseline.drift`` …) are returned
 and logged; each drift alarm is also ``drift_alarm = 1`` on its day in ``baseline_daily``.
 """
@@ -131,6 +132,7 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
         client.delete_range(m, d0, d1)
     n = 0
     daily = frames["daily"]
+    daily = daily[daily["day"] >= first] if len(daily) else daily
     if len(daily):
         d = daily.drop(columns=["scope_id"]).copy()
         d["line"] = d["line"].replace("", np.nan)
@@ -175,9 +177,15 @@ def window_start(inputs: dict) -> date:
     return min(starts)
 
 
-def run_baselines(day: date | str, *, client=None, registry=None) -> dict:
+#: days of ``baseline_daily`` a nightly run rewrites (covers late data within the ingest max age)
+NIGHTLY_REWRITE_DAYS = 35
+
+
+def run_baselines(day: date | str, *, client=None, registry=None, full: bool = False) -> dict:
     """Compute and write baselines, CUSUM and savings as of Beijing ``day``; returns a summary
-    (counts, drift alarms of the day, seconds)."""
+    (counts, drift alarms of the day, seconds). Everything is recomputed from the stored daily
+    data; ``baseline_daily`` is rewritten over the last ``NIGHTLY_REWRITE_DAYS`` days, or from the
+    earliest baseline day with ``full`` (after a backfill or a registry change)."""
     from ecm.influx import InfluxClient
     from ecm.registry import get_registry
 
@@ -192,7 +200,7 @@ def run_baselines(day: date | str, *, client=None, registry=None) -> dict:
     t_load = time.perf_counter() - t0
     frames, issues = compute(ld, em, registry, day, inputs=inputs)
     t_compute = time.perf_counter() - t0 - t_load
-    n = write(client, frames, first, day)
+    n = write(client, frames, first if full else max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)), day)
     for i in issues:
         (log.warning if i.name == "ecm.baseline.drift" else log.info)("%s: %s", i.name, i.message)
     today = [i.evidence for i in issues if i.name == "ecm.baseline.drift" and i.evidence.get("day") == day.isoformat()]

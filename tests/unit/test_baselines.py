@@ -129,8 +129,10 @@ def test_fsu_by_hand():
 
 def test_drift_detection_days_by_hand():
     # excess 1σ per day, k = 0.5: S = 0.5, 1.0, ... > 10 after 21 days
-    assert bl.drift_detection_days(np.ones(100), 1.0) == 21
-    assert bl.drift_detection_days(np.full(100, 0.4), 1.0) is None
+    assert bl.drift_detection_days(np.ones(100), 1.0, k=0.5) == 21
+    assert bl.drift_detection_days(np.full(100, 0.4), 1.0, k=0.5) is None
+    # ramp 0.1 s σ on day s, k = 1, h = 10: S_T = Σ_{s=11..T} (0.1 s − 1); S_23 = 9.1, S_24 = 10.5
+    assert bl.drift_detection_days(0.1 * np.arange(1, 100), 1.0, k=1.0, h=10.0) == 24
 
 
 def _two_years(step_day: int | None = None, step: float = 0.0, drift_per_day: float = 0.0, seed: int = 20):
