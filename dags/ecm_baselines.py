@@ -6,6 +6,7 @@ runs). Inputs: ``line_daily``, ``kpi_daily``, the registry's measures and adjust
 Outputs (asset ``baseline_daily``): ``baseline_daily`` (its last 35 days rewritten; from the earliest
 baseline day with ``conf["full"]``),
 ``baseline_model`` and ``measure_savings`` of the day. This DAG is their only writer.
+Writes: baseline_daily, baseline_model, measure_savings
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ BASELINE_DAILY = Asset("influxdb://ecm/baseline_daily")
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("30 3 * * *", timezone="Asia/Shanghai"), assets=KPI_DAILY
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting", "baselines"],

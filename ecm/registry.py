@@ -254,7 +254,10 @@ class Registry(_Frozen):
             }
             for e in self.enterprises for ln in e.lines
         ]
-        return pd.DataFrame(rows).set_index("line", drop=False)
+        cols = ["line", "enterprise", "industry", "product", "product_class", "output_unit", "capacity_per_day",
+                "capacity_unit", "name_zh", "name_en"]
+        # a district may have no production line at all (energy-only enterprises): same columns, no rows
+        return pd.DataFrame(rows, columns=cols).set_index("line", drop=False)
 
 
 def _loc(err: dict, data: dict) -> str:
