@@ -371,7 +371,7 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
     ``series`` from :func:`scope_series`; ``enterprise_of``: scope id → enterprise. Returns
     ``(daily, models, issues)``: ``daily`` columns ``day, scope, scope_id, enterprise, line,
     energy_tce, expected_tce, residual_tce, cusum_tce, drift_up, drift_down, drift_alarm (int),
-    production (int), model_kind, valid (int)``; ``models`` (MODEL_COLUMNS). Issues:
+    production (int), model_kind, valid (int), completeness_frac``; ``models`` (MODEL_COLUMNS). Issues:
     ``ecm.baseline.model_invalid`` (fallback used, reasons), ``ecm.baseline.data_insufficient``
     (no model), ``ecm.baseline.drift`` (one per alarm)."""
     rows, models, issues = [], [], []
@@ -414,7 +414,7 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
             "line": scope[1] if scope[0] == "line" else "", "energy_tce": y, "expected_tce": exp,
             "residual_tce": res, "cusum_tce": cusum, "drift_up": up, "drift_down": down,
             "drift_alarm": alarm.astype(int), "production": prod.astype(int), "model_kind": model.kind,
-            "valid": int(model.valid)}))
+            "valid": int(model.valid), "completeness_frac": f["completeness_frac"].to_numpy(float)}))
     daily = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     return daily, pd.DataFrame(models, columns=MODEL_COLUMNS), issues
 

@@ -123,8 +123,9 @@ def _timed(df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
     return df.drop(columns=[col]).assign(time=t.to_numpy())
 
 
-def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> int:
-    """Rewrite ``baseline_daily`` over [first, day] and the day's models and savings."""
+def write(client, frames: dict[str, pd.DataFrame], first: date, day: date, factor_table_version: str = "") -> int:
+    """Rewrite ``baseline_daily`` over [first, day] and the day's models and savings; every point
+    carries ``factor_table_version`` (the tce coefficients behind ``line_daily``)."""
     s, _ = day_bounds_utc(first)
     d0, d1 = day_bounds_utc(day)
     client.delete_range(MEAS_BASELINE_DAILY, s, d1)
@@ -134,7 +135,7 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
     daily = frames["daily"]
     daily = daily[daily["day"] >= first] if len(daily) else daily
     if len(daily):
-        d = daily.drop(columns=["scope_id"]).copy()
+        d = daily.drop(columns=["scope_id"]).assign(factor_table_version=factor_table_version)
         d["line"] = d["line"].replace("", np.nan)
         d = d.astype({"valid": int, "drift_alarm": int, "production": int})
         for tags, part in ((["enterprise", "scope", "line"], d[d["scope"] == "line"]),
@@ -150,7 +151,7 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
         m["baseline_end"] = m["baseline_end"].astype(str)
         m["coef"] = m["coef"].map(lambda c: ",".join(f"{x:.9g}" for x in c))
         m["p_values"] = m["p_values"].map(lambda c: ",".join(f"{x:.3g}" for x in c))
-        m = m.drop(columns=["scope_id"]).assign(day=day)
+        m = m.drop(columns=["scope_id"]).assign(day=day, factor_table_version=factor_table_version)
         for tags, part in ((["enterprise", "scope", "line", "purpose"], m[m["scope"] == "line"]),
                            (["enterprise", "scope", "purpose"], m[m["scope"] == "enterprise"].drop(columns="line"))):
             n += client.write_frame(_timed(part), MEAS_BASELINE_MODEL, tags)
@@ -164,7 +165,7 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
         sv = sv.rename(columns={"date": "measure_date"})
         sv["significant"] = sv["significant"].map(lambda v: int(bool(v)) if v == v and v is not None else np.nan)
         sv["valid"] = sv["valid"].map(lambda v: int(bool(v)) if v == v and v is not None else np.nan)
-        sv = sv.drop(columns=["line"]).assign(day=day)
+        sv = sv.drop(columns=["line"]).assign(day=day, factor_table_version=factor_table_version)
         n += client.write_frame(_timed(sv), MEAS_MEASURE_SAVINGS, ["level", "enterprise", "measure"])
     return n
 
@@ -200,7 +201,10 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
     t_load = time.perf_counter() - t0
     frames, issues = compute(ld, em, registry, day, inputs=inputs)
     t_compute = time.perf_counter() - t0 - t_load
-    n = write(client, frames, first if full else max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)), day)
+    from ecm.factors import get_factors
+
+    n = write(client, frames, first if full else max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)), day,
+              get_factors().table_version)
     for i in issues:
         (log.warning if i.name == "ecm.baseline.drift" else log.info)("%s: %s", i.name, i.message)
     today = [i.evidence for i in issues if i.name == "ecm.baseline.drift" and i.evidence.get("day") == day.isoformat()]
