@@ -28,7 +28,7 @@ def _step(i: int, n: int, text: str) -> None:
 def _readings_count(client, since) -> int:
     from ecm.influx import time_literal
 
-    df = client.query_frame(f"SELECT count(received_ms) AS n FROM readings WHERE time >= {time_literal(since)}")
+    df = client.query_frame(f"SELECT count(received_ms) AS n FROM {client.readings_from} WHERE time >= {time_literal(since)}")
     return 0 if df.empty else int(df["n"].iloc[0])
 
 
