@@ -27,7 +27,7 @@ def late_hour_starts(client: InfluxClient, before: pd.Timestamp, received_since:
     """UTC starts of hours (before ``before``) holding readings received in
     [``received_since``, ``received_until``): the run's own receive window, so a re-run long after
     the fact (or a historical backfill) does not mistake old arrivals for late ones."""
-    q = (f"SELECT count(received_ms) AS n FROM {MEAS_READINGS} WHERE time > {time_literal(before - max_age)} "
+    q = (f"SELECT count(received_ms) AS n FROM {client.readings_from} WHERE time > {time_literal(before - max_age)} "
          f"AND time <= {time_literal(before)} AND received_ms >= {_ms(received_since)} "
          f"AND received_ms < {_ms(received_until)} GROUP BY time(1h)")
     df = client.query_frame(q)
