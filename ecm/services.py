@@ -306,6 +306,8 @@ bind-address = "127.0.0.1:{rpc}"
   auth-enabled = true
   log-enabled = false
   write-tracing = false
+  # no /debug/pprof (profiles, heap dumps) without credentials; see InfluxService.write_config
+  pprof-enabled = false
   max-row-limit = 0
   max-body-size = 0
   max-connection-limit = 0
