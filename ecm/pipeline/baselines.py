@@ -119,8 +119,13 @@ def compute(line_daily: pd.DataFrame, emissions: pd.DataFrame | None, registry, 
 
 
 def _timed(df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
+    """Beijing day → UTC timestamp column ``time``; ±inf (an uncertainty that cannot be computed)
+    becomes NaN, i.e. the field is absent (line protocol has no infinity)."""
     t = pd.to_datetime(df[col].map(lambda d: d.isoformat())).dt.tz_localize(TZ).dt.tz_convert("UTC")
-    return df.drop(columns=[col]).assign(time=t.to_numpy())
+    out = df.drop(columns=[col]).assign(time=t.to_numpy())
+    num = out.select_dtypes(include="number").columns
+    out[num] = out[num].replace([np.inf, -np.inf], np.nan)
+    return out
 
 
 def write(client, frames: dict[str, pd.DataFrame], first: date, day: date, factor_table_version: str = "") -> int:
