@@ -35,6 +35,12 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
     return parts[2], parts[3], parts[4]
 
 
+def gateway_client_id(username: str) -> str:
+    """The only client id the broker accepts for an enterprise gateway principal: its username
+    (``e01`` or ``e01-<name>``); ecm/dynsec.py binds each principal to it."""
+    return username
+
+
 def make_client(client_id: str, username: str, password: str, *, manual_ack: bool = False,
                 will_topic: str | None = None, will_payload: str = "offline") -> mqtt.Client:
     """A paho 2.x MQTT v5 client with callback API version 2 and credentials set."""

@@ -7,7 +7,7 @@ One Great Expectations (GX Core 1.x) validation per suite and period covers the 
 
 I/O lives in the loaders (``load_*``), ``write_results`` (``dq_result`` measurement, see
 docs/contracts.md §2.1) and ``save_artifacts`` (GX validation JSON + Data Docs HTML).
-Run ``python -m ecm.quality --bench`` for the speed figure of one district day.
+``ecm bench quality`` gives the speed figure of one district day.
 """
 from __future__ import annotations
 
@@ -174,14 +174,41 @@ def period_start_utc(period: str) -> pd.Timestamp:
 
 def write_results(client: InfluxClient, results: list[DqResult]) -> int:
     """Write dq_result points (time = period start, Beijing); re-running overwrites. Returns points."""
-    f = results_frame(results)
-    if f.empty:
+    return write_rows(client, results_frame(results))
+
+
+def write_rows(client: InfluxClient, rows: pd.DataFrame) -> int:
+    """Write dq_result rows (RESULT_COLUMNS, plus the accounting suites' ``subject`` and
+    ``blocking``) at their period's start; re-running overwrites. Returns points."""
+    if rows.empty:
         return 0
-    out = f.copy()
+    out = rows.copy()
     out["time"] = out["period"].map(period_start_utc)
-    out["success"] = out["success"].astype("int64")
-    return client.write_frame(out[["time", *DQ_TAGS, "success", "observed", "observed_value", "period"]],
+    extra = [c for c in ("subject", "blocking") if c in out]
+    for c in ("success", "blocking"):
+        if c in out:
+            out[c] = out[c].astype(bool).astype("int64")
+    return client.write_frame(out[["time", *DQ_TAGS, "success", "observed", "observed_value", "period", *extra]],
                               MEASUREMENT, DQ_TAGS)
+
+
+def accounting_results(records: pd.DataFrame, suite: str) -> pd.DataFrame:
+    """dq_result rows (one per issue name, enterprise, severity and period) from located issues:
+    ``success`` 0, ``observed`` the messages, ``observed_value`` the number of subjects, ``subject``
+    the comma-joined meters/lines, ``blocking`` 1/0."""
+    cols = ["suite", "expectation", "enterprise", "severity", "success", "observed", "observed_value", "period",
+            "subject", "blocking"]
+    if records is None or records.empty:
+        return pd.DataFrame(columns=cols)
+    g = records.groupby(["name", "enterprise", "severity", "period"], sort=True)
+    out = g.agg(observed=("message", lambda s: "; ".join(dict.fromkeys(s))[:500]),
+                observed_value=("subject", "size"),
+                subject=("subject", lambda s: ",".join(x for x in dict.fromkeys(s) if x)),
+                blocking=("blocking", "max")).reset_index()
+    out = out.rename(columns={"name": "expectation"}).assign(suite=suite, success=False)
+    out["observed_value"] = out["observed_value"].astype(float)
+    out["blocking"] = out["blocking"].astype(bool)
+    return out[cols]
 
 
 def save_artifacts(results: list[DqResult], out_dir: Path) -> list[Path]:
@@ -295,46 +322,3 @@ def load_results(client: InfluxClient, day: date, *, include_month: bool = True)
     df = df[df["period"].isin(keep)].copy()
     df["success"] = df["success"].astype(int).astype(bool)
     return df[RESULT_COLUMNS].sort_values(["period", "suite", "enterprise", "expectation"]).reset_index(drop=True)
-
-
-def bench(day: date = date(2024, 3, 1)) -> dict[str, float]:
-    """Seconds per step for one synthetic default-district day (pure frames + GX + artifacts)."""
-    import tempfile
-    import time
-
-    from ecm.quality_frames import synthetic_day
-    from ecm.registry import get_registry
-
-    t = {"start": time.perf_counter()}
-    reg = get_registry()
-    meters = reg.meters_frame()
-    readings = synthetic_day(meters, day)
-    t["synthesise"] = time.perf_counter()
-    load_suite("readings_daily")
-    t["gx_context_and_suite"] = time.perf_counter()
-    frame = readings_daily_metrics(readings, meters, day)
-    t["readings_metrics"] = time.perf_counter()
-    results = [run_suite("readings_daily", frame, period=day.isoformat())]
-    t["readings_validate"] = time.perf_counter()
-    stats = pd.DataFrame({"enterprise": reg.enterprise_ids, "month": day.strftime("%Y-%m"),
-                          "value_added_10k_cny": 1000.0, "deflator_index": 1.02})
-    results.append(run_suite("stats_monthly", stats_monthly_metrics(stats, reg.enterprise_ids, day), period=month_label(day)))
-    t["stats_validate"] = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        save_artifacts(results, Path(tmp))
-    t["artifacts"] = time.perf_counter()
-    keys = list(t)
-    out = {k: t[k] - t[keys[i - 1]] for i, k in enumerate(keys) if i}
-    out["total_excl_synthesis"] = t[keys[-1]] - t["synthesise"]
-    out["n_readings"] = float(len(readings))
-    out["n_meters"] = float(len(meters))
-    return out
-
-
-if __name__ == "__main__":
-    import sys
-
-    if "--bench" not in sys.argv:
-        sys.exit("usage: python -m ecm.quality --bench")
-    for k, v in bench().items():
-        print(f"{k:>24}: {v:.3f}" if not k.startswith("n_") else f"{k:>24}: {int(v)}")

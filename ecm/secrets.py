@@ -1,7 +1,8 @@
 """Generated secrets under ``ECM_STATE_DIR/secrets.json`` (mode 0600, never committed).
 
-Passwords are created on first use and never defaulted: one MQTT password per enterprise,
-one for the ingest service, and an admin and a service user for InfluxDB.
+Passwords are created on first use and never defaulted: one MQTT password per enterprise (and per
+extra gateway principal ``<enterprise>-<name>``), one for the ingest service, one for the broker's
+dynamic-security admin, and an admin and a service user for InfluxDB.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 from ecm.errors import EcmError
 
 INGEST_USER = "ingest"
+#: the broker's dynamic-security administrator (ecm/dynsec.py); never given to an enterprise
+ADMIN_USER = "ecm-admin"
 
 
 def _file(state_dir: Path) -> Path:
@@ -45,7 +48,7 @@ def ensure_secrets(state_dir: Path, enterprise_ids: list[str]) -> dict:
     data = load_secrets(state_dir)
     changed = False
     mqtt = data.setdefault("mqtt", {})
-    for user in [INGEST_USER, *enterprise_ids]:
+    for user in [INGEST_USER, ADMIN_USER, *enterprise_ids]:
         if user not in mqtt:
             mqtt[user] = new_password()
             changed = True

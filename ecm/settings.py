@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     ingest_health_port: int = Field(0, description="HTTP health endpoint port of ingest; 0 = off.")
     ingest_client_id: str = Field("ingest", description="MQTT client id prefix of ingest workers (worker i is <prefix>-<i>).")
     ingest_receive_maximum: int = Field(20000, description="MQTT v5 Receive Maximum of each worker: unacked messages in flight.")
+    ingest_max_unacked_mb: int = Field(256, description="Received, not yet acked payload per worker, in MiB; the bridge stops reading from the broker beyond it.")
     # services
     mosquitto_bin: str = Field("mosquitto", description="Path or name of the mosquitto binary.")
     influxd_bin: str = Field("influxd", description="Path or name of the influxd binary.")

@@ -45,8 +45,11 @@ REASONS = {
     "meter_not_owned": "meter belongs to another enterprise than the topic's",
     "meter_missing": "gateway batch item lacks a string 'meter'",
     "json_invalid": "payload is not UTF-8 JSON",
+    "json_duplicate_key": "a JSON object repeats a key (which one wins is undefined)",
+    "text_invalid": "a string is not well-formed UTF-8 (a lone surrogate escape such as \\ud800)",
     "shape_invalid": "JSON is not an object with ts+values or readings[]",
     "batch_too_large": "more than 10,000 readings in one message",
+    "batch_empty": "readings is an empty list",
     "ts_missing": "reading has no ts",
     "ts_invalid": "ts is neither an ISO 8601 string with UTC offset nor integer epoch ms",
     "ts_future": "ts more than ECM_INGEST_MAX_FUTURE_S after receive time",
@@ -55,10 +58,12 @@ REASONS = {
     "quantity_mismatch": "values key is not the meter's registry quantity (<quantity>_<unit>)",
     "value_not_number": "value is not a JSON number (string, bool, null, object)",
     "value_not_finite": "value is NaN, Infinity or |x| >= 1e15",
+    "value_negative": "a counter (kind: counter) register reading is negative",
     "seq_invalid": "seq is not a non-negative integer",
     "status_invalid": "status payload is not online/offline or {\"state\": ...}",
     "stats_invalid": "monthly stats fail the ecm.stats rules (month, finite, >= 0, deflator 0.5-2)",
     "influx_rejected": "InfluxDB refused the point (HTTP 4xx), e.g. a field type conflict",
+    "internal_error": "the bridge failed while handling the message (detail: exception type); a bug",
 }
 
 
@@ -95,11 +100,13 @@ class RegistryIndex:
 
     meters: dict[str, tuple[str, str]]
     enterprises: frozenset[str]
+    counters: frozenset[str] = frozenset()  # meters of kind counter (a register never reads < 0)
 
     @classmethod
     def from_registry(cls, reg) -> "RegistryIndex":
         return cls({m.id: (e.id, m.quantity) for e in reg.enterprises for m in e.meters},
-                   frozenset(reg.enterprise_ids))
+                   frozenset(reg.enterprise_ids),
+                   frozenset(m.id for e in reg.enterprises for m in e.meters if m.kind == "counter"))
 
 
 @dataclass
@@ -121,15 +128,50 @@ def _nan(_const: str) -> float:
     return math.nan
 
 
-def _loads(payload: bytes):
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _pairs(pairs: list) -> dict:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _DuplicateKey(safe_text(dup)[:40])
+    return d
+
+
+def safe_text(s: str) -> str:
+    """``s`` with lone surrogates shown as ``\\udXXX`` escapes (always encodable as UTF-8)."""
     try:
-        return json.loads(payload.decode("utf-8"), parse_constant=_nan)  # UTF-8 only (bytes would sniff UTF-16/32)
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _loads(payload: bytes):
+    """Strict JSON: UTF-8 only (bytes would sniff UTF-16/32), no duplicate keys, and every string
+    well-formed Unicode (JSON may escape a lone surrogate, ``"\\ud800"``, which UTF-8 cannot carry)."""
+    try:
+        doc = json.loads(payload.decode("utf-8"), parse_constant=_nan, object_pairs_hook=_pairs)
+    except _DuplicateKey as exc:
+        raise _Bad("json_duplicate_key", f"duplicate key {exc}") from None
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _Bad("json_invalid", str(exc)[:200]) from None
+        raise _Bad("json_invalid", safe_text(str(exc))[:200]) from None
+    if b"\\u" in payload:  # only an escape can produce a lone surrogate
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _Bad("text_invalid", f"lone surrogate at {exc.start}") from None
+        except (ValueError, RecursionError):
+            raise _Bad("json_invalid", "too deeply nested") from None
+    return doc
 
 
 def parse_ts_ms(ts) -> int:
-    """Device timestamp -> epoch ms: int epoch ms, or ISO 8601 with a UTC offset (truncated to ms)."""
+    """Device timestamp -> epoch ms: int epoch ms, or ISO 8601 with a UTC offset. ISO digits below the
+    millisecond are truncated, not rounded (docs/contracts.md §1.1)."""
     if type(ts) is int:
         if not -_INT64_MAX // 1_000_000 < ts < _INT64_MAX // 1_000_000:
             raise _Bad("ts_invalid", "epoch ms out of range")
@@ -158,7 +200,8 @@ def _number(v) -> float:
     raise _Bad("value_not_number", f"value of type {t.__name__}")
 
 
-def _reading_line(item, enterprise: str, meter: str, quantity: str, now_ms: int, limits: Limits) -> str:
+def _reading_line(item, enterprise: str, meter: str, quantity: str, now_ms: int, limits: Limits,
+                  counter: bool = False) -> str:
     if type(item) is not dict:
         raise _Bad("shape_invalid", "reading is not an object")
     ts = item.get("ts")
@@ -176,6 +219,8 @@ def _reading_line(item, enterprise: str, meter: str, quantity: str, now_ms: int,
         bad = next((k for k in values if k != quantity), "")
         raise _Bad("quantity_mismatch", f"{str(bad)[:40]!r} is not {quantity} of meter {meter}")
     value = _number(values[quantity])
+    if counter and value < 0:
+        raise _Bad("value_negative", f"{value!r} on counter {meter}")
     seq = item.get("seq")
     tail = ""
     if seq is not None:
@@ -204,12 +249,15 @@ def _parse_readings(out: Parsed, doc, topic: str, enterprise: str, meter: str, i
             raise _Bad("shape_invalid", "readings must be a list")
         if len(items) > limits.max_batch_items:
             raise _Bad("batch_too_large", f"{len(items)} items > {limits.max_batch_items}")
+        if not items:
+            raise _Bad("batch_empty", "readings: []")
         batch = True
     else:
         items, batch = [doc], False
     quantity = None
     if not gateway:
         quantity = idx.meters[meter][1]
+    counters = idx.counters
     points, rejects = out.points, out.rejects
     for i, item in enumerate(items):
         out.n_readings += 1
@@ -220,15 +268,15 @@ def _parse_readings(out: Parsed, doc, topic: str, enterprise: str, meter: str, i
                     raise _Bad("meter_missing")
                 owner = idx.meters.get(m)
                 if owner is None:
-                    raise _Bad("unknown_meter", m[:40])
+                    raise _Bad("unknown_meter", safe_text(m[:40]))
                 if owner[0] != enterprise:
                     raise _Bad("meter_not_owned", f"meter {m} belongs to {owner[0]}")
-                points.append(_reading_line(item, enterprise, m, owner[1], now_ms, limits))
+                points.append(_reading_line(item, enterprise, m, owner[1], now_ms, limits, m in counters))
             else:
-                points.append(_reading_line(item, enterprise, meter, quantity, now_ms, limits))
+                points.append(_reading_line(item, enterprise, meter, quantity, now_ms, limits, meter in counters))
         except _Bad as bad:
-            rejects.append(Reject(bad.reason, bad.detail, topic, enterprise, i if batch else None,
-                                  _item_json(item) if batch else None))
+            rejects.append(Reject(bad.reason, safe_text(bad.detail), topic, enterprise, i if batch else None,
+                                  safe_text(_item_json(item)) if batch else None))
 
 
 def _parse_status(out: Parsed, payload: bytes, enterprise: str, meter: str, now_ms: int) -> None:
@@ -238,7 +286,9 @@ def _parse_status(out: Parsed, payload: bytes, enterprise: str, meter: str, now_
     else:
         try:
             doc = _loads(payload)
-        except _Bad:
+        except _Bad as bad:
+            if bad.reason in ("text_invalid", "json_duplicate_key"):
+                raise
             doc = None
         if type(doc) is not dict or type(doc.get("state")) is not str or not doc["state"]:
             raise _Bad("status_invalid", "expected online/offline or {\"state\": ...}")
@@ -311,5 +361,5 @@ def parse_payload(topic: str, payload: bytes, index: RegistryIndex, now_ms: int,
             _parse_readings(out, _loads(payload), topic, enterprise, meter, index, now_ms, limits)
     except _Bad as bad:
         out.points.clear()
-        out.rejects.append(Reject(bad.reason, bad.detail, topic, enterprise))
+        out.rejects.append(Reject(bad.reason, safe_text(bad.detail), topic, enterprise))
     return out

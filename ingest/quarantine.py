@@ -71,7 +71,7 @@ class Quarantine:
                    "rejects": [{"reason": r.reason, "detail": r.detail, "item": r.item} for r in rejects]}
             by_file.setdefault(self.path_for(received_ms), []).append(json.dumps(doc, ensure_ascii=False))
         for path, lines in by_file.items():
-            with open(path, "a", encoding="utf-8") as fh:
+            with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
                 fh.write("\n".join(lines) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,20 +45,31 @@ def _record_workers(n: int) -> None:
 
 
 def main_worker(index: int, retire: bool = False) -> None:
-    """Run one worker in this process until SIGTERM (or, retiring, until its queue is empty)."""
+    """Run one worker in this process until SIGTERM (or, retiring, until its queue is empty).
+
+    The SIGTERM/SIGINT handler is the process's, installed once, and sets one event that every
+    worker incarnation shares: a signal during a restart back-off (crash loop) or during start-up
+    is never lost, and the process ends within seconds in any state."""
     from ingest.service import Worker
 
     setup_logging()
-    while True:
-        w = Worker(index, retire=retire)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    delay = 1.0
+    while not stop.is_set():
+        w = None
         try:
-            w.run(handle_signals=True, idle_exit_s=RETIRE_IDLE_S if retire else None)
+            w = Worker(index, retire=retire, stop_event=stop)
+            w.run(idle_exit_s=RETIRE_IDLE_S if retire else None)
             return
-        except Exception:  # noqa: BLE001 - a bug or I/O error: restart; unacked messages are redelivered
-            log.exception("worker_failed_restarting", extra={"worker": w.client_id})
-            if w._stop.is_set():
-                raise
-            time.sleep(1.0)
+        except Exception as exc:  # noqa: BLE001 - a bug or I/O error: restart; unacked messages are redelivered
+            log.exception("worker_failed_restarting", extra={"worker": w.client_id if w else index,
+                                                             "error": type(exc).__name__})
+        if stop.wait(delay):  # back off (1 s doubling to 30 s), but wake at once on SIGTERM
+            break
+        delay = min(delay * 2, 30.0)
+    log.info("worker_process_stopped", extra={"worker": index})
 
 
 def _spawn(args: list[str]) -> subprocess.Popen:

@@ -4,15 +4,16 @@ Delivery guarantee (at-least-once, idempotent):
 
 - fixed client id ``<ECM_INGEST_CLIENT_ID>-<index>``, ``clean_start=False`` and a session expiry,
   QoS 1 on ``$share/ingest/ecm/v1/#``, ``manual_ack=True``;
-- the paho network thread only appends ``(mid, topic, payload, received_ms)`` to an in-memory inbox;
-  the processing thread (the caller of :meth:`Worker.run`) parses a batch, writes it to InfluxDB — or
+- the session's reader thread (ingest/session.py) only appends ``(mid, qos, topic, payload,
+  received_ms, generation)`` to an in-memory inbox; the processing thread (the caller of :meth:`Worker.run`) parses a batch, writes it to InfluxDB — or
   fsyncs it to the local spool when InfluxDB is down — fsyncs quarantine lines, and only then acks
-  the batch's messages, in the order received (paho's ``ack`` only queues a packet for the network
-  thread when ``loop_start`` runs it, so calling it from here is safe);
+  the batch's messages, in the order received, with one ``sendall`` of PUBACKs;
 - unacked messages (crash, SIGKILL) stay in the broker session and are redelivered; re-writing them
   overwrites the same points (identity = measurement + tags + device time);
 - backpressure: nothing is acked while neither InfluxDB nor the spool accepts a batch, so the broker
-  stops after ``ECM_INGEST_RECEIVE_MAXIMUM`` unacked messages and keeps the rest queued.
+  stops after ``ECM_INGEST_RECEIVE_MAXIMUM`` unacked messages and keeps the rest queued; and the
+  reader stops reading the socket while ``ECM_INGEST_MAX_UNACKED_MB`` of received payload is not yet
+  processed, so memory is bounded by bytes whatever the message size.
 """
 from __future__ import annotations
 
@@ -24,18 +25,16 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from ecm.errors import InfluxError
 from ecm.influx import InfluxClient
-from ecm.mqtt import connect_properties, make_client
 from ecm.registry import get_registry
 from ecm.secrets import INGEST_USER, mqtt_credentials
 from ecm.settings import get_settings
+from ingest.fastpath import FastPath
 from ingest.health import HealthServer
-from ingest.payload import Limits, RegistryIndex, Reject, parse_payload
+from ingest.payload import Limits, Parsed, RegistryIndex, Reject, parse_payload, safe_text
 from ingest.quarantine import Quarantine
+from ingest.session import SessionClient
 from ingest.spool import Spool, SpoolFull
 from ingest.stats import Stats
 
@@ -45,6 +44,8 @@ SHARE_TOPIC = "$share/ingest/ecm/v1/#"
 WRITE_CHUNK_LINES = 20_000
 RETRY_INFLUX_S = 1.0
 REPLAY_BUDGET_S = 0.5
+#: a batch stops growing at this many payload bytes (big gateway batches stay bounded in memory)
+BATCH_MAX_BYTES = 8 << 20
 
 
 class InfluxDown(Exception):
@@ -58,12 +59,14 @@ def now_ms() -> int:
 class Worker:
     """One bridge worker; ``run()`` blocks until ``stop()`` (or SIGTERM when ``handle_signals``)."""
 
-    def __init__(self, index: int = 0, settings=None, registry=None, *, retire: bool = False):
+    def __init__(self, index: int = 0, settings=None, registry=None, *, retire: bool = False,
+                 stop_event: threading.Event | None = None):
         s = self.s = settings or get_settings()
         self.index, self.retire = index, retire
         self.client_id = f"{s.ingest_client_id}-{index}"
         self.index_reg = RegistryIndex.from_registry(registry or get_registry())
         self.limits = Limits.from_settings(s)
+        self.fast = FastPath(self.index_reg, self.limits)
         base = s.state_path / "ingest"
         self.spool = Spool(base / "spool" / self.client_id, s.ingest_spool_max_mb * 2**20)
         self.quarantine = Quarantine(base / "quarantine", self.client_id, index)
@@ -72,53 +75,45 @@ class Worker:
         cfg = InfluxClient.from_settings().cfg
         self.influx = InfluxClient(replace(cfg, retries=1, timeout_s=min(cfg.timeout_s, 10.0)))
         self.inbox: deque = deque()
+        self._batch_bytes = 0
         self.gen = 0
         self.session_present: bool | None = None
         self.subscribed = False
-        self._stop = threading.Event()
+        self._stop = stop_event if stop_event is not None else threading.Event()
         self._next_influx_try = 0.0
         self._spool_alarm_logged = False
         self.client = None
 
-    # -- MQTT (network thread) -----------------------------------------------------
-    def _on_connect(self, client, userdata, flags, rc, props) -> None:
-        if rc.is_failure:
-            log.error("mqtt_connect_refused", extra={"worker": self.client_id, "reason": str(rc)})
+    # -- MQTT (session reader thread) -------------------------------------------------
+    def _on_connect(self, ok: bool, session_present: bool | None, rc: int) -> None:
+        if not ok:
+            log.error("mqtt_connect_refused", extra={"worker": self.client_id, "reason": f"0x{rc:02x}"})
             return
         self.gen += 1
-        self.session_present = bool(flags.session_present)
-        if not flags.session_present and self.gen > 1:
+        self.session_present = session_present
+        if not session_present and self.gen > 1:
             log.error("mqtt_session_lost", extra={"worker": self.client_id})
-        if self.retire:
-            client.unsubscribe(SHARE_TOPIC)
-        else:
-            client.subscribe(SHARE_TOPIC, qos=1)
         log.info("mqtt_connected", extra={"worker": self.client_id, "session_present": self.session_present})
 
-    def _on_subscribe(self, client, userdata, mid, reason_codes, props) -> None:
-        self.subscribed = not any(rc.is_failure for rc in reason_codes)
-        if not self.subscribed:
-            log.error("mqtt_subscribe_refused", extra={"worker": self.client_id, "reasons": [str(r) for r in reason_codes]})
+    def _on_subscribe(self, ok: bool, reason_codes: list[int]) -> None:
+        self.subscribed = ok
+        if not ok:
+            log.error("mqtt_subscribe_refused", extra={"worker": self.client_id,
+                                                        "reasons": [f"0x{r:02x}" for r in reason_codes]})
 
-    def _on_disconnect(self, client, userdata, flags, rc, props) -> None:
+    def _on_disconnect(self, reason: str) -> None:
         self.subscribed = False
         if not self._stop.is_set():
-            log.warning("mqtt_disconnected", extra={"worker": self.client_id, "reason": str(rc)})
-
-    def _on_message(self, client, userdata, msg) -> None:
-        self.inbox.append((msg.mid, msg.qos, msg._topic, msg.payload, time.time_ns() // 1_000_000, self.gen))
+            log.warning("mqtt_disconnected", extra={"worker": self.client_id, "reason": reason})
 
     def _start_mqtt(self) -> None:
         user, password = mqtt_credentials(self.s.state_path, INGEST_USER)
-        c = make_client(self.client_id, user, password, manual_ack=True)
-        c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
-        c.on_subscribe = self._on_subscribe
-        c.reconnect_delay_set(min_delay=1, max_delay=10)
-        expiry = self.s.ingest_session_expiry_s
-        c.connect_async(self.s.mqtt_host, self.s.mqtt_port, keepalive=30, clean_start=False,
-                        properties=connect_properties(expiry, max(1, min(self.s.ingest_receive_maximum, 65535))))
-        c.loop_start()
-        self.client = c
+        self.client = SessionClient(
+            self.client_id, user, password, self.s.mqtt_host, self.s.mqtt_port, SHARE_TOPIC, inbox=self.inbox,
+            keepalive=30, session_expiry_s=self.s.ingest_session_expiry_s,
+            receive_maximum=self.s.ingest_receive_maximum, max_unacked_bytes=self.s.ingest_max_unacked_mb << 20,
+            retire=self.retire, on_connect=self._on_connect, on_subscribe=self._on_subscribe,
+            on_disconnect=self._on_disconnect, hold=self._stop).start()
 
     # -- InfluxDB -----------------------------------------------------------------
     def _post(self, precision: str, body: bytes) -> None:
@@ -204,7 +199,7 @@ class Worker:
         deadline = time.monotonic() + REPLAY_BUDGET_S
         try:
             while not self.spool.empty and time.monotonic() < deadline:
-                n = self.spool.replay(self._post)
+                n = self.spool.replay(self._post, self._spool_damaged)
                 self.stats.c["replayed_batches"] += n
             self.stats.influx_up = 1
             if self.spool.empty:
@@ -213,16 +208,33 @@ class Worker:
             self._influx_down(exc)
         self._spool_gauge()
 
+    def _spool_damaged(self, moved_to: Path, scan) -> None:
+        """A spool segment had bad records or a torn tail: its good records were written; count,
+        log, and keep the segment (moved aside) for inspection."""
+        self.stats.c["spool_records_corrupt"] += scan.corrupt
+        self.stats.c["spool_tails_torn"] += int(scan.torn_tail)
+        self.stats.c["spool_segments_damaged"] += 1
+        log.error("spool_segment_damaged", extra={"worker": self.client_id, "segment": str(moved_to),
+                                                  "records_replayed": len(scan.records),
+                                                  "records_corrupt": scan.corrupt, "tail_torn": scan.torn_tail,
+                                                  "first_error": scan.first_error})
+
     # -- processing thread ----------------------------------------------------------
     def _take_batch(self) -> list:
         inbox = self.inbox
         if not inbox:
             return []
         limit = self.s.ingest_batch_points
-        if len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set():
+        if (len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set()
+                and self.client.pending_bytes < BATCH_MAX_BYTES):
             return []
-        n = min(len(inbox), limit)
-        return [inbox.popleft() for _ in range(n)]
+        batch, size, pop = [], 0, inbox.popleft
+        while inbox and len(batch) < limit and size < BATCH_MAX_BYTES:
+            item = pop()
+            size += len(item[2]) + len(item[3])
+            batch.append(item)
+        self._batch_bytes = size
+        return batch
 
     def process(self, batch: list) -> None:
         """Parse, store and ack one batch of inbox items (the heart of the bridge)."""
@@ -231,12 +243,29 @@ class Worker:
         q_entries = []
         st, idx, limits, quarantine = self.stats, self.index_reg, self.limits, self.quarantine
         n_readings = 0
+        fast = self.fast.lines
         for _mid, _qos, topic_b, payload, rms, _gen in batch:
-            try:
-                topic = topic_b.decode("utf-8")
-            except UnicodeDecodeError:
+            try:  # the common, wholly valid message: same lines as parse_payload, far cheaper
+                lines = fast(topic_b, payload, rms)
+            except Exception:  # noqa: BLE001 - parse_payload below decides, and quarantines if need be
+                lines = None
+            if lines is not None:
+                points.extend(lines)
+                n_readings += len(lines)
+                continue
+            topic = "(undecodable)"
+            try:  # no message may stop the worker: a failure quarantines that message (internal_error)
                 topic = topic_b.decode("utf-8", "replace")
-            r = parse_payload(topic, payload, idx, rms, limits)
+                r = parse_payload(topic, payload, idx, rms, limits)
+                if r.points:  # line protocol must be UTF-8; the parser guarantees it, this proves it
+                    "\n".join(r.points).encode("utf-8")
+                if r.device:
+                    st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
+            except Exception as exc:  # noqa: BLE001
+                r = Parsed(rejects=[Reject("internal_error", safe_text(f"{type(exc).__name__}: {exc}")[:300],
+                                           topic, "")])
+                log.error("internal_error", extra={"worker": self.client_id, "topic": topic[:200],
+                                                   "error": type(exc).__name__})
             n_readings += r.n_readings
             if r.points:
                 points.extend(r.points)
@@ -245,21 +274,15 @@ class Worker:
                 reject_lines.extend(quarantine.reject_lines(topic, payload, rms, r.rejects))
                 for rj in r.rejects:
                     st.rejects[rj.reason] += 1
-            if r.device:
-                st.devices[f"{r.device[0]}/{r.device[1]}"] = (r.device[2], rms)
         writes = [("ms", "\n".join(points[i:i + WRITE_CHUNK_LINES]).encode())
                   for i in range(0, len(points), WRITE_CHUNK_LINES)]
-        writes.append(("ns", "\n".join(reject_lines).encode()))
+        writes.append(("ns", "\n".join(reject_lines).encode("utf-8", "backslashreplace")))
         quarantine.record(q_entries)
         if not self._store(writes):
             return  # stopping while the spool is full: leave unacked for redelivery
         t_done = now_ms()
-        gen, ack = self.gen, self.client.ack
-        n_acked = 0
-        for mid, qos, _t, _p, _r, g in batch:
-            if g == gen and qos:
-                ack(mid, qos)
-                n_acked += 1
+        n_acked = self.client.ack(batch)
+        self.client.release(self._batch_bytes)
         st.c["messages_in"] += len(batch)
         st.c["messages_acked"] += n_acked
         st.c["readings_in"] += n_readings
@@ -314,16 +337,8 @@ class Worker:
 
     def _shutdown(self, health) -> None:
         c = self.client
-        if c is not None:
-            deadline = time.monotonic() + 3
-            while c._out_packet and time.monotonic() < deadline and c.is_connected():  # acks still queued
-                time.sleep(0.01)
-            props = None
-            if self.retire:  # end the retired worker's session now that its queue is drained
-                props = Properties(PacketTypes.DISCONNECT)
-                props.SessionExpiryInterval = 0
-            c.disconnect(properties=props)
-            c.loop_stop()
+        if c is not None:  # acks went out synchronously; a retired worker's session ends now (expiry 0)
+            c.stop(session_expiry_s=0 if self.retire else None)
         self.spool.close()
         try:
             snap = self.stats.snapshot()

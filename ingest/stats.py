@@ -7,7 +7,9 @@ the worker started unless named otherwise:
 - ``readings_in``: readings seen; ``points_written``: points durably stored (InfluxDB or spool)
 - ``rejects_total`` and ``rejects_<reason>``: rejected readings by reason (see ingest/payload.py)
 - ``spool_bytes``, ``spool_fill_frac`` (0–1), ``spool_alarm`` (1 when ≥ 80 % full),
-  ``spooled_batches``, ``replayed_batches``
+  ``spooled_batches``, ``replayed_batches``; ``spool_records_corrupt`` (bad records skipped),
+  ``spool_tails_torn`` (incomplete last records), ``spool_segments_damaged`` (segments moved to
+  ``spool/<client id>/damaged/``)
 - ``influx_up`` (1/0): the last write attempt succeeded
 - ``write_latency_p50_ms``, ``write_latency_p99_ms``: duration of InfluxDB /write requests
 - ``e2e_latency_p50_ms``, ``e2e_latency_p99_ms``: message received → durably stored

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ecm.errors import EcmError
-from ecm.mqtt import GATEWAY_SEGMENT, make_client, reading_topic, stats_topic, status_topic
+from ecm.mqtt import GATEWAY_SEGMENT, gateway_client_id, make_client, reading_topic, stats_topic, status_topic
 from ecm.secrets import mqtt_credentials
 from sim_devices.calendar import DAY_S, EPOCH_S
 from sim_devices.faults import Extra, FaultConfig, Rows
@@ -36,7 +36,7 @@ class Gateways:
         self._connected: set[str] = set()
         for e in enterprise_ids:
             user, pw = mqtt_credentials(Path(state_dir), e)
-            c = make_client(f"sim-{e}", user, pw, will_topic=status_topic(e))
+            c = make_client(gateway_client_id(user), user, pw, will_topic=status_topic(e))
             c.max_inflight_messages_set(inflight)
             c.max_queued_messages_set(0)
             c.on_connect = self._on_connect(e)

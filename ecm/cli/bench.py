@@ -1,10 +1,11 @@
-"""`ecm bench ...`: performance benchmarks on throwaway servers.
+"""`ecm bench <name>`: every performance benchmark, each on its own throwaway servers.
 
-The ``bench`` group is shared: to add a benchmark, define ``@bench.command("name")`` in this file,
-or in another ``ecm/cli`` module do ``from ecm.cli.bench import bench`` and decorate with
-``@bench.command(...)`` (that module need not list ``bench`` in its own COMMANDS).
+The code lives in ``ecm.bench`` (imported only from here); to add a benchmark, add a module there
+and a ``@bench.command`` here.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -17,19 +18,75 @@ def bench() -> None:
 
 
 @bench.command("ingest")
-@click.option("--quick", is_flag=True, help="A quarter of the message counts (about 1 minute).")
+@click.option("--quick", is_flag=True, help="A quarter of the message counts (about 2 minutes).")
 @click.option("--workers", "workers", default="1,2", show_default=True, help="Comma-separated worker counts to run.")
+@click.option("--backlog", default=200_000, show_default=True, help="Messages queued before the bridge starts (0: skip).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON at the end.")
-@click.option("--keep", is_flag=True, help="Keep the temp state dir (logs) after the run.")
 @handle_errors
-def ingest_(quick: bool, workers: str, as_json: bool, keep: bool) -> None:
-    """End-to-end MQTT → InfluxDB throughput and latency, as ratios of broker and InfluxDB limits."""
-    from ingest.bench import run_bench
+def ingest_(quick: bool, workers: str, backlog: int, as_json: bool) -> None:
+    """MQTT → InfluxDB bridge throughput, latency and memory, as ratios of this run's broker and InfluxDB limits."""
+    from ecm.bench.ingest import run_bench
 
-    res = run_bench(quick=quick, workers_list=tuple(int(w) for w in workers.split(",")), keep=keep,
+    res = run_bench(quick=quick, workers_list=tuple(int(w) for w in workers.split(",")), backlog=backlog,
                     echo=click.echo)
     if as_json:
         echo_json(res)
+
+
+@bench.command("nightly")
+@click.option("--enterprises", "n_ent", default=200, show_default=True)
+@click.option("--meters", "n_meters", default=25, show_default=True, help="Meters per enterprise.")
+@click.option("--day", default="2026-03-10", show_default=True, help="Beijing day to simulate.")
+@click.option("--interval-s", default=60, show_default=True, help="Reading interval of every meter.")
+@handle_errors
+def nightly(n_ent: int, n_meters: int, day: str, interval_s: int) -> None:
+    """Nightly KPI run for N enterprises × M meters at 1-minute data: time and peak memory."""
+    from ecm.bench.nightly import run_nightly
+
+    echo_json(run_nightly(n_ent, n_meters, day, interval_s, echo=lambda m: click.echo(m, err=True)))
+
+
+@bench.command("sim")
+@click.option("--backfill-enterprises", type=int, default=50, show_default=True)
+@click.option("--days", type=int, default=30, show_default=True)
+@click.option("--interval-s", type=int, default=900, show_default=True, help="Backfill resolution, seconds.")
+@click.option("--rt-enterprises", type=int, default=200, show_default=True)
+@click.option("--rt-meters", type=int, default=25, show_default=True, help="Meters per enterprise (real time, 60 s).")
+@click.option("--rt-minutes", type=int, default=10, show_default=True, help="Simulated minutes of the real-time test.")
+@handle_errors
+def sim_(backfill_enterprises, days, interval_s, rt_enterprises, rt_meters, rt_minutes) -> None:
+    """Simulator backfill readings/s and real-time CPU per simulated minute (private broker)."""
+    from ecm.bench.sim import bench as sim_bench
+    from ecm.registry import get_registry
+
+    echo_json(sim_bench(get_registry(), backfill_enterprises=backfill_enterprises, days=days, interval_s=interval_s,
+                        rt_enterprises=rt_enterprises, rt_meters=rt_meters, rt_minutes=rt_minutes))
+
+
+@bench.command("report")
+@click.option("--enterprises", "n", type=int, default=200, show_default=True, help="Synthetic enterprises.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the rendered report here (default: a temp folder, removed).")
+@handle_errors
+def report_(n: int, out_dir: Path | None) -> None:
+    """Render a district report of N synthetic enterprises and print the seconds (goal: 200 in < 60 s)."""
+    from ecm.bench import host_line
+    from ecm.bench.report import run_bench
+
+    click.echo(host_line())
+    click.echo(f"district report, {n} enterprises: {run_bench(n, out_dir):.1f} s")
+
+
+@bench.command("quality")
+@handle_errors
+def quality_() -> None:
+    """GX suites over one synthetic default-district day: seconds per step (goal < 10 s)."""
+    from ecm.bench import host_line
+    from ecm.bench.quality import bench as quality_bench
+
+    click.echo(host_line())
+    for k, v in quality_bench().items():
+        click.echo(f"{k:>24}: {v:.3f}" if not k.startswith("n_") else f"{k:>24}: {int(v)}")
 
 
 COMMANDS = [bench]

@@ -6,9 +6,6 @@ nightly report → a summary with where to look.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -23,64 +20,6 @@ BEIJING = timezone(timedelta(hours=8))
 
 def _step(i: int, n: int, text: str) -> None:
     click.echo(click.style(f"[{i}/{n}] ", bold=True) + text, err=True)
-
-
-def _readings_count(client, since) -> int:
-    from ecm.influx import time_literal
-
-    df = client.query_frame(f"SELECT count(received_ms) AS n FROM {client.readings_from} WHERE time >= {time_literal(since)}")
-    return 0 if df.empty else int(df["n"].iloc[0])
-
-
-def start_ingest(state_dir, max_age_s: int) -> subprocess.Popen:
-    """The ingest bridge as a subprocess (logs under the state dir)."""
-    env = dict(os.environ, ECM_INGEST_MAX_AGE_S=str(max_age_s))
-    log = open(state_dir / "ingest.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=log,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def wait_bridge_ready(state_dir, proc: subprocess.Popen, timeout_s: float = 60) -> None:
-    """Block until the bridge process ``proc`` reports a subscribed session in its health file.
-
-    Publishing earlier would lose messages on a fresh broker: with no subscription yet, QoS 1
-    messages have no matching subscriber and are not stored."""
-    import json
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise EcmError(f"the ingest bridge exited with code {proc.returncode}", hint="see ingest.log in ECM_STATE_DIR")
-        for f in (state_dir / "ingest").glob("health-*.json"):
-            try:
-                h = json.loads(f.read_text())
-            except (OSError, ValueError):
-                continue
-            if h.get("pid") == proc.pid and h.get("subscribed"):
-                return
-        time.sleep(0.1)
-    raise EcmError("the ingest bridge did not subscribe in time", hint="see ingest.log in ECM_STATE_DIR")
-
-
-def stop_ingest(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def wait_landed(client, since, expected: int, timeout_s: float = 600) -> int:
-    """Poll InfluxDB until ``expected`` readings since ``since`` are queryable."""
-    deadline = time.monotonic() + timeout_s
-    n = 0
-    while time.monotonic() < deadline:
-        n = _readings_count(client, since)
-        if n >= expected:
-            return n
-        time.sleep(1.0)
-    raise EcmError(f"only {n} of {expected} readings landed in InfluxDB", hint="see ingest.log in ECM_STATE_DIR")
 
 
 @click.command("demo")
@@ -99,8 +38,8 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
     from ecm.pipeline.daily import run_days
     from ecm.pipeline.monthly import compute_monthly_compliance
     from ecm.registry import get_registry
-    from ecm.services import local_services
     from ecm.settings import get_settings
+    from ecm.stack import Stack, readings_count, wait_landed
 
     n = 8
     s, reg = get_settings(), get_registry()
@@ -112,18 +51,17 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
     t0 = time.monotonic()
 
     _step(1, n, "starting Mosquitto and InfluxDB (ecm services start)")
-    for svc in local_services():
-        st = svc.start()
+    stack = Stack.from_settings(s, reg).start()
+    for st in (stack.mosquitto.status(), stack.influx.status()):
         click.echo(f"      {st.name:10s} pid={st.pid} {st.address}", err=True)
     client = InfluxClient.from_settings()
 
     _step(2, n, "starting the ingest bridge (python -m ingest)")
     max_age_s = int((t_today - hist0).days * 86400 + 2 * 86400)
-    bridge = start_ingest(s.state_path, max_age_s)
+    bridge = stack.bridge(log=s.state_path / "ingest.log", ECM_INGEST_MAX_AGE_S=str(max_age_s))
     try:
-        wait_bridge_ready(s.state_path, bridge)
         since, _ = day_bounds_utc(hist0)
-        before = _readings_count(client, since)
+        before = readings_count(client, since)
         _step(3, n, f"simulating {len(reg.enterprises)} enterprises: daily registers {hist0}..{hist1}, "
                     f"15-min data {recent0}..{last}")
         common = dict(seed=seed, host=s.mqtt_host, port=s.mqtt_port, state_dir=s.state_path)
@@ -136,7 +74,7 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
         landed = wait_landed(client, since, before + published - len(reg.meters_frame()))
         click.echo(f"      {landed:,} readings queryable in InfluxDB", err=True)
     finally:
-        stop_ingest(bridge)
+        bridge.stop()
 
     _step(4, n, "daily KPIs for the history (vectorised import, no interval-completeness gate)")
     from tqdm import tqdm

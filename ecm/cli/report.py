@@ -1,4 +1,4 @@
-"""`ecm report`: build the nightly compliance report; `ecm report bench`: render-time benchmark."""
+"""`ecm report`: build the nightly compliance report (its render-time benchmark is `ecm bench report`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +23,7 @@ def report(ctx: click.Context, day, enterprise: str | None, out_dir: Path | None
     if ctx.invoked_subcommand is not None:
         return
     if day is None:
-        raise click.UsageError("--date is required (or use a subcommand, e.g. `ecm report bench`)")
+        raise click.UsageError("--date is required")
     from ecm.influx import InfluxClient
     from ecm.registry import get_registry
     from ecm.report import build_report_published
@@ -33,18 +33,6 @@ def report(ctx: click.Context, day, enterprise: str | None, out_dir: Path | None
                                  out_dir=out_dir or get_settings().reports_path, enterprise=enterprise)
     note = f", {len(res.changes)} figure(s) changed" if res.status == "revised" else ""
     click.echo(f"{res.status}: rev{res.revision} at {res.path}{note}")
-
-
-@report.command("bench")
-@click.option("--enterprises", "n", type=int, default=200, show_default=True, help="Synthetic enterprises.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Keep the rendered report here (default: a temp folder, removed).")
-@handle_errors
-def bench(n: int, out_dir: Path | None) -> None:
-    """Render a district report of N synthetic enterprises and print the seconds (goal: 200 in < 60 s)."""
-    from ecm.report.bench import run_bench
-
-    click.echo(f"district report, {n} enterprises: {run_bench(n, out_dir):.1f} s")
 
 
 COMMANDS = [report]

@@ -56,7 +56,7 @@ def status(as_json: bool) -> None:
 def credentials(enterprise_id: str) -> None:
     """Print an enterprise's MQTT connection details and credentials as JSON."""
     from ecm.errors import EcmError
-    from ecm.mqtt import reading_topic, status_topic
+    from ecm.mqtt import gateway_client_id, reading_topic, status_topic
     from ecm.registry import get_registry
     from ecm.secrets import mqtt_credentials
     from ecm.settings import get_settings
@@ -66,7 +66,7 @@ def credentials(enterprise_id: str) -> None:
         raise EcmError(f"unknown enterprise {enterprise_id!r}", hint="see `ecm registry` for ids")
     user, pw = mqtt_credentials(s.state_path, enterprise_id)
     echo_json({"enterprise": enterprise_id, "host": s.mqtt_host, "port": s.mqtt_port, "username": user,
-               "password": pw, "reading_topic": reading_topic(enterprise_id, "{meter_id}"),
+               "password": pw, "client_id": gateway_client_id(user), "reading_topic": reading_topic(enterprise_id, "{meter_id}"),
                "status_topic": status_topic(enterprise_id, "{meter_id}")})
 
 

@@ -163,26 +163,33 @@ def test_mosquitto_config_and_acl_match_the_local_broker(project, tmp_path):
     local = MosquittoService(tmp_path, "127.0.0.1", 1883, ids)
     local_conf = _options(local.write_config().read_text())
     compose_conf = _options((ROOT / "compose" / "mosquitto" / "mosquitto.conf").read_text())
-    path_like = {"password_file", "acl_file", "user", "persistence_location", "listener", "log_dest"}
+    path_like = {"plugin", "plugin_opt_config_file", "user", "persistence_location", "listener", "log_dest"}
     assert {k: v for k, v in local_conf.items() if k not in path_like} == \
            {k: v for k, v in compose_conf.items() if k not in path_like}
     assert set(local_conf) == set(compose_conf)
-    strip = lambda t: [ln for ln in t.splitlines() if not ln.startswith("#")]  # noqa: E731
-    assert strip((local.dir / "acl").read_text()) == strip((project / ".compose" / "mosquitto" / "acl").read_text())
+    # the same principals, client-id bindings and roles (hashes are salted, so compare the rest)
+    strip = lambda d: {**d, "clients": [{k: v for k, v in c.items() if k not in ("password", "salt")}  # noqa: E731
+                                        for c in d["clients"]]}
+    assert strip(json.loads((local.dir / "dynsec.json").read_text())) == \
+           strip(json.loads((project / ".compose" / "mosquitto" / "dynsec.json").read_text()))
 
 
 @pytest.mark.integration
 def test_generated_passwords_authenticate_on_a_real_broker(project, tmp_path):
-    """The $7$ hashes written without mosquitto_passwd are accepted by the real broker, with the ACL."""
+    """The generated dynamic-security config (hashes written without mosquitto_ctrl) is accepted by
+    the real broker, client ids bound."""
     import paho.mqtt.client as mqtt
 
     from ecm.services import free_port, port_open
 
     port = free_port()
     conf = tmp_path / "m.conf"
+    from ecm.dynsec import plugin_path
+
+    ds = tmp_path / "dynsec.json"
+    ds.write_bytes((project / ".compose" / "mosquitto" / "dynsec.json").read_bytes())
     conf.write_text(f"per_listener_settings false\nallow_anonymous false\nuser {getpass.getuser()}\n"
-                    f"password_file {project / '.compose' / 'mosquitto' / 'passwd'}\n"
-                    f"acl_file {project / '.compose' / 'mosquitto' / 'acl'}\nlistener {port} 127.0.0.1\n")
+                    f"plugin {plugin_path()}\nplugin_opt_config_file {ds}\nlistener {port} 127.0.0.1\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -192,8 +199,8 @@ def test_generated_passwords_authenticate_on_a_real_broker(project, tmp_path):
             time.sleep(0.05)
         secrets = json.loads((project / ".compose" / "state" / "secrets.json").read_text())
 
-        def connect(user: str, password: str) -> int:
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        def connect(user: str, password: str, client_id: str | None = None) -> int:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or user, protocol=mqtt.MQTTv5)
             c.username_pw_set(user, password)
             try:
                 rc = c.connect("127.0.0.1", port, keepalive=5)
@@ -205,6 +212,7 @@ def test_generated_passwords_authenticate_on_a_real_broker(project, tmp_path):
         assert connect("e01", secrets["mqtt"]["e01"]) == 0
         assert connect("ingest", secrets["mqtt"]["ingest"]) == 0
         assert connect("e01", "wrong-password") != 0
+        assert connect("e01", secrets["mqtt"]["e01"], client_id="ingest-0") != 0
     finally:
         proc.terminate()
         proc.wait(timeout=10)

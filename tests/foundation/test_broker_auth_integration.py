@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def _connect(stack, user, password):
-    c = make_client(f"t-{user}-{time.monotonic_ns()}", user, password)
+    c = make_client(user if user.startswith("e") else f"t-{user}-{time.monotonic_ns()}", user, password)
     result = {}
     done = threading.Event()
 

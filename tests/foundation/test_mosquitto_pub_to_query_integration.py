@@ -26,7 +26,7 @@ def test_reading_published_with_mosquitto_pub_shows_up_in_ecm_query(stack):
         ts = datetime.now(timezone.utc).replace(microsecond=0)
         payload = json.dumps({"ts": ts.isoformat(), "values": {"energy_kwh": 4321.5}, "seq": 1})
         subprocess.run(["mosquitto_pub", "-h", creds["host"], "-p", str(creds["port"]), "-V", "mqttv5", "-q", "1",
-                        "-u", creds["username"], "-P", creds["password"],
+                        "-u", creds["username"], "-i", creds["client_id"], "-P", creds["password"],
                         "-t", creds["reading_topic"].replace("{meter_id}", "e07_elec_main"), "-m", payload],
                        check=True, timeout=10)
         q = "SELECT energy_kwh FROM readings WHERE meter = 'e07_elec_main' AND energy_kwh = 4321.5"

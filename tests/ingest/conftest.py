@@ -6,14 +6,13 @@ Tests share the session ``stack``; each test uses its own meters and device-time
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from ecm.stack import Bridge  # noqa: F401 - the bridge child process; wait_ready = the one "ready"
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,55 +29,6 @@ def wait_for(fn, timeout_s: float, interval_s: float = 0.2):
         time.sleep(interval_s)
         v = fn()
     return v
-
-
-class Bridge:
-    """``python -m ingest`` as a child process with the stack's ECM_* environment."""
-
-    def __init__(self, env: dict):
-        self.env, self.proc = env, None
-
-    def start(self, *args: str) -> "Bridge":
-        self.started_ms = now_ms()
-        log = open(Path(self.env["ECM_STATE_DIR"]) / "ingest-bridge.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ingest", *args], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        return self
-
-    def wait_ready(self, worker: str = "ingest-0", timeout_s: float = 20) -> None:
-        """Wait until this process's worker is connected and subscribed (its health file says so)."""
-        import json
-
-        f = Path(self.env["ECM_STATE_DIR"]) / "ingest" / f"health-{worker}.json"
-
-        def ready():
-            try:
-                h = json.loads(f.read_text())
-            except (OSError, ValueError):
-                return False
-            return h.get("subscribed") and h.get("connected") and h.get("time_ms", 0) >= self.started_ms
-
-        assert wait_for(ready, timeout_s, 0.05), f"bridge not ready: {f}"
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self, timeout_s: float = 30) -> int:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-                raise
-        return self.proc.returncode if self.proc else 0
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
 
 @pytest.fixture
@@ -104,7 +54,7 @@ class Publisher:
 
         self.acks: dict[int, int] = {}
         self.lock = threading.Lock()
-        self.c = make_client(client_id or f"test-pub-{user}-{time.monotonic_ns()}", user,
+        self.c = make_client(client_id or user, user,
                              password if password is not None else stack.mqtt_password(user))
         self.c.max_inflight_messages_set(1000)
         self.c.max_queued_messages_set(0)

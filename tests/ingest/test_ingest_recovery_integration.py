@@ -98,3 +98,61 @@ def test_mosquitto_restart_mid_stream_loses_nothing_published(stack, bridge):
     assert wait_for(lambda: count_points(cl, meter, base, base + N * 10) >= N, 90)
     time.sleep(1.0)
     assert count_points(cl, meter, base, base + N * 10) == N
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    b = bytearray(data)
+    b[at] ^= 0x01
+    return bytes(b)
+
+
+def test_damaged_spool_segments_lose_only_the_damaged_record_and_are_reported(stack, bridge):
+    """A flipped bit in a first record's body, one in a first record's header, and a torn tail:
+    each loses only its record; the rest (600 of 900 readings) land, each segment is moved aside
+    and counted in ingest_stats, and the bridge logs an error."""
+    from ingest.spool import Spool
+
+    cl, meter = stack.client(), "e06_elec_main"
+    base = now_ms() - 6 * 86400_000
+    d = stack.state_dir / "ingest" / "spool" / "ingest-0"
+    assert not list(d.glob("*.spool")), "spool must be empty before the test"
+    log_file = stack.state_dir / "ingest-bridge.log"
+    log_at = log_file.stat().st_size if log_file.exists() else 0
+    sp = Spool(d, 2**30, segment_bytes=1)  # one append = one segment
+
+    def rec(seg: int, r: int) -> bytes:
+        return "\n".join(f"readings,enterprise=e06,meter={meter},quantity=energy_kwh energy_kwh={k}.0,"
+                         f"received_ms={base}i {base + (seg * 300 + r * 100 + k) * 1000}"
+                         for k in range(100)).encode()
+
+    for seg in range(3):
+        sp.append([("ms", rec(seg, r)) for r in range(3)])
+    sp.close()
+    segs = sorted(d.glob("*.spool"))
+    assert len(segs) == 3
+    body_flip = segs[0].read_bytes()
+    segs[0].write_bytes(_flip(body_flip, body_flip.index(b"\n") + 50))
+    header_flip = segs[1].read_bytes()
+    segs[1].write_bytes(_flip(header_flip, len("#rec2 ms ")))  # first digit of the length
+    torn = segs[2].read_bytes()
+    segs[2].write_bytes(torn[:-500])
+    bridge.start().wait_ready()
+    span = (base, base + 900 * 1000)
+    assert wait_for(lambda: count_points(cl, meter, *span) >= 600, 30)
+    assert wait_for(lambda: not list(d.glob("*.spool")), 10)
+    time.sleep(1.5)
+    assert count_points(cl, meter, *span) == 600
+    # exactly the damaged records are missing
+    for seg, lost in ((0, 0), (1, 0), (2, 2)):
+        for r in range(3):
+            t0 = base + (seg * 300 + r * 100) * 1000
+            assert count_points(cl, meter, t0, t0 + 99_000) == (0 if r == lost else 100), (seg, r)
+    assert sorted(p.name for p in (d / "damaged").glob("*.spool")) == [s.name for s in segs]
+    st = _health(stack)["stats"]
+    assert (st["spool_records_corrupt"], st["spool_tails_torn"], st["spool_segments_damaged"]) == (2, 1, 3)
+    log = log_file.read_bytes()[log_at:].decode()
+    assert log.count("spool_segment_damaged") == 3
+    bridge.stop()
+    df = cl.query_frame("SELECT last(spool_records_corrupt), last(spool_tails_torn) FROM ingest_stats "
+                        f"WHERE worker = 'ingest-0' AND time >= {bridge.started_ms}ms")
+    assert tuple(int(x) for x in df.iloc[0, -2:]) == (2, 1)

@@ -86,13 +86,11 @@ def _publish_and_land(env: dict, state: Path) -> None:
     from ecm.mqtt import make_client, reading_topic
     from ecm.secrets import load_secrets
 
-    log = open(state / "ingest-drill.log", "ab")
-    bridge = subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=log,
-                              stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
-    try:
-        from ecm.cli.demo import wait_bridge_ready
+    from ecm.stack import Bridge
 
-        wait_bridge_ready(state, bridge)
+    bridge = Bridge(env, log=state / "ingest-drill.log").start()
+    try:
+        bridge.wait_ready()
         ts = int(time.time() * 1000) // 60000 * 60000
         c = make_client("drill-e01", "e01", load_secrets(state)["mqtt"]["e01"])
         c.connect("127.0.0.1", int(env["ECM_MQTT_PORT"]))
@@ -108,9 +106,7 @@ def _publish_and_land(env: dict, state: Path) -> None:
             time.sleep(0.3)
         assert client.query_frame(q)["energy_kwh"].tolist() == [4242.5]
     finally:
-        bridge.terminate()
-        bridge.wait(30)
-        log.close()
+        bridge.stop()
 
 
 def test_restore_drill(tmp_path):

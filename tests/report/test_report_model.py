@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ecm.report import figures as F
-from ecm.report.bench import bench_data
+from ecm.bench.report import bench_data
 from ecm.report.model import build_district, build_enterprise, build_models, monthly_summary, ranking
 from ecm.report.render import make_env, render_html
 

@@ -1,18 +1,16 @@
-"""Benchmarks: backfill rate (readings/s) and real-time CPU per simulated minute.
+"""``ecm bench sim``: simulator backfill rate (readings/s) and real-time CPU per simulated minute.
 
-Runs against a private Mosquitto (ecm.services.MosquittoService) on a free loopback port in a
+Runs against a private Mosquitto (``ecm.stack.Stack``, broker only) on a free loopback port in a
 temporary state dir, with credentials for the scaled registry, so it never touches the
-operator's broker. Figures depend on machine load; the report includes the load average.
+operator's broker. Figures depend on machine load; the output includes CPU model and load average.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
+from ecm.bench import host_info
 from ecm.registry import parse_registry
-from ecm.services import MosquittoService, free_port
+from ecm.stack import Stack
 from sim_devices.api import backfill, run
 from sim_devices.fleet import scaled_registry
 
@@ -27,19 +25,18 @@ def bench(base_registry, *, backfill_enterprises: int = 50, days: int = 30, inte
     reg_bf = parse_registry(scaled_registry(data, backfill_enterprises), "<bench>")
     reg_rt = parse_registry(scaled_registry(data, rt_enterprises, meters_per_enterprise=rt_meters), "<bench-rt>")
     ids = sorted(set(reg_bf.enterprise_ids) | set(reg_rt.enterprise_ids))
-    with tempfile.TemporaryDirectory(prefix="ecm-sim-bench-") as tmp:
-        port = free_port()
-        mq = MosquittoService(Path(tmp), "127.0.0.1", port, ids)
-        mq.start()
-        try:
-            start = date(2024, 3, 1)
-            bf = backfill(reg_bf, start, start + timedelta(days=days - 1), seed=seed, interval_s=interval_s,
-                          host="127.0.0.1", port=port, state_dir=Path(tmp), progress=progress)
-            rt = run(reg_rt, seed=seed, interval_s=60, host="127.0.0.1", port=port, state_dir=Path(tmp),
-                     duration_s=rt_minutes * 60, speed=None, block_s=60, progress=progress,
-                     start_at=datetime(2024, 3, 5, 10, 0, tzinfo=timezone(timedelta(hours=8))))
-        finally:
-            mq.stop()
+    stack = Stack.ephemeral(enterprise_ids=ids, prefix="ecm-bench-sim-")
+    try:
+        stack.start(influx=False)
+        port, state = stack.mqtt_port, stack.state_dir
+        start = date(2024, 3, 1)
+        bf = backfill(reg_bf, start, start + timedelta(days=days - 1), seed=seed, interval_s=interval_s,
+                      host="127.0.0.1", port=port, state_dir=state, progress=progress)
+        rt = run(reg_rt, seed=seed, interval_s=60, host="127.0.0.1", port=port, state_dir=state,
+                 duration_s=rt_minutes * 60, speed=None, block_s=60, progress=progress,
+                 start_at=datetime(2024, 3, 5, 10, 0, tzinfo=timezone(timedelta(hours=8))))
+    finally:
+        stack.stop()
     cpu_per_min = rt["cpu_s"] / rt_minutes
     return {
         "backfill": {"enterprises": backfill_enterprises, "days": days, "interval_s": interval_s,
@@ -49,5 +46,5 @@ def bench(base_registry, *, backfill_enterprises: int = 50, days: int = 30, inte
                      "interval_s": 60, "sim_minutes": rt_minutes, "readings": rt["readings"],
                      "cpu_s": rt["cpu_s"], "cpu_s_per_sim_minute": round(cpu_per_min, 3),
                      "core_frac_at_real_time": round(cpu_per_min / 60.0, 4)},
-        "loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        **host_info(),
     }

@@ -1,11 +1,10 @@
-"""Benchmark: render the district report for N synthetic enterprises (no InfluxDB), print seconds.
+"""``ecm bench report``: render the district report for N synthetic enterprises (no InfluxDB).
 
-``python -m ecm.report.bench --enterprises 200`` or ``ecm report bench --enterprises 200``.
 Goal: a 200-enterprise district report (HTML, charts, PDF, CSV/JSON, manifest) in under 60 s.
+``bench_data`` also feeds the report model's unit tests.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from datetime import date
@@ -57,14 +56,3 @@ def run_bench(n: int, out_dir: Path | None = None, day: date = date(2024, 3, 5))
         publish({"district": build_district(data)}, day=day, out_dir=Path(out_dir or tmp))
     return time.perf_counter() - t0
 
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--enterprises", type=int, default=200)
-    ap.add_argument("--out", type=Path, default=None, help="keep the report here (default: temp, removed)")
-    a = ap.parse_args()
-    print(f"district report, {a.enterprises} enterprises: {run_bench(a.enterprises, a.out):.1f} s")
-
-
-if __name__ == "__main__":
-    main()

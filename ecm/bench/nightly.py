@@ -1,4 +1,4 @@
-"""`ecm bench nightly`: the nightly accounting run at district scale, on throwaway servers.
+"""``ecm bench nightly``: the nightly accounting run at district scale, on throwaway servers.
 
 Seeds one Beijing day of N enterprises × M meters at 1-minute resolution through the real path
 (simulator → MQTT → ingest → InfluxDB), then runs the daily DAG's two heavy tasks (raw-readings
@@ -16,10 +16,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-import click
-
-from ecm.cli.bench import bench
-from ecm.cli.common import handle_errors
+from ecm.bench import RssSampler, host_info
+from ecm.errors import EcmError
 
 CHILD = r"""
 import json, resource, sys, time
@@ -52,25 +50,20 @@ print(json.dumps(out))
 """
 
 
-@bench.command("nightly")
-@click.option("--enterprises", "n_ent", default=200, show_default=True)
-@click.option("--meters", "n_meters", default=25, show_default=True, help="Meters per enterprise.")
-@click.option("--day", default="2026-03-10", show_default=True, help="Beijing day to simulate.")
-@click.option("--interval-s", default=60, show_default=True, help="Reading interval of every meter.")
-@handle_errors
-def nightly(n_ent: int, n_meters: int, day: str, interval_s: int) -> None:
-    """Nightly KPI run for N enterprises × M meters at 1-minute data: time and peak memory."""
-    import signal
+def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", interval_s: int = 60,
+                echo=print) -> dict:
+    """Seed one day of ``n_ent`` × ``n_meters`` at ``interval_s``, run the nightly work in a child,
+    return its figures. Servers and the temp dir (with its secrets) are removed at the end."""
+    import shutil
 
     import yaml
 
     import sim_devices
-    from ecm.cli.demo import wait_bridge_ready, wait_landed
     from ecm.influx import InfluxClient
     from ecm.periods import day_bounds_utc
     from ecm.registry import load_registry
-    from ecm.services import InfluxService, MosquittoService, free_port
-    from ecm.settings import reset_settings_cache, resource_dir
+    from ecm.settings import resource_dir
+    from ecm.stack import Stack, wait_landed
 
     tmp = Path(tempfile.mkdtemp(prefix="ecm-bench-nightly-"))
     base = yaml.safe_load((resource_dir("config") / "district.yaml").read_text(encoding="utf-8"))
@@ -81,48 +74,44 @@ def nightly(n_ent: int, n_meters: int, day: str, interval_s: int) -> None:
             m["interval_s"] = interval_s
     reg_file.write_text(yaml.safe_dump(scaled, allow_unicode=True))
     reg = load_registry(reg_file)
-    mq_port, ix_port = free_port(), free_port()
-    env = {"ECM_STATE_DIR": str(tmp / "state"), "ECM_MQTT_PORT": str(mq_port), "ECM_DISTRICT_FILE": str(reg_file),
-           "ECM_INFLUX_URL": f"http://127.0.0.1:{ix_port}", "ECM_INFLUX_DB": "bench",
-           "ECM_REPORTS_DIR": str(tmp / "reports")}
-    os.environ.update(env)
-    reset_settings_cache()
-    ids = reg.enterprise_ids
-    mq = MosquittoService(tmp / "state", "127.0.0.1", mq_port, ids)
-    ix = InfluxService(tmp / "state", env["ECM_INFLUX_URL"], "bench", ids)
-    mq.start()
-    ix.start()
+    stack = Stack.ephemeral(state_dir=tmp / "state", db="bench", district_file=reg_file,
+                            enterprise_ids=reg.enterprise_ids)
+    stack.activate(clean=True, ECM_REPORTS_DIR=str(tmp / "reports"))
     d = date.fromisoformat(day)
     n_meters_total = len(reg.meters_frame())
     try:
-        bridge = subprocess.Popen([sys.executable, "-m", "ingest"], env=dict(os.environ, ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400)),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        wait_bridge_ready(tmp / "state", bridge)
-        click.echo(f"seeding {n_ent} enterprises × {n_meters_total // n_ent} meters at {interval_s} s for {day} "
-                   "(simulator → MQTT → ingest → InfluxDB)", err=True)
+        stack.start()
+        mq_port = stack.mqtt_port
+        bridge = stack.bridge(log=tmp / "ingest.log", ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400))
+        rss = RssSampler(bridge.proc.pid).start()
+        echo(f"seeding {n_ent} enterprises × {n_meters_total // n_ent} meters at {interval_s} s for {day} "
+             "(simulator → MQTT → ingest → InfluxDB)")
         t0 = time.perf_counter()
         res = sim_devices.backfill(reg, d, d, seed=1, interval_s=interval_s, host="127.0.0.1", port=mq_port,
                                    state_dir=tmp / "state", publish_stats=False)
         landed = wait_landed(InfluxClient.from_settings(), day_bounds_utc(d)[0], res["readings"], timeout_s=1800)
         seed_s = time.perf_counter() - t0
-        bridge.send_signal(signal.SIGTERM)
-        bridge.wait(120)
+        bridge.stop(120)
+        bridge_peak_mb = rss.stop()
         from ecm.stats import MEASUREMENT, stats_to_frame
 
         stats = sim_devices.monthly_stats_frame(reg, f"{d.year}-01", f"{d:%Y-%m}", 1)
         InfluxClient.from_settings().write_frame(stats_to_frame(stats), MEASUREMENT, ["enterprise"])
-        click.echo(f"seeded {landed:,} readings in {seed_s:.1f} s ({landed / seed_s:,.0f} readings/s end to end)", err=True)
+        echo(f"seeded {landed:,} readings in {seed_s:.1f} s ({landed / seed_s:,.0f} readings/s end to end); "
+             f"bridge peak RSS {bridge_peak_mb:.0f} MB (target ≤ 300 MB)")
         t0 = time.perf_counter()
         child = subprocess.run([sys.executable, "-c", CHILD, day], capture_output=True, text=True, env=dict(os.environ))
         wall = time.perf_counter() - t0
         if child.returncode != 0:
-            raise click.ClickException(f"nightly run failed:\n{child.stderr[-3000:]}")
+            raise EcmError(f"nightly run failed: {child.stderr.strip().splitlines()[-1] if child.stderr.strip() else ''}",
+                           hint=child.stderr[-3000:])
         out = json.loads(child.stdout.strip().splitlines()[-1])
-        out.update({"readings": landed, "enterprises": n_ent, "meters": n_meters_total, "nightly_wall_s": round(wall, 1)})
-        click.echo(f"nightly run: {wall:.1f} s wall (quality gate {out['quality_gate_s']:.1f} s, daily KPIs "
-                   f"{out['daily_kpis_s']:.1f} s, monthly compliance {out['monthly_compliance_s']:.1f} s); "
-                   f"peak RSS {out['peak_rss_mb']:.0f} MB; targets ≤ 120 s, ≤ 2048 MB")
-        click.echo(json.dumps(out))
+        out.update({"readings": landed, "enterprises": n_ent, "meters": n_meters_total, "nightly_wall_s": round(wall, 1),
+                    "seed_s": round(seed_s, 1), "bridge_peak_rss_mb": round(bridge_peak_mb), **host_info()})
+        echo(f"nightly run: {wall:.1f} s wall (quality gate {out['quality_gate_s']:.1f} s, daily KPIs "
+             f"{out['daily_kpis_s']:.1f} s, monthly compliance {out['monthly_compliance_s']:.1f} s); "
+             f"peak RSS {out['peak_rss_mb']:.0f} MB; targets ≤ 120 s, ≤ 2048 MB")
+        return out
     finally:
-        ix.stop()
-        mq.stop()
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
