@@ -22,12 +22,13 @@ import pandas as pd
 import requests
 
 from ecm.errors import InfluxError, InfluxUnreachableError
+from ecm.schema import MEAS_READINGS
 
 log = logging.getLogger("ecm.influx")
 
 RETRY_STATUS = {500, 502, 503, 504}
-READINGS = "readings"
-_READINGS_PREFIXES = (b"readings,", b"readings ")
+READINGS = MEAS_READINGS
+_READINGS_PREFIXES = (f"{READINGS},".encode(), f"{READINGS} ".encode())
 
 
 def describe_connection_error(exc: Exception) -> str:

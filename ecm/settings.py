@@ -69,13 +69,16 @@ class Settings(BaseSettings):
     log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
     # ingest
     ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")
-    ingest_batch_points: int = Field(5000, description="Flush a batch at this many points.")
+    ingest_batch_messages: int = Field(5000, description="Flush a batch at this many MQTT messages (a gateway batch is one message).")
     ingest_batch_ms: int = Field(200, description="Flush a batch after this many milliseconds.")
     ingest_max_age_s: int = Field(7 * 86400, description="Oldest accepted device timestamp, in seconds before now.")
     ingest_max_future_s: int = Field(300, description="Newest accepted device timestamp, in seconds after now.")
     ingest_max_payload_bytes: int = Field(256 * 1024, description="Largest accepted MQTT payload, in bytes.")
     ingest_session_expiry_s: int = Field(7 * 86400, description="MQTT v5 session expiry of ingest workers, in seconds.")
     ingest_spool_max_mb: int = Field(1024, description="Local spool size limit in MiB; alarm at 80%.")
+    ingest_quarantine_max_mb: int = Field(1024, description="Quarantine files cap, all tenants, in MiB; past it "
+                                                            "reasons and metadata are kept without payloads.")
+    ingest_quarantine_tenant_max_mb: int = Field(64, description="Quarantine files cap per enterprise, in MiB.")
     ingest_stats_interval_s: int = Field(10, description="Seconds between ingest_stats points.")
     ingest_health_port: int = Field(0, description="HTTP health endpoint port of ingest; 0 = off.")
     ingest_client_id: str = Field("ingest", description="MQTT client id prefix of ingest workers (worker i is <prefix>-<i>).")

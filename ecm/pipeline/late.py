@@ -15,6 +15,7 @@ import pandas as pd
 
 from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc
+from ecm.schema import MEAS_READINGS
 
 
 def _ms(ts: pd.Timestamp) -> int:

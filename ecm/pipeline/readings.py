@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ecm.influx import InfluxClient, quote_ident, quote_str, time_literal
+from ecm.schema import MEAS_READINGS
 
-READINGS = "readings"
+READINGS = MEAS_READINGS
 COLUMNS = ["time", "enterprise", "meter", "quantity", "value"]
 
 
