@@ -126,7 +126,8 @@ def test_airflow_connections_used_by_the_code_are_set(config):
 def test_secrets_are_generated_not_defaulted(project, config):
     env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
                if line and not line.startswith("#"))
-    secret_keys = [k for k in env if re.search(r"PASSWORD|SECRET|FERNET", k)]
+    # generated secrets (ALERT_* are the site's own channels and SMTP account, filled in by the operator)
+    secret_keys = [k for k in env if re.search(r"PASSWORD|SECRET|FERNET", k) and not k.startswith("ALERT_")]
     assert len(secret_keys) >= 7
     values = [env[k] for k in secret_keys]
     assert all(len(v) >= 24 for v in values) and len(set(values)) == len(values)
@@ -143,7 +144,9 @@ def test_secrets_are_generated_not_defaulted(project, config):
 def test_grafana_mounts_provisioning_and_boards(config):
     targets = {dst: Path(src) for _k, src, dst in mounts(config["services"]["grafana"])}
     assert (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").exists()
-    assert (targets["/etc/grafana/provisioning/alerting"] / "ecm-alerts.yaml").exists()
+    assert str(targets["/etc/grafana/provisioning/alerting"]) == "grafana-alerting"   # assembled by ecm-init
+    init = {dst: Path(src) for _k, src, dst in mounts(config["services"]["ecm-init"])}
+    assert (init["/opt/ecm-grafana-rules"] / "ecm-alerts.yaml").exists() and str(init["/grafana-alerting"]) == "grafana-alerting"
     assert (targets["/var/lib/grafana/dashboards"] / "ecm-district-overview.json").exists()
     env = config["services"]["grafana"]["environment"]
     for var in re.findall(r"\$\{(\w+)\}", (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").read_text()):
