@@ -74,6 +74,15 @@ def env_values(sec: dict, old: dict[str, str]) -> dict[str, str]:
         "AIRFLOW_ADMIN_PASSWORD": pw(),
         "AIRFLOW_CONN_SMTP_DEFAULT": "smtp://mail.example.invalid:587",
         "ECM_REPORT_EMAIL_TO": "",
+        # alert channels (ecm.alerting; empty = not used) and Grafana's SMTP for e-mail alerts
+        "ALERT_EMAIL_TO": "",
+        "ALERT_WECOM_WEBHOOK_URL": "",
+        "ALERT_DINGTALK_WEBHOOK_URL": "",
+        "ALERT_SMTP_ENABLED": "false",
+        "ALERT_SMTP_HOST": "",
+        "ALERT_SMTP_USER": "",
+        "ALERT_SMTP_PASSWORD": "",
+        "ALERT_SMTP_FROM": "",
     }
     return {k: old.get(k, v) for k, v in fresh.items()}
 

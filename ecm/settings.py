@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     influx_raw_rp: str = Field("", description="Retention policy of raw readings ('raw'); empty = the default policy.")
     influx_raw_retention_days: int = Field(400, description="Days raw readings are kept (retention policy 'raw').")
     influx_retention_check_interval: str = Field("30m", description="How often influxd drops expired shards (local server).")
+    influx_rpc_address: str = Field("", description="host:port of influxd's RPC service for backup/restore; empty = the local server's.")
     district_file: Path = Field(Path("config/district.yaml"), description="District registry YAML.")
     factors_file: Path = Field(Path("config/factors.yaml"), description="Factor and benchmark tables YAML.")
     reports_dir: Path = Field(Path("reports"), description="Where reports are written.")
