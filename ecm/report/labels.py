@@ -12,6 +12,7 @@ STATUS = {  # status -> (zh, en, colour)
     "yellow": ("预警", "warning", "#f9a825"),
     "red": ("滞后", "behind the path", "#c62828"),
     "data_insufficient": ("数据不足", "data insufficient", "#757575"),
+    "not_rated": ("1月不单独评价", "not rated in January", "#9e9e9e"),
 }
 
 CLASSIFICATION = {
