@@ -18,3 +18,5 @@ for d in /var/lib/ecm /opt/airflow/logs /backups; do
   find "$d" -xdev \( ! -uid "$SVC_UID" -o ! -gid 0 \) -exec chown "$SVC_UID:0" {} +
 done
 echo "ecm-init: volumes ready"
+# 4. InfluxDB retention policies and shard durations (admin credentials from the environment)
+ecm retention apply

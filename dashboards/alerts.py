@@ -44,7 +44,8 @@ def build() -> dict:
         f"SELECT last({P.ident(S.F_STATUS_LEVEL)}) FROM {P.ident(S.MEAS_KPI_MONTHLY)} WHERE {P.where_firms()} "
         f"AND $timeFilter GROUP BY {P.ident(S.TAG_ENTERPRISE)}", 62 * 86400,
         {"type": "within_range", "params": [1.5, 2.5]}, "0s",
-        "{{ $labels.enterprise }} 能耗强度偏离13%路径 (red): off the path beyond tolerance", "critical",
+        "{{ $labels.enterprise }} 能耗强度偏离" + f"{S.target_words()['path_pct']}" + "%路径 (red): off the path beyond "
+        "tolerance", "critical",
         "ecm-district-overview")
     offline = _rule(
         "ecm-device-offline", "设备离线超3个工作日 / device offline beyond 3 working days",

@@ -21,7 +21,7 @@ UID = "ecm-district-overview"
 KPI, DIST, FIRMS = P.ident(S.MEAS_KPI_MONTHLY), P.where_district(), P.where_firms()
 CAP, BM = P.ident(S.MEAS_CAPACITY_SHARE_MONTHLY), P.ident(S.MEAS_BENCHMARK_MONTHLY)
 ALL_IND = f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}'"
-STATUS_TH = P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))
+STATUS_TH = P.status_thresholds()  # the vocabulary's colours (ecm.schema.Status)
 ENTERPRISE_LINK = P.data_link("企业详情 / enterprise detail", enterprise_detail.UID, enterprise="${__value.raw}")
 
 
@@ -234,7 +234,7 @@ def _trust_row(y: int) -> list[dict]:
         desc="Mean and worst enterprise completeness per day; below 90% the day's KPI is data_insufficient.")
     insuff = P.stat(42, P.title("数据不足企业", "enterprises data insufficient"),
                     [P.target(_count_status(3))], P.grid(12, y + 1, 4, 9), no_value="0", decimals=0, unit=P.U_COUNT,
-                    th=P.thresholds((None, "green"), (1, "purple")))
+                    th=P.thresholds((None, "green"), (1, S.Status.DATA_INSUFFICIENT.colour)))
     dq = P.ident(S.MEAS_DQ_RESULT)
     failed = P.table(
         43, P.title("未通过的阻断性检查", "failed blocking checks"),

@@ -15,7 +15,7 @@ UID = "ecm-enterprise-detail"
 BENCHMARKING_UID = "ecm-benchmarking"   # dashboards/benchmarking.py UID (imported there from here would cycle)
 ENT = P.where_var(S.TAG_ENTERPRISE, "enterprise")
 KPI = P.ident(S.MEAS_KPI_MONTHLY)
-STATUS_TH = P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))
+STATUS_TH = P.status_thresholds()  # the vocabulary's colours (ecm.schema.Status)
 UNIT_SUFFIX = {"kgce_per_m2": "kgce/m²", "kgce_per_t": "kgce/t", "kwh_per_t": "kWh/t", "kgce_per_pcs": "kgce/件"}
 
 
@@ -24,7 +24,7 @@ def insufficient_days_annotation(where: str = ENT) -> dict:
     q = (f"SELECT {P.ident(S.F_DATA_STATUS)}, {P.ident(S.F_COMPLETENESS_FRAC)} FROM {P.ident(S.MEAS_KPI_DAILY)} "
          f"WHERE {where} AND {P.ident(S.F_DATA_STATUS)} = 'data_insufficient' AND $timeFilter "
          f"GROUP BY {P.ident(S.TAG_ENTERPRISE)}")
-    return P.annotation("数据不足日 / data-insufficient days", q, "purple", text_column=S.F_DATA_STATUS,
+    return P.annotation("数据不足日 / data-insufficient days", q, S.Status.DATA_INSUFFICIENT.colour, text_column=S.F_DATA_STATUS,
                         tags_column=S.TAG_ENTERPRISE)
 
 

@@ -6,7 +6,7 @@ from ``ecm.schema``. Grafana 11.x dashboard JSON, ``schemaVersion`` 39.
 """
 from __future__ import annotations
 
-from ecm.schema import DISTRICT, STATUS_LEVELS, TAG_ENTERPRISE
+from ecm.schema import DISTRICT, STATUS_LEVELS, TAG_ENTERPRISE, Status
 
 SCHEMA_VERSION = 39
 DATASOURCE_UID = "ecm-influx"
@@ -24,9 +24,15 @@ U_FRAC = "percentunit"
 U_COUNT = "suffix: 家"          #: a number of enterprises
 U_LINES = "suffix: 条"          #: a number of production lines
 
-STATUS_ZH = {"green": "绿 green", "yellow": "黄 yellow", "red": "红 red", "data_insufficient": "数据不足 no data",
-             "not_rated": "1月不评价 not rated (Jan)"}
-STATUS_COLOR = {0: "green", 1: "yellow", 2: "red", 3: "purple", 4: "text"}
+
+# the report's words and colours for a status (ecm.schema.Status), so boards and report agree
+STATUS_ZH = {s.value: f"{s.zh} {s.en}" for s in Status}
+STATUS_COLOR = {s.level: s.colour for s in Status}
+
+
+def status_thresholds() -> dict:
+    """status_level thresholds in the vocabulary's colours (ecm.schema.Status)."""
+    return thresholds(*((None if s.level == 0 else s.level, s.colour) for s in Status))
 
 
 def targets_cfg():

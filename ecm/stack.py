@@ -39,7 +39,7 @@ def readings_count(client, since) -> int:
     """Readings queryable in ``client``'s database since ``since`` (a datetime)."""
     from ecm.influx import time_literal
 
-    df = client.query_frame(f"SELECT count(received_ms) AS n FROM readings WHERE time >= {time_literal(since)}")
+    df = client.query_frame(f"SELECT count(received_ms) AS n FROM {client.readings_from} WHERE time >= {time_literal(since)}")
     return 0 if df.empty else int(df["n"].iloc[0])
 
 

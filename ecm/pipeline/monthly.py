@@ -27,6 +27,7 @@ from ecm.schema import MEAS_DQ_RESULT as DQ_RESULT
 from ecm.schema import KPI_MONTHLY_FIELDS, MEAS_ENERGY_DAILY, MEAS_ENTERPRISE_MONTHLY, MEAS_KPI_DAILY, MEAS_LINE_DAILY
 from ecm.schema import SUITE_ACCOUNTING_MONTHLY
 from ecm.schema import MEAS_KPI_MONTHLY as KPI_MONTHLY
+from ecm.schema import Status
 
 DISTRICT = compliance.DISTRICT
 
@@ -163,4 +164,5 @@ def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, fact
     d = kf[kf["enterprise"] == DISTRICT].iloc[0]
     return {"month": f"{day:%Y-%m}", "district_status": d["status"], "n_issues": len(records),
             "district_ytd_intensity_tce_per_10k_cny": None if pd.isna(d["ytd_intensity_tce_per_10k_cny"]) else round(float(d["ytd_intensity_tce_per_10k_cny"]), 4),
-            "n_red": int((kf["status"] == "red").sum()), "n_insufficient": int((kf["status"] == "data_insufficient").sum())}
+            "n_red": int((kf["status"] == Status.RED).sum()),
+            "n_insufficient": int((kf["status"] == Status.DATA_INSUFFICIENT).sum())}

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ecm.influx import InfluxClient, quote_ident, quote_str, time_literal
+from ecm.schema import MEAS_READINGS
 
-READINGS = "readings"
+READINGS = MEAS_READINGS
 COLUMNS = ["time", "enterprise", "meter", "quantity", "value"]
 
 
@@ -20,7 +21,7 @@ def _select(client: InfluxClient, quantity: str, where_time: str, agg: str | Non
             enterprises: list[str] | None = None) -> pd.DataFrame:
     field = quote_ident(quantity)
     sel = f"{agg}({field})" if agg else field
-    q = (f"SELECT {sel} AS value FROM {READINGS} WHERE quantity = {quote_str(quantity)} AND {where_time}"
+    q = (f"SELECT {sel} AS value FROM {client.readings_from} WHERE quantity = {quote_str(quantity)} AND {where_time}"
          f"{enterprise_filter(enterprises)} GROUP BY enterprise, meter")
     df = client.query_frame(q)
     if df.empty:

@@ -289,3 +289,13 @@ def test_volume_ownership_is_fixed_before_any_service_writes(config):
         if writes:
             assert "ecm-init" in _depends(config, name), f"{name} mounts {writes} before ecm-init ran"
     assert config["services"]["ingest"]["environment"]["ECM_DISTRICT_FILE"].startswith("/var/lib/ecm/")
+
+
+def test_retention_is_applied_before_ingest_writes(config):
+    init = config["services"]["ecm-init"]
+    assert "ecm retention apply" in (ROOT / "compose" / "ecm-init.sh").read_text()
+    assert init["depends_on"]["influxdb"]["condition"] == "service_healthy"
+    assert init["environment"]["INFLUX_ADMIN_PASSWORD"] and init["environment"]["INFLUX_ADMIN_USER"]
+    env = config["services"]["ingest"]["environment"]
+    assert env["ECM_INFLUX_RAW_RP"] == "raw" and int(env["ECM_INFLUX_RAW_RETENTION_DAYS"]) == 400
+    assert "ecm-init" in _depends(config, "ingest")
