@@ -25,6 +25,7 @@ from ecm.accounting.january import january_rule
 from ecm.accounting.signs import required_rate_display, status_action
 from ecm.accounting.status import DATA_OK
 from ecm.accounting.ytd import window_energy, window_value_added, ytd_spans
+from ecm.schema import Status
 
 SUM_COLUMNS = ("energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny")
 
@@ -222,11 +223,11 @@ def intensity_frame(kd: pd.DataFrame, stats: pd.DataFrame, enterprise_ids: list[
     firms = df[~is_d]
     zh = explain_mix(status=d["status"], cumulative_index=d["cumulative_index"], path_index=d["path_index"],
                      structure_effect=d["structure_effect_vs_base"], intensity_effect=d["intensity_effect_vs_base"],
-                     fixed_weight_index=d["fixed_weight_index_vs_base"], n_red=int((firms["status"] == "red").sum()),
+                     fixed_weight_index=d["fixed_weight_index_vs_base"], n_red=int((firms["status"] == Status.RED.value).sum()),
                      n_enterprises=len(firms), lang="zh")
     en_ = explain_mix(status=d["status"], cumulative_index=d["cumulative_index"], path_index=d["path_index"],
                       structure_effect=d["structure_effect_vs_base"], intensity_effect=d["intensity_effect_vs_base"],
-                      fixed_weight_index=d["fixed_weight_index_vs_base"], n_red=int((firms["status"] == "red").sum()),
+                      fixed_weight_index=d["fixed_weight_index_vs_base"], n_red=int((firms["status"] == Status.RED.value).sum()),
                       n_enterprises=len(firms), lang="en")
     df["mix_explanation_zh"] = np.where(is_d, zh, "")
     df["mix_explanation_en"] = np.where(is_d, en_, "")
