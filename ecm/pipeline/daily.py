@@ -104,15 +104,17 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
 
 
 def compute_day(client, registry, factors, first: date, last: date | None = None, *, gate_readings: bool = True,
-                chunk_enterprises: int = 20) -> DayFrames:
+                chunk_enterprises: int = 20, meter_days=None) -> DayFrames:
     """All daily frames for Beijing days [first, last] (no writes); every frame has a ``day``
     column. ``gate_readings=False`` skips the raw-readings suite (historical imports at daily
-    resolution, where interval completeness does not apply); it only runs for a single day."""
+    resolution, where interval completeness does not apply); it only runs for a single day.
+    ``meter_days`` replaces :func:`meter_day_consumption` (same signature and result), e.g.
+    ``ecm.pipeline.rollup_source.meter_day_from_hourly`` once raw readings have expired."""
     from ecm.quality import run_suite
 
     last = last or first
-    md, qmetrics, issues = meter_day_consumption(client, registry, first, last, chunk_enterprises=chunk_enterprises,
-                                                 with_quality=gate_readings)
+    md, qmetrics, issues = (meter_days or meter_day_consumption)(
+        client, registry, first, last, chunk_enterprises=chunk_enterprises, with_quality=gate_readings)
     md = allocation.in_service(md)
     dq = [run_suite("readings_daily", qmetrics, period=first.isoformat())] if qmetrics is not None else []
     energy, iss = allocation.enterprise_energy(md, factors, empty_year=first.year)
