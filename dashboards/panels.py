@@ -42,6 +42,32 @@ def targets_cfg():
     return get_factors().targets
 
 
+def required_rate_config() -> dict:
+    """Stat/table options for ``required_annual_rate_frac`` (signed): thresholds and the headroom
+    mapping of :func:`ecm.accounting.signs.grafana_required_rate` — red when it must fall steeply,
+    "余量 headroom" when ≥ 0 (docs/contracts.md §4, Signs)."""
+    from ecm.accounting.signs import grafana_required_rate
+
+    g = grafana_required_rate(targets_cfg())
+    return {"th": g["thresholds"], "mappings": g["mappings"]}
+
+
+def grafana_colour(field_config: dict, value: float) -> tuple[str, str | None]:
+    """(colour, mapped text) Grafana shows for ``value`` under a panel's ``fieldConfig.defaults``:
+    a matching value/range mapping wins, else the highest threshold step ≤ value."""
+    for m in field_config.get("mappings", []):
+        o = m["options"]
+        if m["type"] == "range" and o["from"] <= value <= o["to"]:
+            return o["result"].get("color", ""), o["result"].get("text")
+        if m["type"] == "value" and str(value) in o:
+            return o[str(value)].get("color", ""), o[str(value)].get("text")
+    colour = ""
+    for st in field_config.get("thresholds", {}).get("steps", []):
+        if st["value"] is None or value >= st["value"]:
+            colour = st["color"]
+    return colour, None
+
+
 def pct(frac: float) -> str:
     """0.13 → ``13%``; 0.125 → ``12.5%``."""
     return f"{frac * 100:.1f}".rstrip("0").rstrip(".") + "%"

@@ -93,6 +93,59 @@ F_PATH_INDEX = "path_index"
 F_REQUIRED_RATE_FRAC = "required_annual_rate_frac"
 F_STATUS = "status"
 F_STATUS_LEVEL = "status_level"
+STATUS_NOT_RATED = "not_rated"   #: status_level 4: a January-only year to date, published without colour
+# comparable periods (同口径, docs/contracts.md §4)
+F_ESTIMATED = "estimated"                  #: int 1/0: a compared span rests partly on recovered days
+F_INSUFFICIENT_SPANS = "insufficient_spans"  #: comma-joined spans (cur, prev, base) that failed coverage
+F_ENTERPRISE_SHARE_FRAC = "enterprise_share_frac"  #: district: members ÷ enterprises (reference only)
+F_N_MEMBERS = "n_members"                  #: district: enterprises of the comparable set
+# January rule and window label
+F_YTD_WINDOW_ZH = "ytd_window_zh"          #: 1–10月
+F_YTD_WINDOW_EN = "ytd_window_en"          #: Jan–Oct
+F_STATUS_NOTE_ZH = "status_note_zh"
+F_STATUS_NOTE_EN = "status_note_en"
+# signs and words
+F_REQUIRED_RATE_KIND = "required_rate_kind"      #: must_fall | headroom | none
+F_REQUIRED_RATE_COLOUR = "required_rate_colour"  #: green | yellow | red | grey
+F_REQUIRED_RATE_TEXT_ZH = "required_rate_text_zh"
+F_REQUIRED_RATE_TEXT_EN = "required_rate_text_en"
+F_RED_REASON = "red_reason"                      #: yoy_rise_only | path_shortfall | path_shortfall_and_yoy_rise
+F_ACTION_ZH = "action_zh"
+F_ACTION_EN = "action_en"
+# structure vs efficiency (LMDI, district row only): <effect>_vs_base and <effect>_vs_prev
+LMDI_EFFECTS = ("total_ratio", "structure_effect", "structure_industry_effect", "structure_within_industry_effect",
+                "intensity_effect", "fixed_weight_index")
+F_STRUCTURE_EFFECT_VS_BASE = "structure_effect_vs_base"
+F_INTENSITY_EFFECT_VS_BASE = "intensity_effect_vs_base"
+F_FIXED_WEIGHT_INDEX_VS_BASE = "fixed_weight_index_vs_base"
+F_MIX_EXPLANATION_ZH = "mix_explanation_zh"
+F_MIX_EXPLANATION_EN = "mix_explanation_en"
+# CO2 target (energy-related CO2 unless process CO2 is given for every row and span: prefix co2_)
+P_CO2_TARGET = "energy_co2_"
+F_CO2_INDEX_FIXED = "energy_co2_index_fixed_vintage"
+F_CO2_INDEX_OWN = "energy_co2_index_own_vintage"
+F_CO2_YOY_FIXED = "energy_co2_yoy_change_frac_fixed_vintage"
+F_CO2_YOY_OWN = "energy_co2_yoy_change_frac_own_vintage"
+F_CO2_STATUS = "energy_co2_status"
+F_CO2_STATUS_LEVEL = "energy_co2_status_level"
+F_CO2_REFERENCE_INDEX = "co2_reference_index"
+#: every field of kpi_monthly, in the order written (docs/contracts.md §2.1)
+KPI_MONTHLY_FIELDS = [
+    "energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny",
+    "intensity_tce_per_10k_cny", "co2_intensity_t_per_10k_cny", "ytd_energy_tce", "ytd_value_added_10k_cny",
+    "ytd_intensity_tce_per_10k_cny", "ytd_change_frac", "cumulative_index", "path_index", "required_annual_rate_frac",
+    "shortfall_frac", "status", "status_level", "completeness_frac", "ytd_through", "factor_table_version",
+    "data_status", F_ESTIMATED, F_INSUFFICIENT_SPANS, "covered_frac_cur", "covered_frac_prev", "covered_frac_base",
+    "estimated_frac_cur", "estimated_frac_prev", "estimated_frac_base", "energy_prev_year_tce",
+    "value_added_prev_year_10k_cny", "energy_base_tce", "value_added_base_10k_cny", "base_intensity_tce_per_10k_cny",
+    F_ENTERPRISE_SHARE_FRAC, F_N_MEMBERS, F_YTD_WINDOW_ZH, F_YTD_WINDOW_EN, F_STATUS_NOTE_ZH, F_STATUS_NOTE_EN,
+    F_REQUIRED_RATE_KIND, F_REQUIRED_RATE_COLOUR, F_REQUIRED_RATE_TEXT_ZH, F_REQUIRED_RATE_TEXT_EN, F_RED_REASON,
+    F_ACTION_ZH, F_ACTION_EN,
+    *[f"{e}_{c}" for c in ("vs_base", "vs_prev") for e in LMDI_EFFECTS], F_MIX_EXPLANATION_ZH, F_MIX_EXPLANATION_EN,
+    "energy_co2_intensity_t_per_10k_cny", F_CO2_INDEX_FIXED, F_CO2_INDEX_OWN, F_CO2_YOY_FIXED, F_CO2_YOY_OWN,
+    F_CO2_STATUS, F_CO2_STATUS_LEVEL, "grid_vintage_fixed", "grid_vintage_own", F_CO2_REFERENCE_INDEX,
+    "co2_reference_annual_change_frac", "co2_basis", "co2_label_zh", "co2_label_en",
+]
 
 # benchmark_monthly: per-unit fields are PREFIX + unit, e.g. unit_energy_12m_kgce_per_m2
 UNIT_ENERGY_UNITS = ("kgce_per_m2", "kgce_per_t", "kwh_per_t", "kgce_per_pcs")
@@ -181,6 +234,7 @@ class Status(_Term):
     YELLOW = ("yellow", 1, "预警", "warning", COLOUR_WARN)
     RED = ("red", 2, "滞后", "behind the path", COLOUR_BAD)
     DATA_INSUFFICIENT = ("data_insufficient", 3, "数据不足", "data insufficient", COLOUR_NONE)
+    NOT_RATED = ("not_rated", 4, "1月不单独评价", "not rated in January (Spring Festival)", COLOUR_INFO)
 
 
 class Classification(_Term):

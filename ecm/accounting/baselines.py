@@ -462,8 +462,10 @@ SAVINGS_COLUMNS = ["level", "measure", "enterprise", "line", "date", "kind", "de
 
 
 def _co2_ratio(co2, ent: str, d0: date, d1: date) -> float:
-    """tCO₂ per tce of an enterprise: a fixed figure, or Σ co2_t ÷ Σ energy_tce over [d0, d1] of a
-    daily frame (``day``, ``enterprise``, ``energy_tce``, ``co2_t``)."""
+    """tCO₂ per tce of an enterprise: a fixed figure, Σ co2_t ÷ Σ energy_tce over [d0, d1] of a
+    daily frame (``day``, ``enterprise``, ``energy_tce``, ``co2_t``), or ``co2(ent, d0, d1)``."""
+    if callable(co2):
+        return float(co2(ent, d0, d1))
     if isinstance(co2, pd.DataFrame):
         g = co2[(co2["enterprise"] == ent) & (co2["day"] >= d0) & (co2["day"] <= d1)]
         tce = g["energy_tce"].sum()

@@ -22,8 +22,15 @@ MONTHLY_FIGURES = ("energy_tce", "co2_t", "value_added_10k_cny", "intensity_tce_
                    "ytd_intensity_tce_per_10k_cny", "ytd_change_frac", "cumulative_index", "path_index",
                    "required_annual_rate_frac", "co2_intensity_t_per_10k_cny")
 DAILY_FIGURES = ("energy_tce", "co2_t")
+#: kpi_monthly words and figures of the issue #12 rules (docs/contracts.md §4)
+VERDICT_TEXTS = ("ytd_window_zh", "ytd_window_en", "status_note_zh", "status_note_en", "mix_explanation_zh",
+                 "mix_explanation_en", "energy_co2_status", "co2_label_zh", "co2_label_en", "action_zh", "action_en",
+                 "red_reason")
+VERDICT_FIGURES = ("structure_effect_vs_base", "intensity_effect_vs_base", "fixed_weight_index_vs_base",
+                   "energy_co2_index_fixed_vintage", "energy_co2_index_own_vintage", "co2_reference_index",
+                   "energy_co2_yoy_change_frac_fixed_vintage")
 #: display order of status/classification levels: 2 (red/worse than baseline) first, 3 (none) last
-LEVEL_ORDER = {2: 0, 1: 1, 0: 2, 3: 3}
+LEVEL_ORDER = {2: 0, 1: 1, 0: 2, 3: 3, 4: 3}
 
 
 def num(v) -> float | None:
@@ -69,6 +76,12 @@ def monthly_summary(data: ReportData, entity: str) -> dict:
     ci, pi = out["cumulative_index"], out["path_index"]
     out["gap_index"] = None if ci is None or pi is None else ci - pi
     out["on_track"] = None if out["gap_index"] is None else out["gap_index"] <= 0
+    # issue #12: the window in words, the January note, structure vs efficiency, the CO2 target
+    for f in VERDICT_TEXTS:
+        out[f] = _text(r.get(f)) or ""
+    for f in VERDICT_FIGURES:
+        out[f] = None if out["data_insufficient"] else num(r.get(f))
+    out["estimated"] = bool(num(r.get("estimated")) or 0)
     return out
 
 

@@ -163,10 +163,11 @@ def test_mosquitto_config_and_acl_match_the_local_broker(project, tmp_path):
     from ecm.services import MosquittoService
 
     ids = load_registry(ROOT / "config" / "district.yaml").enterprise_ids
-    local = MosquittoService(tmp_path, "127.0.0.1", 1883, ids)
+    local = MosquittoService(tmp_path, "127.0.0.1", 1883, ids, tls_port=8883)
     local_conf = _options(local.write_config().read_text())
     compose_conf = _options((ROOT / "compose" / "mosquitto" / "mosquitto.conf").read_text())
-    path_like = {"plugin", "plugin_opt_config_file", "user", "persistence_location", "listener", "log_dest"}
+    path_like = {"plugin", "plugin_opt_config_file", "user", "persistence_location", "listener", "log_dest",
+                 "cafile", "certfile", "keyfile"}
     assert {k: v for k, v in local_conf.items() if k not in path_like} == \
            {k: v for k, v in compose_conf.items() if k not in path_like}
     assert set(local_conf) == set(compose_conf)
@@ -203,7 +204,10 @@ def test_generated_passwords_authenticate_on_a_real_broker(project, tmp_path):
         secrets = json.loads((project / ".compose" / "state" / "secrets.json").read_text())
 
         def connect(user: str, password: str, client_id: str | None = None) -> int:
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or user, protocol=mqtt.MQTTv5)
+            from ecm.mqtt import gateway_client_id
+
+            cid = client_id or (user if user == "ingest" else gateway_client_id(user))
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
             c.username_pw_set(user, password)
             try:
                 rc = c.connect("127.0.0.1", port, keepalive=5)
@@ -303,6 +307,14 @@ def test_retention_is_applied_before_ingest_writes(config):
     env = config["services"]["ingest"]["environment"]
     assert env["ECM_INFLUX_RAW_RP"] == "raw" and int(env["ECM_INFLUX_RAW_RETENTION_DAYS"]) == 400
     assert "ecm-init" in _depends(config, "ingest")
+
+
+def test_mosquitto_publishes_only_tls(config, project):
+    ports = [str(p) for p in config["services"]["mosquitto"].get("ports", [])]
+    assert ports and all("8883" in p for p in ports) and not any("1883" in p for p in ports), ports
+    tls = project / ".compose" / "mosquitto" / "tls"
+    assert {p.name for p in tls.iterdir()} >= {"ca.crt", "server.crt", "server.key"}
+    assert oct((tls / "server.key").stat().st_mode & 0o777) == "0o600"
 
 
 def test_scheduled_backup_reaches_the_loopback_rpc_and_every_part(config):

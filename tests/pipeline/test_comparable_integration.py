@@ -1,0 +1,122 @@
+"""Comparable periods on the seeded district, end to end (issue #12 "Done when").
+
+Withheld days of e04 in its base year (2022, for the 2023-12 verdict) or its prior year (2023, for
+the 2024-03 verdict, 1 Jan – 2 Mar): when the counter registers around them span the stretch, the verdict is
+unchanged and flagged ``estimated``; when a reset inside breaks the span, e04 is
+``data_insufficient`` (never red) and the district is recomputed over the other enterprises, with
+energy-weighted completeness. The shared database is restored at the end of each case.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from ecm.periods import day_bounds_utc
+from ecm.schema import MEAS_KPI_DAILY, MEAS_KPI_MONTHLY, MEAS_READINGS
+
+pytestmark = pytest.mark.integration
+
+ENT = "e04"
+
+
+def _monthly(client, month: str) -> pd.DataFrame:
+    """kpi_monthly rows of the month whose point time (Beijing month start, UTC) is ``month``."""
+    return client.query_frame(f"SELECT * FROM {MEAS_KPI_MONTHLY} WHERE time = '{month}' GROUP BY enterprise"
+                              ).set_index("enterprise")
+
+
+def _block(client, first: date, last: date) -> None:
+    """What a failed gate leaves in kpi_daily: the enterprise-days withheld, without energy."""
+    s, _ = day_bounds_utc(first)
+    _, e = day_bounds_utc(last)
+    client.delete_range(MEAS_KPI_DAILY, s, e, tags={"enterprise": [ENT]})
+    days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+    rows = pd.DataFrame({"time": [day_bounds_utc(d)[0] for d in days], "enterprise": ENT,
+                         "data_status": "data_insufficient", "completeness_frac": 0.0})
+    client.write_frame(rows, MEAS_KPI_DAILY, ["enterprise"])
+
+
+CASES = {  # blocked stretch, evaluated month (its kpi_monthly time, run day), spans hit, days in those spans
+    # base year: the 2023-12 verdict compares 2023 with 2022, which is both its prior and its base year
+    "base": (date(2022, 3, 10), 10, "2023-11-30T16:00:00Z", "2023-12-31", "prev,base", 365),
+    # prior year: the 2024-03 verdict (1 Jan – 2 Mar, 62 days) allows at most 10 % estimated: 6 days
+    "prev": (date(2023, 2, 10), 6, "2024-02-29T16:00:00Z", "2024-03-02", "prev", 62),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_blocked_compared_span_is_recovered_or_withheld_never_red(seeded, case):
+    from ecm.pipeline.daily import run_days
+    from ecm.pipeline.monthly import compute_monthly_compliance
+    from ecm.registry import get_registry
+
+    first, n, month, day, spans, n_span = CASES[case]
+    last = first + timedelta(days=n - 1)
+    client, reg = seeded.stack.client(), get_registry()
+    before = _monthly(client, month)
+    assert before.loc[ENT, "status"] in ("green", "yellow", "red")
+    meters = reg.meters_frame()
+    main = meters[(meters["enterprise"] == ENT) & (meters["role"] == "main") & (meters["kind"] == "counter")
+                  & (meters["carrier"] == "electricity")].iloc[0]
+    reset_at = day_bounds_utc(first + timedelta(days=2))[0] + pd.Timedelta(hours=12)
+    try:
+        _block(client, first, last)
+        compute_monthly_compliance(day, client=client, registry=reg)
+        spanned = _monthly(client, month)
+        e = spanned.loc[ENT]
+        assert e["status"] == before.loc[ENT, "status"]
+        assert e["cumulative_index"] == pytest.approx(before.loc[ENT, "cumulative_index"], rel=1e-9)
+        assert e["estimated"] == 1 and e["insufficient_spans"] == ""
+        for span in spans.split(","):
+            assert e[f"estimated_frac_{span}"] == pytest.approx(n / n_span)
+        assert spanned.loc["_district", "estimated"] == 1
+        assert spanned.loc["_district", "cumulative_index"] == pytest.approx(before.loc["_district", "cumulative_index"],
+                                                                             rel=1e-9)
+
+        # a register reset at noon inside the stretch: the counters no longer span it
+        client.write_frame(pd.DataFrame({"time": [reset_at], "enterprise": ENT, "meter": main["meter"],
+                                         "quantity": main["quantity"], main["quantity"]: 0.0}),
+                           MEAS_READINGS, ["enterprise", "meter", "quantity"])
+        compute_monthly_compliance(day, client=client, registry=reg)
+        cut = _monthly(client, month)
+        assert cut.loc[ENT, "status"] == "data_insufficient" and cut.loc[ENT, "insufficient_spans"] == spans
+        # district 同口径: the ratio of sums over the other enterprises, recomputed from their rows
+        ok = cut[(cut.index != "_district") & (cut["data_status"] == "ok")]
+        assert ENT not in ok.index and len(ok) == 19
+        expected = ((ok["ytd_energy_tce"].sum() / ok["ytd_value_added_10k_cny"].sum())
+                    / (ok["energy_base_tce"].sum() / ok["value_added_base_10k_cny"].sum()))
+        d = cut.loc["_district"]
+        assert d["cumulative_index"] == pytest.approx(expected, rel=1e-9)
+        # energy-weighted completeness: e04's current span is whole, so its weight is its YTD energy
+        firms = cut[cut.index != "_district"]
+        assert d["completeness_frac"] == pytest.approx(ok["ytd_energy_tce"].sum() / firms["ytd_energy_tce"].sum(),
+                                                       rel=1e-9)
+        assert d["completeness_frac"] < 1 and d["enterprise_share_frac"] == pytest.approx(0.95)
+    finally:
+        client.execute(f"DELETE FROM {MEAS_READINGS} WHERE meter = '{main['meter']}' "
+                       f"AND time = '{reset_at.isoformat().replace('+00:00', 'Z')}'")
+        run_days([first + timedelta(days=k) for k in range(n)], client=client, registry=reg, gate="history")
+        compute_monthly_compliance(day, client=client, registry=reg)
+    restored = _monthly(client, month)
+    assert restored.loc[ENT, "status"] == before.loc[ENT, "status"] and restored.loc[ENT, "estimated"] == 0
+
+
+def test_estimated_share_above_the_cap_is_insufficient_not_red(seeded):
+    """Ten recovered days in the 62-day prior-year span (16 % > 10 %): data_insufficient, never a colour."""
+    from ecm.pipeline.daily import run_days
+    from ecm.pipeline.monthly import compute_monthly_compliance
+    from ecm.registry import get_registry
+
+    client, reg, month, day = seeded.stack.client(), get_registry(), "2024-02-29T16:00:00Z", "2024-03-02"
+    first = date(2023, 2, 10)
+    try:
+        _block(client, first, first + timedelta(days=9))
+        compute_monthly_compliance(day, client=client, registry=reg)
+        e = _monthly(client, month).loc[ENT]
+        assert e["status"] == "data_insufficient" and e["insufficient_spans"] == "prev"
+        assert e["estimated_frac_prev"] == pytest.approx(10 / 62)
+    finally:
+        run_days([first + timedelta(days=k) for k in range(10)], client=client, registry=reg, gate="history")
+        compute_monthly_compliance(day, client=client, registry=reg)
