@@ -120,3 +120,56 @@ def test_estimated_share_above_the_cap_is_insufficient_not_red(seeded):
     finally:
         run_days([first + timedelta(days=k) for k in range(10)], client=client, registry=reg, gate="history")
         compute_monthly_compliance(day, client=client, registry=reg)
+
+
+def test_district_row_stores_lmdi_effects_co2_target_and_window(seeded):
+    """The 2024-03 district row carries the LMDI effects (their product is the index ratio, exactly, and
+    the vs-base total ratio is the cumulative index), the CO₂ index at the fixed 2022 grid vintage with
+    its status, and the window label; printed for the report to the lead."""
+    from ecm.factors import get_factors
+
+    d = _monthly(seeded.stack.client(), "2024-02-29T16:00:00Z").loc["_district"]
+    for tag in ("vs_base", "vs_prev"):
+        assert d[f"total_ratio_{tag}"] == pytest.approx(d[f"structure_effect_{tag}"] * d[f"intensity_effect_{tag}"],
+                                                        rel=1e-9)
+        assert d[f"structure_effect_{tag}"] == pytest.approx(
+            d[f"structure_industry_effect_{tag}"] * d[f"structure_within_industry_effect_{tag}"], rel=1e-9)
+    assert d["total_ratio_vs_base"] == pytest.approx(d["cumulative_index"], rel=1e-9)
+    assert d["total_ratio_vs_prev"] == pytest.approx(1 + d["ytd_change_frac"], rel=1e-9)
+    a = get_factors().co2_reference.annual_change_frac
+    assert d["co2_reference_index"] == pytest.approx((1 + a) ** 2) and d["grid_vintage_fixed"] == 2022
+    assert d["energy_co2_status"] in ("green", "yellow", "red") and d["co2_basis"] == "energy_related"
+    assert d["ytd_window_zh"] == "1月1日–3月2日" and d["ytd_window_en"] == "1 Jan–2 Mar"
+    print("\nseeded district 2024-03 (YTD 1 Jan–2 Mar 2024):",
+          {k: d[k] for k in ("status", "cumulative_index", "path_index", "ytd_change_frac", "required_annual_rate_frac",
+                             "structure_effect_vs_base", "intensity_effect_vs_base", "fixed_weight_index_vs_base",
+                             "structure_effect_vs_prev", "intensity_effect_vs_prev", "energy_co2_index_fixed_vintage",
+                             "energy_co2_index_own_vintage", "energy_co2_yoy_change_frac_fixed_vintage",
+                             "co2_reference_index", "energy_co2_status", "completeness_frac", "n_members",
+                             "mix_explanation_en")})
+
+
+def test_late_statistics_recompute_the_closed_month(seeded):
+    """e03's February 2024 value added arrives after February was closed: the next run recomputes the
+    February row, and e03 gets its colour back."""
+    from ecm.pipeline.monthly import compute_monthly_compliance
+    from ecm.registry import get_registry
+    from ecm.schema import MEAS_ENTERPRISE_MONTHLY
+
+    client, reg, feb = seeded.stack.client(), get_registry(), "2024-01-31T16:00:00Z"
+    before = _monthly(client, feb)
+    assert before.loc["e03", "status"] in ("green", "yellow", "red")
+    saved = client.query_frame(f"SELECT * FROM {MEAS_ENTERPRISE_MONTHLY} WHERE enterprise = 'e03' AND time = '{feb}'")
+    assert len(saved) == 1
+    client.execute(f"DELETE FROM {MEAS_ENTERPRISE_MONTHLY} WHERE enterprise = 'e03' AND time = '{feb}'")
+    try:
+        compute_monthly_compliance("2024-02-29", client=client, registry=reg)
+        assert _monthly(client, feb).loc["e03", "status"] == "data_insufficient"
+    finally:
+        client.write_frame(saved, MEAS_ENTERPRISE_MONTHLY,
+                           ["enterprise"])
+    out = compute_monthly_compliance("2024-03-02", client=client, registry=reg)
+    assert out["recomputed"] == ["2024-02"]
+    after = _monthly(client, feb)
+    assert after.loc["e03", "status"] == before.loc["e03", "status"]
+    assert after.loc["_district", "n_value_added_months"] == before.loc["_district", "n_value_added_months"]
