@@ -41,8 +41,8 @@ def _block(client, first: date, last: date) -> None:
 CASES = {  # blocked stretch, evaluated month (its kpi_monthly time, run day), spans hit, days in those spans
     # base year: the 2023-12 verdict compares 2023 with 2022, which is both its prior and its base year
     "base": (date(2022, 3, 10), 10, "2023-11-30T16:00:00Z", "2023-12-31", "prev,base", 365),
-    # prior year: the 2024-03 verdict (1 Jan – 2 Mar, 62 days) allows at most 10 % estimated: 6 days
-    "prev": (date(2023, 2, 10), 6, "2024-02-29T16:00:00Z", "2024-03-02", "prev", 62),
+    # prior year: the 2024-03 verdict (1 Jan – 2 Mar; 61 days in 2023) allows at most 10 % estimated: 6 days
+    "prev": (date(2023, 2, 10), 6, "2024-02-29T16:00:00Z", "2024-03-02", "prev", 61),
 }
 
 
@@ -75,9 +75,11 @@ def test_blocked_compared_span_is_recovered_or_withheld_never_red(seeded, case):
         assert spanned.loc["_district", "cumulative_index"] == pytest.approx(before.loc["_district", "cumulative_index"],
                                                                              rel=1e-9)
 
-        # a register reset at noon inside the stretch: the counters no longer span it
-        client.write_frame(pd.DataFrame({"time": [reset_at], "enterprise": ENT, "meter": main["meter"],
-                                         "quantity": main["quantity"], main["quantity"]: 0.0}),
+        # the main meter replaced at noon inside the stretch (new register 0, then 5 at 18:00): the
+        # consumption across the replacement is unknown, so the counters no longer span the stretch
+        client.write_frame(pd.DataFrame({"time": [reset_at, reset_at + pd.Timedelta(hours=6)], "enterprise": ENT,
+                                         "meter": main["meter"], "quantity": main["quantity"],
+                                         main["quantity"]: [0.0, 5.0]}),
                            MEAS_READINGS, ["enterprise", "meter", "quantity"])
         compute_monthly_compliance(day, client=client, registry=reg)
         cut = _monthly(client, month)
@@ -95,8 +97,8 @@ def test_blocked_compared_span_is_recovered_or_withheld_never_red(seeded, case):
                                                        rel=1e-9)
         assert d["completeness_frac"] < 1 and d["enterprise_share_frac"] == pytest.approx(0.95)
     finally:
-        client.execute(f"DELETE FROM {MEAS_READINGS} WHERE meter = '{main['meter']}' "
-                       f"AND time = '{reset_at.isoformat().replace('+00:00', 'Z')}'")
+        client.delete_range(MEAS_READINGS, reset_at, reset_at + pd.Timedelta(hours=6, seconds=1),
+                            tags={"meter": [main["meter"]]})
         run_days([first + timedelta(days=k) for k in range(n)], client=client, registry=reg, gate="history")
         compute_monthly_compliance(day, client=client, registry=reg)
     restored = _monthly(client, month)
@@ -104,7 +106,7 @@ def test_blocked_compared_span_is_recovered_or_withheld_never_red(seeded, case):
 
 
 def test_estimated_share_above_the_cap_is_insufficient_not_red(seeded):
-    """Ten recovered days in the 62-day prior-year span (16 % > 10 %): data_insufficient, never a colour."""
+    """Ten recovered days in the 61-day prior-year span (16 % > 10 %): data_insufficient, never a colour."""
     from ecm.pipeline.daily import run_days
     from ecm.pipeline.monthly import compute_monthly_compliance
     from ecm.registry import get_registry
@@ -116,7 +118,7 @@ def test_estimated_share_above_the_cap_is_insufficient_not_red(seeded):
         compute_monthly_compliance(day, client=client, registry=reg)
         e = _monthly(client, month).loc[ENT]
         assert e["status"] == "data_insufficient" and e["insufficient_spans"] == "prev"
-        assert e["estimated_frac_prev"] == pytest.approx(10 / 62)
+        assert e["estimated_frac_prev"] == pytest.approx(10 / 61)
     finally:
         run_days([first + timedelta(days=k) for k in range(10)], client=client, registry=reg, gate="history")
         compute_monthly_compliance(day, client=client, registry=reg)
