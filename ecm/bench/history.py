@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecm.schema import MEAS_READINGS
+
 
 def _readings(registry, first: date, last: date, seed: int):
     from sim_devices.calendar import DAY_S, day_index
@@ -68,7 +70,7 @@ def run(layout: str, first: date, last: date, seed: int, workdir: Path) -> dict:
             admin.execute('ALTER RETENTION POLICY "autogen" ON "bench" SHARD DURATION 7d', db="bench")
             client.skip_empty_deletes = False
         for df in _readings(reg, first, last, seed or sim_devices.DEFAULT_SEED):
-            client.write_frame(df, "readings", ["enterprise", "meter", "quantity"])
+            client.write_frame(df, MEAS_READINGS, ["enterprise", "meter", "quantity"])
         stats = monthly_stats_frame(reg, f"{first:%Y-%m}", f"{last:%Y-%m}", seed or sim_devices.DEFAULT_SEED)
         client.write_frame(stats_to_frame(stats), MEASUREMENT, ["enterprise"])
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
