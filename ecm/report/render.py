@@ -61,10 +61,10 @@ def make_env() -> jinja2.Environment:
 
 def report_globals() -> dict:
     """Units spelled out (wording.UNIT_FIRST) and the targets of config/factors.yaml, for the templates."""
-    from ecm.factors import get_factors
     from ecm.report.wording import UNIT_FIRST, UNIT_SHORT
+    from ecm.schema import targets
 
-    t = get_factors().targets
+    t = targets()
 
     def pct(frac: float) -> str:
         return f"{frac * 100:.1f}".rstrip("0").rstrip(".") + "%"
