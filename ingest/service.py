@@ -115,6 +115,7 @@ class Worker:
             self.client_id, user, password, self.s.mqtt_host, self.s.mqtt_port, SHARE_TOPIC, inbox=self.inbox,
             keepalive=30, session_expiry_s=self.s.ingest_session_expiry_s,
             receive_maximum=self.s.ingest_receive_maximum, max_unacked_bytes=self.s.ingest_max_unacked_mb << 20,
+            read_ahead_bytes=4 * BATCH_MAX_BYTES,
             retire=self.retire, on_connect=self._on_connect, on_subscribe=self._on_subscribe,
             on_disconnect=self._on_disconnect, hold=self._stop).start()
 
@@ -229,7 +230,7 @@ class Worker:
             return []
         limit = self.s.ingest_batch_points
         if (len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set()
-                and self.client.pending_bytes < BATCH_MAX_BYTES):
+                and self.client.queued_bytes < BATCH_MAX_BYTES):
             return []
         batch, size, pop = [], 0, inbox.popleft
         while inbox and len(batch) < limit and size < BATCH_MAX_BYTES:
@@ -237,6 +238,7 @@ class Worker:
             size += len(item[2]) + len(item[3])
             batch.append(item)
         self._batch_bytes = size
+        self.client.taken(size)
         return batch
 
     def process(self, batch: list) -> None:
