@@ -1,27 +1,48 @@
-# Project image for ingest, sim and the Airflow services (docker-compose.yml).
-# Source lives in /opt/ecm (config/, dags/, expectations/ are read from there via ECM_* paths).
+# Project image for ingest, the backup job and the Airflow services (docker-compose.yml).
+#
+# 1. Airflow and the providers the deployment needs, with Airflow's constraints file (the
+#    reproducible, tested dependency set of that Airflow release and Python version).
+# 2. The project, with Airflow pinned to the same version (Airflow's advice for adding your own
+#    packages on top of a constrained install). config/, expectations/ and dags/ are package
+#    data (ecm/_data/, see setup.py): nothing is read from a source folder at run time.
 FROM python:3.11-slim-bookworm
+
+ARG AIRFLOW_VERSION=3.3.2
+ARG PYTHON_VERSION=3.11
+ARG AIRFLOW_CONSTRAINTS=https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     AIRFLOW_HOME=/opt/airflow TZ=Asia/Shanghai
 
-# WeasyPrint (PDF reports) needs pango; CJK fonts for Chinese reports and charts.
+# WeasyPrint (PDF reports) needs pango; CJK fonts for Chinese reports and charts;
+# influxdb (1.x client tools, `influxd backup/restore -portable`) for `ecm backup`.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk tzdata \
+      influxdb influxdb-client \
  && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /opt/ecm
-COPY pyproject.toml README.md ./
+RUN pip install "apache-airflow==${AIRFLOW_VERSION}" \
+      apache-airflow-providers-fab apache-airflow-providers-postgres apache-airflow-providers-smtp \
+      psycopg2-binary \
+      --constraint "${AIRFLOW_CONSTRAINTS}"
+
+WORKDIR /tmp/ecm-src
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY ecm ecm
 COPY ingest ingest
 COPY sim_devices sim_devices
-RUN pip install . "apache-airflow-providers-postgres" "psycopg2-binary"
 COPY config config
-COPY dags dags
 COPY expectations expectations
+COPY dags dags
+RUN pip install . "apache-airflow==${AIRFLOW_VERSION}" \
+ && python -c "from ecm.settings import resource_dir as r; [r(n) for n in ('config', 'expectations', 'dags')]" \
+ && cd / && rm -rf /tmp/ecm-src
 
-RUN useradd --uid 50000 --create-home --shell /usr/sbin/nologin ecm \
- && mkdir -p /var/lib/ecm /opt/airflow \
- && chown -R ecm:ecm /var/lib/ecm /opt/airflow
-USER ecm
+# uid 50000 as in Airflow's images; the logs folder exists and is owned by it, so a fresh named
+# volume mounted there starts writable (the ecm-init service also fixes existing volumes).
+RUN useradd --uid 50000 --gid 0 --create-home --shell /usr/sbin/nologin ecm \
+ && mkdir -p /var/lib/ecm /opt/airflow/logs \
+ && chown -R 50000:0 /var/lib/ecm /opt/airflow
+WORKDIR /var/lib/ecm
+USER 50000
 CMD ["ecm", "--help"]

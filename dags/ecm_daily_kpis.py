@@ -1,10 +1,12 @@
 """ecm_daily_kpis — daily energy (tce), CO2, unit product energy and KPIs per enterprise.
 
 Schedule: daily at 01:00 Asia/Shanghai; each run owns the Beijing day of its data interval
-start (or ``conf["day"]`` for manual runs). Inputs: ``readings``, ``enterprise_monthly``.
-Outputs: ``energy_daily``, ``line_daily``, ``kpi_daily``, ``dq_result`` (asset ``kpi_daily``)
-and the nightly report under ``reports/<day>/``. Days with late readings (within the ingest
-max age) are recomputed in the same run; every write overwrites its day (idempotent).
+start (or ``conf["day"]`` for manual runs); runs can be made for any day from 2022-01-01.
+Reads: ``readings``. Days with late readings (within the ingest max age) are recomputed in the
+same run; every write overwrites its day (idempotent). Emits asset ``kpi_daily`` (extra: the day),
+which triggers ``ecm_monthly_compliance``.
+
+Writes: energy_daily, line_daily, kpi_daily, dq_result[readings_daily], dq_result[aggregates_daily], dq_result[accounting_daily]
 """
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ KPI_DAILY = Asset("influxdb://ecm/kpi_daily")
 @dag(
     dag_id="ecm_daily_kpis",
     schedule=CronDataIntervalTimetable("0 1 * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    tags=["ecm", "accounting", "quality", "report"],
+    tags=["ecm", "accounting", "quality"],
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
 )
 def ecm_daily_kpis():
@@ -43,21 +45,17 @@ def ecm_daily_kpis():
         return run_quality_gate(days)
 
     @task(outlets=[KPI_DAILY])
-    def compute_kpis(days: list[str], blocked: dict[str, list[str]]) -> list[str]:
+    def compute_kpis(days: list[str], blocked: dict[str, list[str]], day: str, outlet_events=None) -> list[str]:
         from ecm.pipeline.daily import compute_daily_kpis
 
-        return compute_daily_kpis(days, blocked)
-
-    @task
-    def nightly_report(day: str, computed: list[str]) -> str:
-        from ecm.pipeline.report import build_nightly_report
-
-        return build_nightly_report(day)
+        out = compute_daily_kpis(days, blocked)
+        if outlet_events is not None:
+            outlet_events[KPI_DAILY].extra = {"day": day}
+        return out
 
     day = day_partition()
     days = days_to_compute(day)
-    computed = compute_kpis(days, quality_gate(days))
-    nightly_report(day, computed)
+    compute_kpis(days, quality_gate(days), day)
 
 
 ecm_daily_kpis()

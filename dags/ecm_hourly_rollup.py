@@ -1,9 +1,12 @@
 """ecm_hourly_rollup — raw meter counters → hourly consumption per meter.
 
 Schedule: hourly at :05, Asia/Shanghai. Each run owns one Beijing hour, its data interval
-[start, end). Input: InfluxDB ``readings``. Output asset: ``meter_hourly`` (overwritten
-for the hour, so re-runs are idempotent). Late readings that arrived since the last run for
-earlier hours (within the ingest max age) are found and those hours are rolled up again.
+[start, end) (or ``conf["hour"]``); runs can be made for any hour from 2022-01-01. Reads:
+``readings``. Emits asset ``meter_hourly`` (overwritten for the hour, so re-runs are
+idempotent). Late readings that arrived since the last run for earlier hours (within the ingest
+max age) are found and those hours are rolled up again.
+
+Writes: meter_hourly
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ METER_HOURLY = Asset("influxdb://ecm/meter_hourly")
 @dag(
     dag_id="ecm_hourly_rollup",
     schedule=CronDataIntervalTimetable("5 * * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting"],

@@ -1,11 +1,13 @@
-"""ecm_monthly_compliance — intensity vs the 13% path, benchmark attainment, capacity shares.
+"""ecm_monthly_compliance — intensity vs the target path, benchmark attainment, capacity shares.
 
 Schedule: after every ``kpi_daily`` update (asset) — so the month to date is always fresh —
 and on the 1st of each month at 03:00 Asia/Shanghai to close the previous month. Each run owns
-the Beijing month of its day (``conf["day"]``, or the data interval start's day minus one).
-Inputs: ``kpi_daily``, ``line_daily``, ``enterprise_monthly``. Outputs (asset
-``kpi_monthly``): ``kpi_monthly`` (incl. ``_district``), ``benchmark_monthly``,
-``capacity_share_monthly``; each overwrites its month.
+the Beijing month of its day (``conf["day"]``, else the day the triggering ``kpi_daily`` event
+names, else the logical date's day minus one). Reads: ``kpi_daily``, ``line_daily``,
+``enterprise_monthly``. Each write overwrites its month. Emits asset ``kpi_monthly`` (extra: the
+day), which triggers ``ecm_nightly_report``.
+
+Writes: kpi_monthly, benchmark_monthly, capacity_share_monthly, dq_result[stats_monthly], dq_result[accounting_monthly]
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 3 1 * *", timezone="Asia/Shanghai"), assets=KPI_DAILY
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2022, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting", "compliance"],
@@ -29,10 +31,10 @@ KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
 )
 def ecm_monthly_compliance():
     @task
-    def month_partition(logical_date=None, dag_run=None) -> str:
+    def month_partition(logical_date=None, dag_run=None, triggering_asset_events=None) -> str:
         from ecm.pipeline.partitions import partition_month_day
 
-        return partition_month_day(dag_run.conf if dag_run else None, logical_date)
+        return partition_month_day(dag_run.conf if dag_run else None, logical_date, triggering_asset_events)
 
     @task
     def load_inputs(day: str) -> str:
@@ -41,10 +43,13 @@ def ecm_monthly_compliance():
         return check_inputs(day)
 
     @task(outlets=[KPI_MONTHLY])
-    def compliance(day: str) -> dict:
+    def compliance(day: str, outlet_events=None) -> dict:
         from ecm.pipeline.monthly import compute_monthly_compliance
 
-        return compute_monthly_compliance(day)
+        out = compute_monthly_compliance(day)
+        if outlet_events is not None:
+            outlet_events[KPI_MONTHLY].extra = {"day": day}
+        return out
 
     compliance(load_inputs(month_partition()))
 

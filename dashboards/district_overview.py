@@ -1,17 +1,32 @@
-"""区县总览 / District overview: is the district on the 13% path, and which enterprises are not?
+"""区县总览 / District overview: the officer's four questions, the answers on top.
 
-Top rows (read in five seconds): district status, cumulative index against the path, count of red
-and yellow enterprises, required annual rate; then the path chart and the enterprise status table.
-Below: energy this month and YTD, capacity shares at 标杆/基准, CO2, data completeness.
+Top row (read in five seconds): district status, intensity index against the path, capacity shares at
+标杆/基准 against their goals, the CO₂ intensity trend, data coverage. Below, one row per question:
+1. 是否在路径上? Are we on the 13 % path? (path chart, enterprise status table → enterprise board)
+2. 产能是否达到标杆/基准? Is capacity at 标杆/基准? (shares by industry, lines worse than 基准 → benchmarking)
+3. CO₂是否比全社会降得更快? Is CO₂ falling faster than society? (CO₂ and its intensity)
+4. 数据是否可信? Can we trust the data? (daily completeness, failed blocking checks)
 Default time range: this year so far (``now/y``), so sums over ``$timeFilter`` are year to date.
+Percentages in titles come from config/factors.yaml ``targets``.
 """
 from __future__ import annotations
 
+from dashboards import benchmarking, enterprise_detail
 from dashboards import panels as P
 from ecm import schema as S
 
 UID = "ecm-district-overview"
 KPI, DIST, FIRMS = P.ident(S.MEAS_KPI_MONTHLY), P.where_district(), P.where_firms()
+CAP, BM = P.ident(S.MEAS_CAPACITY_SHARE_MONTHLY), P.ident(S.MEAS_BENCHMARK_MONTHLY)
+ALL_IND = f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}'"
+STATUS_TH = P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))
+#: required_annual_rate_frac is signed: −0.05 = intensity must still fall 5 %/yr (steep: red), ≥ 0 = headroom
+RATE_TH = P.thresholds((None, "red"), (-0.05, "yellow"), (0, "green"))
+ENTERPRISE_LINK = P.data_link("企业详情 / enterprise detail", enterprise_detail.UID, enterprise="${__value.raw}")
+
+
+def _last(field: str, where: str = DIST, meas: str = KPI) -> dict:
+    return P.target(f"SELECT last({P.ident(field)}) AS {P.ident(field)} FROM {meas} WHERE {where} AND $timeFilter")
 
 
 def _count_status(level: int) -> str:
@@ -21,40 +36,50 @@ def _count_status(level: int) -> str:
 
 
 def _top_row() -> list[dict]:
-    status = P.stat(1, P.title("区县达标状态", "district status"),
-                    [P.target(f"SELECT last({P.ident(S.F_STATUS_LEVEL)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
-                    P.grid(0, 0, 6, 5), mappings=P.status_mappings(),
-                    th=P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple")),
-                    desc="kpi_monthly status of the district (_district): green = on the 13% path.")
-    index = P.stat(2, P.title("累计能耗强度指数 vs 路径", "cumulative index vs path", "2022=1"),
+    t = P.targets_cfg()
+    path = P.pct(t.cumulative_reduction_frac)
+    status = P.stat(1, P.title("区县达标状态", "district status"), [_last(S.F_STATUS_LEVEL)], P.grid(0, 0, 4, 5),
+                    mappings=P.status_mappings(), th=STATUS_TH, unit="none",
+                    desc=f"kpi_monthly status of the district: green = on the {path} path "
+                         f"({t.base_year}→{t.end_year}), year to date.")
+    index = P.stat(2, P.title(f"强度指数 vs {path}路径", f"intensity index vs {path} path", "2022=1"),
                    [P.target(f"SELECT last({P.ident(S.F_CUMULATIVE_INDEX)}) AS {P.ident(S.F_CUMULATIVE_INDEX)}, "
                              f"last({P.ident(S.F_PATH_INDEX)}) AS {P.ident(S.F_PATH_INDEX)} "
                              f"FROM {KPI} WHERE {DIST} AND $timeFilter")],
-                   P.grid(6, 0, 6, 5), decimals=3, color_mode="value", text_mode="value_and_name",
-                   desc="Intensity ÷ 2022 intensity (YTD basis) against the year's target path index.")
-    counts = P.stat(3, P.title("红/黄企业数", "enterprises red, yellow"),
-                    [P.target(_count_status(2), "A", alias="红 red"), P.target(_count_status(1), "B", alias="黄 yellow")],
-                    P.grid(12, 0, 6, 5), text_mode="value_and_name", no_value="0", decimals=0,
-                    overrides=[P.override("byName", "红 red", [P.prop("color", {"mode": "fixed", "fixedColor": "red"})]),
-                               P.override("byName", "黄 yellow",
-                                          [P.prop("color", {"mode": "fixed", "fixedColor": "yellow"})])],
-                    color_mode="background")
-    rate = P.stat(4, P.title("仍需年均降幅", "required annual decline"),
-                  [P.target(f"SELECT last({P.ident(S.F_REQUIRED_RATE_FRAC)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
-                  P.grid(18, 0, 6, 5), unit="percentunit", decimals=1, color_mode="value",
-                  th=P.thresholds((None, "green"), (0.03, "yellow"), (0.05, "red")),
-                  desc="Decline of intensity still needed per remaining year to meet the 13% goal.")
-    return [status, index, counts, rate]
+                   P.grid(4, 0, 4, 5), unit=P.U_INDEX, decimals=3, color_mode="value", text_mode="value_and_name",
+                   overrides=[P.override("byName", S.F_CUMULATIVE_INDEX, [P.prop("displayName", "实际 actual")]),
+                              P.override("byName", S.F_PATH_INDEX, [P.prop("displayName", "路径 path"),
+                                                                      P.prop("color", {"mode": "fixed",
+                                                                                       "fixedColor": "orange"})])],
+                   desc="Year-to-date intensity ÷ 2022 intensity, against the year's target path index.")
+    bench = P.gauge(3, P.title(f"标杆产能占比 (目标{P.pct(t.benchmark_share_goal_frac)})",
+                               f"capacity at 标杆, goal {P.pct(t.benchmark_share_goal_frac)}"),
+                    [_last(S.F_BENCHMARK_SHARE_FRAC, ALL_IND, CAP)], P.grid(8, 0, 4, 5), unit=P.U_FRAC, decimals=0,
+                    min_=0, max_=1, th=P.thresholds((None, "red"), (t.benchmark_share_goal_frac, "green")))
+    base = P.gauge(4, P.title(f"达基准产能占比 (目标{P.pct(t.baseline_share_goal_frac)})",
+                              f"capacity at 基准, goal {P.pct(t.baseline_share_goal_frac)}"),
+                   [_last(S.F_BASELINE_SHARE_FRAC, ALL_IND, CAP)], P.grid(12, 0, 4, 5), unit=P.U_FRAC, decimals=0,
+                   min_=0, max_=1, th=P.thresholds((None, "red"), (0.9, "yellow"), (t.baseline_share_goal_frac, "green")))
+    co2 = P.stat(5, P.title("CO₂强度 近3年", "CO₂ intensity, 3 years", "tCO₂/万元"),
+                 [P.target(f"SELECT {P.ident(S.F_CO2_INTENSITY)} FROM {KPI} WHERE {DIST} AND $timeFilter")],
+                 P.grid(16, 0, 4, 5), unit=P.U_CO2_INTENSITY, decimals=3, color_mode="none", graph_mode="area",
+                 time_from="3y", desc="District CO₂ per 万元 of value added, by month (energy-related CO₂).")
+    cover = P.stat(6, P.title("数据完整率", "data coverage"), [_last(S.F_COMPLETENESS_FRAC)], P.grid(20, 0, 4, 5),
+                   unit=P.U_FRAC, decimals=1, th=P.thresholds((None, "red"), (0.9, "green")),
+                   desc="Share of the district covered by valid data this year; below 90 % a figure is withheld.")
+    return [status, index, bench, base, co2, cover]
 
 
-def _path_and_table() -> list[dict]:
+def _path_row(y: int) -> list[dict]:
+    t = P.targets_cfg()
+    path_pct = P.pct(t.cumulative_reduction_frac)
     path = P.timeseries(
-        5, P.title("单位工业增加值能耗 vs 13% 路径", "unit value-added energy vs 13% path", "2022=1"),
+        11, P.title(f"单位工业增加值能耗 vs {path_pct} 路径", f"unit value-added energy vs {path_pct} path", "2022=1"),
         [P.target(f"SELECT {P.ident(S.F_CUMULATIVE_INDEX)}, {P.ident(S.F_PATH_INDEX)} FROM {KPI} "
                   f"WHERE {DIST} AND $timeFilter", alias="$col")],
-        P.grid(0, 5, 12, 10), decimals=3, time_from="3y", axis_label="指数 index (2022=1)",
+        P.grid(0, y + 1, 12, 10), unit=P.U_INDEX, decimals=3, time_from="3y", axis_label="指数 index (2022=1)",
         overrides=[P.override("byName", S.F_PATH_INDEX, [
-            P.prop("displayName", "13% 路径 / path"), P.prop("color", {"mode": "fixed", "fixedColor": "orange"}),
+            P.prop("displayName", f"{path_pct} 路径 / path"), P.prop("color", {"mode": "fixed", "fixedColor": "orange"}),
             P.prop("custom.lineStyle", {"fill": "dash", "dash": [10, 10]})]),
             P.override("byName", S.F_CUMULATIVE_INDEX, [
                 P.prop("displayName", "区县实际 / district actual"),
@@ -63,81 +88,134 @@ def _path_and_table() -> list[dict]:
     cols = [S.F_STATUS, S.F_STATUS_LEVEL, S.F_YTD_INTENSITY, S.F_YTD_CHANGE_FRAC, S.F_CUMULATIVE_INDEX,
             S.F_PATH_INDEX, S.F_REQUIRED_RATE_FRAC, S.F_COMPLETENESS_FRAC]
     sel = ", ".join(f"last({P.ident(c)}) AS {P.ident(c)}" for c in cols)
-    status_table = P.table(
-        6, P.title("企业达标状态", "enterprise status"),
+    table = P.table(
+        12, P.title("企业达标状态 (点击企业查看详情)", "enterprise status (click for detail)"),
         [P.target(f"SELECT {sel} FROM {KPI} WHERE {FIRMS} AND $timeFilter GROUP BY {P.ident(S.TAG_ENTERPRISE)}",
                   fmt="table")],
-        P.grid(12, 5, 12, 10), sort_by=[{"displayName": "状态 level", "desc": True}],
+        P.grid(12, y + 1, 12, 10), sort_by=[{"displayName": "状态 level", "desc": True}], unit="none",
         transformations=P.merge_organize({
             S.TAG_ENTERPRISE: "企业 enterprise", S.F_STATUS_LEVEL: "状态 level",
             S.F_YTD_INTENSITY: "累计强度 tce/万元", S.F_YTD_CHANGE_FRAC: "同比 YoY",
             S.F_CUMULATIVE_INDEX: "指数 index", S.F_PATH_INDEX: "路径 path",
-            S.F_REQUIRED_RATE_FRAC: "需年降幅 required rate", S.F_COMPLETENESS_FRAC: "完整率 completeness"},
-            exclude=("Time", S.F_STATUS)),
+            S.F_REQUIRED_RATE_FRAC: "需年变化 rate still allowed (+) / required (−)",
+            S.F_COMPLETENESS_FRAC: "完整率 completeness"}, exclude=("Time", S.F_STATUS)),
         overrides=[
-            P.override("byName", "企业 enterprise", [P.prop("mappings", P.enterprise_mappings())]),
+            P.override("byName", "企业 enterprise", [P.prop("mappings", P.enterprise_mappings()),
+                                                      P.links_prop(ENTERPRISE_LINK)]),
             P.override("byName", "状态 level", [P.prop("mappings", P.status_mappings()), P.cell_color()]),
-            P.override("byName", "同比 YoY", [P.prop("unit", "percentunit"), P.prop("decimals", 1)]),
-            P.override("byName", "需年降幅 required rate", [P.prop("unit", "percentunit"), P.prop("decimals", 1)]),
-            P.override("byName", "完整率 completeness", [P.prop("unit", "percentunit"), P.prop("decimals", 0)]),
-            P.override("byRegexp", "/强度|指数|路径/", [P.prop("decimals", 3)])],
-        desc="Latest month per enterprise, worst first. Red = off the path beyond tolerance.")
-    return [path, status_table]
-
-
-def _energy_capacity() -> list[dict]:
-    month = P.stat(7, P.title("本月综合能耗", "energy this month", "tce"),
-                   [P.target(f"SELECT last({P.ident(S.F_ENERGY_TCE)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
-                   P.grid(0, 15, 4, 5), unit="none", decimals=0, color_mode="none")
-    ytd = P.stat(8, P.title("年累计综合能耗", "energy year to date", "tce"),
-                 [P.target(f"SELECT sum({P.ident(S.F_ENERGY_TCE)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
-                 P.grid(4, 15, 4, 5), unit="none", decimals=0, color_mode="none",
+            P.override("byName", "累计强度 tce/万元", [P.prop("unit", P.U_INTENSITY), P.prop("decimals", 3)]),
+            P.override("byName", "同比 YoY", [P.prop("unit", P.U_FRAC), P.prop("decimals", 1)]),
+            P.override("byRegexp", "/需年变化/", [P.prop("unit", P.U_FRAC), P.prop("decimals", 1),
+                                                  P.prop("thresholds", RATE_TH), P.cell_color("color-text")]),
+            P.override("byName", "完整率 completeness", [P.prop("unit", P.U_FRAC), P.prop("decimals", 0)]),
+            P.override("byRegexp", "/指数|路径/", [P.prop("unit", P.U_INDEX), P.prop("decimals", 3)])],
+        desc="Latest month per enterprise, worst first. Red = off the path beyond tolerance. Click an enterprise.")
+    counts = P.stat(13, P.title("红/黄企业数", "enterprises red, yellow"),
+                    [P.target(_count_status(2), "A", alias="红 red"), P.target(_count_status(1), "B", alias="黄 yellow")],
+                    P.grid(0, y + 11, 6, 4), text_mode="value_and_name", no_value="0", decimals=0, unit=P.U_COUNT,
+                    overrides=[P.override("byName", "红 red", [P.prop("color", {"mode": "fixed", "fixedColor": "red"})]),
+                               P.override("byName", "黄 yellow",
+                                          [P.prop("color", {"mode": "fixed", "fixedColor": "yellow"})])])
+    rate = P.stat(14, P.title("仍可(+)/仍需(−)年均变化", "annual change still allowed (+) or required (−)"),
+                  [_last(S.F_REQUIRED_RATE_FRAC)], P.grid(6, y + 11, 6, 4), unit=P.U_FRAC, decimals=1,
+                  color_mode="value", th=RATE_TH,
+                  desc=f"Signed annual intensity change to {t.end_year}: −5 % = must still fall 5 %/yr (red when "
+                       "steeper than 5 %/yr), positive = headroom.")
+    month = P.stat(15, P.title("本月综合能耗", "energy this month", "tce"), [_last(S.F_ENERGY_TCE)],
+                   P.grid(12, y + 11, 6, 4), unit=P.U_TCE, decimals=0, color_mode="none",
+                   desc="The latest month's total; the current month is month to date.")
+    ytd = P.stat(16, P.title("年累计综合能耗", "energy year to date", "tce"),
+                 [P.target(f"SELECT sum({P.ident(S.F_ENERGY_TCE)}) AS {P.ident(S.F_ENERGY_TCE)} FROM {KPI} "
+                           f"WHERE {DIST} AND $timeFilter")],
+                 P.grid(18, y + 11, 6, 4), unit=P.U_TCE, decimals=0, color_mode="none",
                  desc="Sum of the district's months in the selected range (default: this year so far).")
-    cap = P.ident(S.MEAS_CAPACITY_SHARE_MONTHLY)
-    all_ = f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}'"
-    bench = P.gauge(9, P.title("标杆产能占比 (目标30%)", "capacity at benchmark, goal 30%"),
-                    [P.target(f"SELECT last({P.ident(S.F_BENCHMARK_SHARE_FRAC)}) FROM {cap} WHERE {all_} AND $timeFilter")],
-                    P.grid(8, 15, 4, 5), unit="percentunit", decimals=0, min_=0, max_=1,
-                    th=P.thresholds((None, "red"), (S.BENCHMARK_SHARE_GOAL_FRAC, "green")))
-    base = P.gauge(10, P.title("达基准产能占比 (目标100%)", "capacity at baseline, goal 100%"),
-                   [P.target(f"SELECT last({P.ident(S.F_BASELINE_SHARE_FRAC)}) FROM {cap} WHERE {all_} AND $timeFilter")],
-                   P.grid(12, 15, 4, 5), unit="percentunit", decimals=0, min_=0, max_=1,
-                   th=P.thresholds((None, "red"), (0.9, "yellow"), (S.BASELINE_SHARE_GOAL_FRAC, "green")))
-    compl = P.stat(11, P.title("数据完整率", "data completeness"),
-                   [P.target(f"SELECT last({P.ident(S.F_COMPLETENESS_FRAC)}) FROM {KPI} WHERE {DIST} AND $timeFilter")],
-                   P.grid(16, 15, 4, 5), unit="percentunit", decimals=1,
-                   th=P.thresholds((None, "red"), (0.9, "green")), desc="≥ 90% required for a valid KPI.")
-    insuff = P.stat(12, P.title("数据不足企业", "enterprises data insufficient"),
-                    [P.target(_count_status(3))], P.grid(20, 15, 4, 5), no_value="0", decimals=0,
-                    th=P.thresholds((None, "green"), (1, "purple")))
-    return [month, ytd, bench, base, compl, insuff]
+    return [P.row(10, P.title(f"是否在{path_pct}路径上?", f"Are we on the {path_pct} path?"), y),
+            path, table, counts, rate, month, ytd]
 
 
-def _trends() -> list[dict]:
+def _capacity_row(y: int) -> list[dict]:
+    t = P.targets_cfg()
+    shares = P.bargauge(
+        21, P.title(f"分行业达标杆产能占比 (目标{P.pct(t.benchmark_share_goal_frac)})",
+                    f"capacity at 标杆 by industry, goal {P.pct(t.benchmark_share_goal_frac)}"),
+        [P.target(f"SELECT last({P.ident(S.F_BENCHMARK_SHARE_FRAC)}) AS \"标杆 benchmark\", "
+                  f"last({P.ident(S.F_BASELINE_SHARE_FRAC)}) AS \"达基准 baseline\" FROM {CAP} WHERE $timeFilter "
+                  f"GROUP BY {P.ident(S.TAG_INDUSTRY)}", alias=f"$tag_{S.TAG_INDUSTRY} $col")],
+        P.grid(0, y + 1, 12, 9), unit=P.U_FRAC, decimals=0, min_=0, max_=1,
+        th=P.thresholds((None, "red"), (t.benchmark_share_goal_frac, "green")))
+    cols = [S.F_GAP_TO_BASELINE_PCT, S.F_GAP_TO_BENCHMARK_PCT, S.F_CLASSIFICATION_LEVEL]
+    inner = (f"SELECT {', '.join(f'last({P.ident(c)}) AS {P.ident(c)}' for c in cols)} FROM {BM} WHERE $timeFilter "
+             f"GROUP BY {P.ident(S.TAG_ENTERPRISE)}, {P.ident(S.TAG_LINE)}")
+    worse = P.table(
+        22, P.title("劣于基准的产线 (点击产线对标)", "lines worse than 基准 (click for the line)"),
+        [P.target(f"SELECT {P.ident(S.F_GAP_TO_BASELINE_PCT)}, {P.ident(S.F_GAP_TO_BENCHMARK_PCT)} FROM ({inner}) "
+                  f"WHERE {P.ident(S.F_CLASSIFICATION_LEVEL)} = 2 GROUP BY {P.ident(S.TAG_ENTERPRISE)}, "
+                  f"{P.ident(S.TAG_LINE)}", fmt="table")],
+        P.grid(12, y + 1, 12, 9), unit="percent", decimals=1, no_value="无 none",
+        sort_by=[{"displayName": "距基准 gap to 基准", "desc": True}],
+        transformations=P.merge_organize({S.TAG_ENTERPRISE: "企业 enterprise", S.TAG_LINE: "产线 line",
+                                          S.F_GAP_TO_BASELINE_PCT: "距基准 gap to 基准",
+                                          S.F_GAP_TO_BENCHMARK_PCT: "距标杆 gap to 标杆"}),
+        overrides=[P.override("byName", "企业 enterprise", [P.prop("mappings", P.enterprise_mappings()),
+                                                             P.links_prop(ENTERPRISE_LINK)]),
+                   P.override("byName", "产线 line", [P.links_prop(P.data_link(
+                       "产线对标 / line benchmarking", benchmarking.UID, line="${__value.raw}"))])],
+        desc="Lines whose 12-month unit energy is worse than 基准: to be retrofitted or phased out by the deadline.")
+    return [P.row(20, P.title("产能是否达到标杆/基准?", "Is capacity at 标杆/基准?"), y), shares, worse]
+
+
+def _co2_row(y: int) -> list[dict]:
     co2 = P.timeseries(
-        13, P.title("二氧化碳排放与强度", "CO2 and CO2 intensity", "tCO2, tCO2/万元"),
+        31, P.title("二氧化碳排放与强度", "CO₂ and CO₂ intensity", "tCO₂, tCO₂/万元"),
         [P.target(f"SELECT {P.ident(S.F_CO2_T)}, {P.ident(S.F_CO2_INTENSITY)} FROM {KPI} WHERE {DIST} AND $timeFilter",
                   alias="$col")],
-        P.grid(0, 20, 12, 9), draw="bars", time_from="3y", axis_label="tCO2",
+        P.grid(0, y + 1, 24, 9), draw="bars", time_from="3y", axis_label="tCO₂", unit=P.U_TCO2,
         overrides=[P.override("byName", S.F_CO2_INTENSITY, [
-            P.prop("custom.drawStyle", "line"), P.prop("custom.axisPlacement", "right"),
-            P.prop("custom.axisLabel", "tCO2/万元"), P.prop("decimals", 3),
-            P.prop("displayName", "CO2 强度 / intensity (tCO2/万元)")]),
-            P.override("byName", S.F_CO2_T, [P.prop("displayName", "CO2 排放 / emissions (tCO2)")])])
+            P.prop("custom.drawStyle", "line"), P.prop("custom.axisPlacement", "right"), P.prop("unit", P.U_CO2_INTENSITY),
+            P.prop("custom.axisLabel", "tCO₂/万元"), P.prop("decimals", 3),
+            P.prop("displayName", "CO₂ 强度 / intensity (tCO₂/万元)")]),
+            P.override("byName", S.F_CO2_T, [P.prop("displayName", "CO₂ 排放 / emissions (tCO₂)")])],
+        desc="Energy-related CO₂ by month; the current month is month to date.")
+    return [P.row(30, P.title("CO₂是否比全社会降得更快?", "Is CO₂ falling faster than society?"), y), co2]
+
+
+def _trust_row(y: int) -> list[dict]:
     kd = P.ident(S.MEAS_KPI_DAILY)
     compl = P.timeseries(
-        14, P.title("日数据完整率", "daily data completeness"),
+        41, P.title("日数据完整率", "daily data completeness"),
         [P.target(f"SELECT mean({P.ident(S.F_COMPLETENESS_FRAC)}) AS \"mean\", min({P.ident(S.F_COMPLETENESS_FRAC)}) "
                   f"AS \"min\" FROM {kd} WHERE {FIRMS} AND $timeFilter GROUP BY time($__interval) fill(none) {P.GROUP_TZ}",
                   alias="企业 enterprises $col")],
-        P.grid(12, 20, 12, 9), unit="percentunit", interval="1d", min_=0, max_=1,
+        P.grid(0, y + 1, 12, 9), unit=P.U_FRAC, interval="1d", min_=0, max_=1,
         th=P.thresholds((None, "red"), (0.9, "green")),
         desc="Mean and worst enterprise completeness per day; below 90% the day's KPI is data_insufficient.")
-    return [co2, compl]
+    insuff = P.stat(42, P.title("数据不足企业", "enterprises data insufficient"),
+                    [P.target(_count_status(3))], P.grid(12, y + 1, 4, 9), no_value="0", decimals=0, unit=P.U_COUNT,
+                    th=P.thresholds((None, "green"), (1, "purple")))
+    dq = P.ident(S.MEAS_DQ_RESULT)
+    failed = P.table(
+        43, P.title("未通过的阻断性检查", "failed blocking checks"),
+        [P.target(f"SELECT count({P.ident(S.F_SUCCESS)}) AS \"n_days\", last({P.ident(S.F_PERIOD)}) AS "
+                  f"{P.ident(S.F_PERIOD)} FROM {dq} WHERE {P.ident(S.F_SUCCESS)} = 0 AND {P.ident(S.TAG_SEVERITY)} = "
+                  f"'block' AND $timeFilter GROUP BY {P.ident(S.TAG_ENTERPRISE)}, {P.ident(S.TAG_EXPECTATION)}",
+                  fmt="table")],
+        P.grid(16, y + 1, 8, 9), unit="suffix: 天", decimals=0, no_value="无 none", sort_by=[{"displayName": "天数 days", "desc": True}],
+        transformations=P.merge_organize({S.TAG_ENTERPRISE: "企业 enterprise", S.TAG_EXPECTATION: "检查 check",
+                                          "n_days": "天数 days", S.F_PERIOD: "最近 latest"}),
+        overrides=[P.override("byName", "企业 enterprise", [P.prop("mappings", P.enterprise_mappings()),
+                                                             P.links_prop(ENTERPRISE_LINK)])],
+        desc="Days on which a blocking data-quality check failed (the day's KPI is withheld). Chase up gaps "
+             "of more than 3 working days.")
+    return [P.row(40, P.title("数据是否可信?", "Can we trust the data?"), y), compl, insuff, failed]
+
+
+def annotations() -> list[dict]:
+    """Data-insufficient enterprise-days and counter resets / meter replacements (dq_result), on every chart."""
+    return [enterprise_detail.insufficient_days_annotation(FIRMS), enterprise_detail.counter_annotation(FIRMS)]
 
 
 def build() -> dict:
-    panels = _top_row() + _path_and_table() + _energy_capacity() + _trends()
+    panels = _top_row() + _path_row(5) + _capacity_row(20) + _co2_row(30) + _trust_row(40)
     return P.dashboard(UID, "区县总览 / District overview", panels, tags=["district"], time_from="now/y",
-                       refresh="15m", links=P.board_links(),
-                       description="Rongchang district: 13% path, enterprise status, benchmark capacity, CO2.")
+                       refresh="15m", links=P.board_links(), annotations=annotations(),
+                       description="Rongchang district: the path, capacity at 标杆/基准, CO₂, and whether the data holds.")

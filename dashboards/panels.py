@@ -14,8 +14,30 @@ DATASOURCE = {"type": "influxdb", "uid": DATASOURCE_UID}
 TZ = "Asia/Shanghai"
 GROUP_TZ = f"tz('{TZ}')"
 
+#: Grafana units: ids Grafana knows, or custom ``suffix:`` units; never ``none`` for a quantity
+U_TCE = "suffix: tce"
+U_TCO2 = "suffix: tCO₂"
+U_INTENSITY = "suffix: tce/万元"
+U_CO2_INTENSITY = "suffix: tCO₂/万元"
+U_INDEX = "suffix: (2022=1)"
+U_FRAC = "percentunit"
+U_COUNT = "suffix: 家"          #: a number of enterprises
+U_LINES = "suffix: 条"          #: a number of production lines
+
 STATUS_ZH = {"green": "绿 green", "yellow": "黄 yellow", "red": "红 red", "data_insufficient": "数据不足 no data"}
 STATUS_COLOR = {0: "green", 1: "yellow", 2: "red", 3: "purple"}
+
+
+def targets_cfg():
+    """The district's targets from config/factors.yaml (13 %, 2022→2027, 30 %): titles read them."""
+    from ecm.factors import get_factors
+
+    return get_factors().targets
+
+
+def pct(frac: float) -> str:
+    """0.13 → ``13%``; 0.125 → ``12.5%``."""
+    return f"{frac * 100:.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def title(zh: str, en: str, unit: str = "") -> str:
@@ -72,8 +94,10 @@ def _panel(kind: str, pid: int, ttl: str, targets: list[dict], pos: dict, *, uni
            custom: dict | None = None, options: dict | None = None, overrides: list | None = None,
            transformations: list | None = None, interval: str = "", time_from: str = "",
            min_: float | None = None, max_: float | None = None, color: dict | None = None,
-           no_value: str = "") -> dict:
+           no_value: str = "", links: list | None = None) -> dict:
     defaults: dict = {"unit": unit or "none"}
+    if links:
+        defaults["links"] = links
     if decimals is not None:
         defaults["decimals"] = decimals
     if th:
@@ -103,8 +127,9 @@ def _panel(kind: str, pid: int, ttl: str, targets: list[dict], pos: dict, *, uni
     return p
 
 
-def stat(pid, ttl, targets, pos, *, color_mode="background", text_mode="auto", calc="lastNotNull", **kw) -> dict:
-    opts = {"colorMode": color_mode, "graphMode": "none", "justifyMode": "auto", "textMode": text_mode,
+def stat(pid, ttl, targets, pos, *, color_mode="background", text_mode="auto", calc="lastNotNull",
+         graph_mode: str = "none", **kw) -> dict:
+    opts = {"colorMode": color_mode, "graphMode": graph_mode, "justifyMode": "auto", "textMode": text_mode,
             "orientation": "auto", "reduceOptions": {"calcs": [calc], "fields": "", "values": False}}
     return _panel("stat", pid, ttl, targets, pos, options=opts, **kw)
 
@@ -168,15 +193,77 @@ def var_query(name: str, label: str, query: str, *, multi: bool = False, include
     return v
 
 
+def row(pid: int, ttl: str, y: int) -> dict:
+    """A row header: the panels below it, up to the next row, answer the question in its title."""
+    return {"id": pid, "type": "row", "title": ttl, "collapsed": False, "gridPos": grid(0, y, 24, 1), "panels": []}
+
+
+def board_url(uid: str, **variables: str | None) -> str:
+    """Link to board ``uid`` with ``var-<name>=<value>`` and the current time range (``${__url_time_range}``).
+
+    A value of None passes this board's own variable of the same name on (``${name:queryparam}``, which
+    Grafana renders as ``var-name=<each value>``, All included)."""
+    qs = "&".join("${" + k + ":queryparam}" if v is None else f"var-{k}={v}" for k, v in variables.items())
+    return f"/d/{uid}/{uid}?" + (qs + "&" if qs else "") + "${__url_time_range}"
+
+
+def data_link(text: str, uid: str, **variables: str | None) -> dict:
+    """A data link to another board that keeps the time range (Grafana interpolates the ``${...}``)."""
+    return {"title": text, "url": board_url(uid, **variables), "targetBlank": False}
+
+
+def links_prop(*links: dict) -> dict:
+    return prop("links", list(links))
+
+
+def annotation(name: str, query: str, color: str, *, text_column: str, tags_column: str = "") -> dict:
+    """An InfluxQL annotation: each row of ``query`` marks its time on every time-series panel."""
+    a = {"name": name, "datasource": DATASOURCE, "enable": True, "hide": False, "iconColor": color,
+         "query": query, "rawQuery": True, "textColumn": text_column, "target": {"query": query, "rawQuery": True,
+                                                                                 "refId": "Anno"}}
+    if tags_column:
+        a["tagsColumn"] = tags_column
+    return a
+
+
+def builtin_annotation() -> dict:
+    """Grafana's own annotations and alerts (kept so the board behaves like any other)."""
+    return {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
+            "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard"}
+
+
+def enterprise_variable(*, multi: bool = False, include_all: bool = False) -> dict:
+    """``$enterprise`` from the registry (config/district.yaml): shows ``e01 渝荣陶瓷``, passes ``e01``.
+
+    A Grafana custom variable (``text : value`` pairs): InfluxDB holds ids only, and the names live in
+    the registry, which the generator reads; regenerating the boards picks up a new enterprise."""
+    from ecm.registry import get_registry
+    from ecm.report.names import enterprise_label
+
+    reg = get_registry()
+    pairs = [(enterprise_label(e.id, e.name_zh), e.id) for e in reg.enterprises]
+    query = ",".join(f"{t.replace(',', chr(92) + ',')} : {v}" for t, v in pairs)
+    options = [{"selected": i == 0 and not include_all, "text": t, "value": v} for i, (t, v) in enumerate(pairs)]
+    if include_all:
+        options.insert(0, {"selected": True, "text": "All", "value": "$__all"})
+    current = ({"selected": True, "text": ["All"], "value": ["$__all"]} if include_all
+               else {"selected": True, "text": pairs[0][0], "value": pairs[0][1]})
+    v = {"name": "enterprise", "label": "企业 enterprise", "type": "custom", "query": query, "options": options,
+         "current": current, "multi": multi, "includeAll": include_all, "hide": 0}
+    if include_all:
+        v["allValue"] = ".*"
+    return v
+
+
 def dashboard(uid: str, ttl: str, panels: list[dict], *, tags: list[str], variables: list[dict] = (),
               time_from: str = "now-30d", refresh: str = "", description: str = "",
-              links: list[dict] = ()) -> dict:
+              links: list[dict] = (), annotations: list[dict] = ()) -> dict:
     return {
         "uid": uid, "title": ttl, "description": description, "tags": ["ecm", *tags],
         "schemaVersion": SCHEMA_VERSION, "version": 1, "editable": False, "graphTooltip": 1,
         "timezone": TZ, "weekStart": "monday", "refresh": refresh, "liveNow": False,
         "time": {"from": time_from, "to": "now"}, "timepicker": {},
-        "fiscalYearStartMonth": 0, "annotations": {"list": []},
+        "fiscalYearStartMonth": 0, "annotations": {"list": [builtin_annotation(), *annotations]},
         "templating": {"list": list(variables)}, "links": list(links), "panels": panels,
     }
 
@@ -193,6 +280,8 @@ def enterprise_mappings() -> list[dict]:
     from ecm.registry import get_registry
 
     reg = get_registry()
-    opts = {e.id: {"text": f"{e.id} {e.name_zh}", "index": i} for i, e in enumerate(reg.enterprises)}
+    from ecm.report.names import enterprise_label
+
+    opts = {e.id: {"text": enterprise_label(e.id, e.name_zh), "index": i} for i, e in enumerate(reg.enterprises)}
     opts[DISTRICT] = {"text": f"{reg.district.name_zh} (district)", "index": len(opts)}
     return [{"type": "value", "options": opts}]

@@ -45,5 +45,11 @@ class InfluxError(EcmError):
     hint = "check `ecm services status` and ECM_INFLUX_URL"
 
 
+class InfluxUnreachableError(InfluxError):
+    """No connection to InfluxDB (refused, timed out, host not found)."""
+
+    hint = "start it with `ecm services start`, or check ECM_INFLUX_URL"
+
+
 class ServiceError(EcmError):
     """A local service (mosquitto, influxd) could not be started or stopped."""

@@ -96,8 +96,14 @@ class GbGrades:
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One product class. ``benchmark_value``/``baseline_value`` follow the project rule: NDRC
-    标杆/基准 when the NDRC row exists, else GB grade 1 / grade 3, else None (no benchmark)."""
+    """One product class.
+
+    ``benchmark_value`` (标杆): the NDRC 标杆 where the NDRC row exists, else GB grade 1 as a
+    labelled stand-in, else None. ``baseline_value`` (effective 基准): the **stricter** (lower) of
+    the NDRC 基准 and the GB mandatory limit (grade 3) — grade 3 of a GB energy-limit standard is
+    mandatory (强制性国家标准), so a line above it never meets the baseline (domain facts §2b);
+    GB grade 3 alone as a stand-in where the NDRC has no row; else None (no benchmark).
+    """
 
     product_class: str
     indicator_zh: str
@@ -105,12 +111,19 @@ class Benchmark:
     unit: str
     ndrc: NdrcLevels | None
     gb: GbGrades | None
+    boundary: Mapping[str, str] | None = None
 
     @property
-    def basis(self) -> Literal["ndrc", "gb_grades_project_rule", "none"]:
+    def basis(self) -> Literal["ndrc", "gb_grades_stand_in", "none"]:
+        """Where the 标杆/基准 pair comes from; ``gb_grades_stand_in`` lines are reported apart."""
         if self.ndrc is not None:
             return "ndrc"
-        return "gb_grades_project_rule" if self.gb is not None else "none"
+        return "gb_grades_stand_in" if self.gb is not None else "none"
+
+    @property
+    def stand_in(self) -> bool:
+        """True when GB grades stand in for NDRC levels the NDRC does not publish."""
+        return self.basis == "gb_grades_stand_in"
 
     @property
     def benchmark_value(self) -> float | None:
@@ -119,10 +132,25 @@ class Benchmark:
         return self.gb.grade_1 if self.gb is not None else None
 
     @property
+    def ndrc_baseline_value(self) -> float | None:
+        """The NDRC 基准 as published (may be looser than the GB limit)."""
+        return self.ndrc.baseline if self.ndrc is not None else None
+
+    @property
     def baseline_value(self) -> float | None:
-        if self.ndrc is not None:
-            return self.ndrc.baseline
-        return self.gb.grade_3 if self.gb is not None else None
+        """Effective 基准 = min(NDRC 基准, GB grade 3) (GB 21252-2023 / GB 16780-2021 / GB 30526-2019
+        grade 3 is the mandatory limit); GB grade 3 alone for stand-ins."""
+        levels = [v for v in (self.ndrc_baseline_value, self.gb.grade_3 if self.gb else None) if v is not None]
+        return min(levels) if levels else None
+
+    @property
+    def baseline_basis(self) -> Literal["ndrc", "gb_limit_stricter", "gb_stand_in", "none"]:
+        """Which figure the effective 基准 is: the NDRC 基准, the stricter GB limit, or a stand-in."""
+        if self.ndrc is None:
+            return "gb_stand_in" if self.gb is not None else "none"
+        if self.gb is not None and self.gb.grade_3 < self.ndrc.baseline:
+            return "gb_limit_stricter"
+        return "ndrc"
 
 
 @dataclass(frozen=True)
@@ -154,6 +182,29 @@ class Targets:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """Coverage thresholds behind a published verdict (config ``coverage``), each a :class:`Figure`."""
+    classification_min_frac: Figure
+    period_min_covered_frac: Figure
+    period_max_estimated_frac: Figure
+    district_min_energy_frac: Figure
+
+
+@dataclass(frozen=True)
+class Co2Reference:
+    """Society-wide CO2-intensity reference (config ``co2_reference``) and the fixed grid vintage."""
+    cumulative_reduction: Figure
+    start_year: int
+    end_year: int
+    fixed_grid_vintage: Figure
+
+    @property
+    def annual_change_frac(self) -> float:
+        """Signed annual change of the reference: (1 − c) ** (1 / years) − 1 (−0.03891 for 18 %/5 yr)."""
+        return (1.0 - self.cumulative_reduction.value) ** (1.0 / (self.end_year - self.start_year)) - 1.0
+
+
+@dataclass(frozen=True)
 class FactorTable:
     table_version: str
     source_path: str
@@ -167,6 +218,8 @@ class FactorTable:
     process: Mapping[str, Figure]
     benchmarks: Mapping[str, Benchmark]
     targets: Targets
+    coverage: Coverage
+    co2_reference: Co2Reference
 
     # -- standard coal -------------------------------------------------------------------
     def tce_figure(self, carrier: str, basis: Basis | None = None, year: int | None = None) -> Figure:
@@ -391,8 +444,42 @@ def _parse_benchmarks(ctx: _Ctx, raw: dict) -> dict[str, Benchmark]:
             if grades != sorted(grades):
                 raise ctx.fail(f"{where}.gb", "grades must satisfy grade_1 <= grade_2 <= grade_3")
             gb = GbGrades(*grades, *ctx.provenance(n, f"{where}.gb"))
-        out[cls] = Benchmark(cls, str(node["indicator_zh"]), str(node["indicator_en"]), node["unit"], ndrc, gb)
+        boundary = None
+        if node.get("boundary") is not None:
+            bnode = ctx.mapping(node["boundary"], f"{where}.boundary")
+            ctx.provenance(bnode, f"{where}.boundary")
+            boundary = MappingProxyType({str(k): str(v) for k, v in bnode.items()})
+        out[cls] = Benchmark(cls, str(node["indicator_zh"]), str(node["indicator_en"]), node["unit"], ndrc, gb,
+                             boundary)
     return out
+
+
+def _parse_coverage(ctx: _Ctx, raw: Any) -> Coverage:
+    raw = ctx.mapping(raw, "coverage")
+    figs = {}
+    for key in ("classification_min_frac", "period_min_covered_frac", "period_max_estimated_frac",
+                "district_min_energy_frac"):
+        fig = ctx.figure(raw.get(key), f"coverage.{key}", "frac")
+        if fig.value > 1:
+            raise ctx.fail(f"coverage.{key}", f"a fraction in (0, 1], got {fig.value}")
+        figs[key] = fig
+    return Coverage(**figs)
+
+
+def _parse_co2_reference(ctx: _Ctx, raw: Any, grid: Mapping[str, Mapping[int, Figure]]) -> Co2Reference:
+    raw = ctx.mapping(raw, "co2_reference")
+    where = "co2_reference.society_wide_cumulative_reduction_frac"
+    node = ctx.mapping(raw.get("society_wide_cumulative_reduction_frac"), where)
+    fig = ctx.figure(node, where, "frac")
+    if fig.value >= 1:
+        raise ctx.fail(where, f"value must be a fraction below 1, got {fig.value}")
+    start, end = int(node.get("start_year", 0)), int(node.get("end_year", 0))
+    if not end > start > 0:
+        raise ctx.fail(where, "end_year must be after start_year")
+    vint = ctx.figure(raw.get("fixed_grid_vintage"), "co2_reference.fixed_grid_vintage", "year")
+    if not any(int(vint.value) in series for series in grid.values()):
+        raise ctx.fail("co2_reference.fixed_grid_vintage", f"no grid factor has vintage {int(vint.value)}")
+    return Co2Reference(fig, start, end, vint)
 
 
 def _parse_targets(ctx: _Ctx, raw: dict) -> Targets:
@@ -419,7 +506,8 @@ def parse_factors(data: Any, source: str = "<factors>") -> FactorTable:
     version = data.get("table_version")
     if not version or not isinstance(version, str):
         raise ctx.fail("table_version", "missing (a string such as \"2026.11-1\")")
-    for section in ("tce_coefficients", "policy", "co2_factors", "benchmarks", "targets"):
+    for section in ("tce_coefficients", "policy", "co2_factors", "benchmarks", "targets", "coverage",
+                    "co2_reference"):
         if section not in data:
             raise ctx.fail(section, "missing section")
     tce = _parse_tce(ctx, data["tce_coefficients"])
@@ -442,6 +530,8 @@ def parse_factors(data: Any, source: str = "<factors>") -> FactorTable:
         purchased_heat=heat, purchased_steam=steam, process=process,
         benchmarks=MappingProxyType(_parse_benchmarks(ctx, data["benchmarks"])),
         targets=_parse_targets(ctx, data["targets"]),
+        coverage=_parse_coverage(ctx, data["coverage"]),
+        co2_reference=_parse_co2_reference(ctx, data["co2_reference"], grid),
     )
 
 

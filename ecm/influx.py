@@ -6,8 +6,9 @@ Line protocol comes from ``influxdb_client``'s maintained serializer (``Point`` 
 DataFrame serializer); its HTTP client is not used because its v2 endpoints answer 404
 on 1.6 and cannot query 3.x.
 
-Authentication: a token (``Authorization: Token ...``) when ``ECM_INFLUX_TOKEN`` is set,
-otherwise v1 user/password as query parameters.
+Authentication: a token (``Authorization: Token ...``) when ``ECM_INFLUX_TOKEN`` is set, otherwise
+v1 user/password as HTTP Basic auth (accepted by 1.x and by the 2.x/3.x v1 compatibility API).
+Credentials never travel in the URL, so they cannot appear in an error, a log line or a proxy log.
 """
 from __future__ import annotations
 
@@ -20,11 +21,24 @@ from typing import Iterable, Iterator, Sequence
 import pandas as pd
 import requests
 
-from ecm.errors import InfluxError
+from ecm.errors import InfluxError, InfluxUnreachableError
 
 log = logging.getLogger("ecm.influx")
 
 RETRY_STATUS = {500, 502, 503, 504}
+
+
+def describe_connection_error(exc: Exception) -> str:
+    """A few words for a failed connection (never the request URL, which carries credentials)."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    text = str(exc)
+    for needle, words in (("Connection refused", "connection refused"), ("Name or service not known", "host not found"),
+                          ("nodename nor servname", "host not found"), ("No route to host", "no route to host"),
+                          ("Network is unreachable", "network unreachable"), ("Connection reset", "connection reset")):
+        if needle in text:
+            return words
+    return type(exc).__name__
 
 
 def quote_ident(name: str) -> str:
@@ -64,6 +78,8 @@ class InfluxClient:
         self._session = requests.Session()
         if cfg.token:
             self._session.headers["Authorization"] = f"Token {cfg.token}"
+        elif cfg.user:
+            self._session.auth = (cfg.user, cfg.password)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -86,10 +102,8 @@ class InfluxClient:
         ))
 
     def _params(self, **extra) -> dict:
-        p = dict(extra)
-        if not self.cfg.token and self.cfg.user:
-            p["u"], p["p"] = self.cfg.user, self.cfg.password
-        return p
+        """Query parameters (never credentials: they go in the Authorization header)."""
+        return dict(extra)
 
     # -- low level ----------------------------------------------------------------
     def ping(self) -> bool:
@@ -114,8 +128,16 @@ class InfluxClient:
                     return r
                 err, status = InfluxError(f"{path}: HTTP {r.status_code}: {r.text[:200]}"), r.status_code
             if attempt == retries:
-                raise InfluxError(f"InfluxDB {path} failed after {retries + 1} attempts: {err}") from None
-            log.warning("influx_retry", extra={"path": path, "attempt": attempt + 1, "status": status, "error": str(err)[:200]})
+                if status is None:
+                    raise InfluxUnreachableError(
+                        f"cannot reach InfluxDB at {self.cfg.url} ({describe_connection_error(err)}, "
+                        f"{retries + 1} attempts)") from None
+                raise InfluxError(f"InfluxDB at {self.cfg.url} answered {path} with HTTP {status} "
+                                  f"({retries + 1} attempts)") from None
+            # a retry that later succeeds is routine: INFO, so a default (WARNING) run stays quiet;
+            # the final failure reaches the caller as one error
+            log.info("influx_retry", extra={"path": path, "attempt": attempt + 1, "status": status,
+                                            "error": describe_connection_error(err) if status is None else str(err)[:200]})
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")

@@ -25,11 +25,11 @@ from ecm.errors import ConfigError
 from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
 from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_daily_metrics, stats_monthly_metrics
-from ecm.settings import PROJECT_ROOT
+from ecm.settings import resource_dir
 
 log = logging.getLogger("ecm.quality")
 
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+EXPECTATIONS_DIR = resource_dir("expectations")
 DAILY_SUITES = ("readings_daily", "aggregates_daily")
 MONTHLY_SUITES = ("stats_monthly",)
 MEASUREMENT = "dq_result"
@@ -174,14 +174,41 @@ def period_start_utc(period: str) -> pd.Timestamp:
 
 def write_results(client: InfluxClient, results: list[DqResult]) -> int:
     """Write dq_result points (time = period start, Beijing); re-running overwrites. Returns points."""
-    f = results_frame(results)
-    if f.empty:
+    return write_rows(client, results_frame(results))
+
+
+def write_rows(client: InfluxClient, rows: pd.DataFrame) -> int:
+    """Write dq_result rows (RESULT_COLUMNS, plus the accounting suites' ``subject`` and
+    ``blocking``) at their period's start; re-running overwrites. Returns points."""
+    if rows.empty:
         return 0
-    out = f.copy()
+    out = rows.copy()
     out["time"] = out["period"].map(period_start_utc)
-    out["success"] = out["success"].astype("int64")
-    return client.write_frame(out[["time", *DQ_TAGS, "success", "observed", "observed_value", "period"]],
+    extra = [c for c in ("subject", "blocking") if c in out]
+    for c in ("success", "blocking"):
+        if c in out:
+            out[c] = out[c].astype(bool).astype("int64")
+    return client.write_frame(out[["time", *DQ_TAGS, "success", "observed", "observed_value", "period", *extra]],
                               MEASUREMENT, DQ_TAGS)
+
+
+def accounting_results(records: pd.DataFrame, suite: str) -> pd.DataFrame:
+    """dq_result rows (one per issue name, enterprise, severity and period) from located issues:
+    ``success`` 0, ``observed`` the messages, ``observed_value`` the number of subjects, ``subject``
+    the comma-joined meters/lines, ``blocking`` 1/0."""
+    cols = ["suite", "expectation", "enterprise", "severity", "success", "observed", "observed_value", "period",
+            "subject", "blocking"]
+    if records is None or records.empty:
+        return pd.DataFrame(columns=cols)
+    g = records.groupby(["name", "enterprise", "severity", "period"], sort=True)
+    out = g.agg(observed=("message", lambda s: "; ".join(dict.fromkeys(s))[:500]),
+                observed_value=("subject", "size"),
+                subject=("subject", lambda s: ",".join(x for x in dict.fromkeys(s) if x)),
+                blocking=("blocking", "max")).reset_index()
+    out = out.rename(columns={"name": "expectation"}).assign(suite=suite, success=False)
+    out["observed_value"] = out["observed_value"].astype(float)
+    out["blocking"] = out["blocking"].astype(bool)
+    return out[cols]
 
 
 def save_artifacts(results: list[DqResult], out_dir: Path) -> list[Path]:

@@ -23,7 +23,6 @@ DAY_S = 86400.0
 GAUGE_RANGES: dict[str, tuple[float, float | None]] = {"power_kw": (0.0, None), "temperature_c": (-40.0, 1800.0)}
 #: quantities whose counters measure production (output meters)
 OUTPUT_PREFIX = "output_"
-FLAGS_EXPLAINING_DECREASE = {"rollover", "reset"}
 
 READINGS_COLUMNS = [
     "enterprise", "subject", "meter", "period", "kind", "quantity", "interval_s", "known_meter",
@@ -39,16 +38,16 @@ def _run_lengths(flag: pd.Series, group: pd.Series) -> pd.Series:
     return run_id.map(run_id.value_counts())
 
 
-def _auto_flags(df: pd.DataFrame, rate_tolerance: float) -> pd.Series:
-    """Explain a counter decrease without accounting flags: a rollover when the wrapped delta
-    (value + register_max − prev) is a physically possible rate, a reset when the counter
-    restarted near zero (value ≤ the interval's maximum consumption)."""
-    max_amount = df["max_rate_per_h"] * df["dt_h"] * rate_tolerance
-    wrapped = df["value"] + df["register_max"] - df["prev_value"]
-    rollover = df["register_max"].notna() & (wrapped >= 0) & (
-        (wrapped <= max_amount) | (max_amount.isna() & (df["prev_value"] > 0.9 * df["register_max"])))
-    reset = df["value"] <= max_amount.fillna(0.0)
-    return rollover | reset
+def counter_flags_for(readings: pd.DataFrame, meters: pd.DataFrame) -> pd.DataFrame:
+    """Rollover/reset/gap/spike flags of the counter meters in ``readings``, from the accounting's
+    one counter-interval implementation (:func:`ecm.accounting.counters.counters_to_deltas`)."""
+    from ecm.accounting.counters import counter_flags, counters_to_deltas
+
+    reg = meters.reset_index(drop=True) if "meter" in meters.columns else meters.rename_axis("meter").reset_index()
+    counters = reg[reg["kind"] == "counter"].set_index("meter")
+    r = readings[readings["meter"].isin(counters.index)]
+    deltas, _issues = counters_to_deltas(r, counters)  # the KPI run reports these issues; here only flags count
+    return counter_flags(deltas)
 
 
 def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: date, *,
@@ -59,9 +58,10 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     Inputs: ``readings`` with time (tz-aware UTC), enterprise, meter, quantity, value (meter unit;
     counters cumulative). Rows at or before the day start are carry-in readings used only for
     continuity. ``meters`` is ``Registry.meters_frame()``; meters ``decommissioned`` on or before
-    the day are left out (their readings are neither expected nor unknown). ``flags`` (optional) has meter, time,
-    flag: counter decreases at rows flagged ``rollover``/``reset`` are explained; without flags
-    they are explained by :func:`_auto_flags`.
+    the day are left out (their readings are neither expected nor unknown). ``flags`` has meter, time,
+    flag as :func:`ecm.accounting.counters.counter_flags` returns them (computed from ``readings``
+    when not given): counter decreases at rows flagged ``rollover``/``reset`` are explained, with the
+    wrapped delta counted for a rollover and no rate for a reset (its consumption is unknown).
 
     Output columns (counts are readings or intervals in the day): n_expected = 86400/interval_s;
     n_received = distinct timestamps; completeness_frac = min(n_received, n_expected)/n_expected
@@ -112,19 +112,21 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
 
     # decreases, explained by flags
     dec = counter & k["in_day"] & (k["delta"] < 0)
-    if flags is not None and len(flags):
-        f = flags[flags["flag"].isin(FLAGS_EXPLAINING_DECREASE)]
-        fkeys = set(zip(f["meter"], pd.to_datetime(f["time"], utc=True)))
-        explained = pd.Series([(m, t) in fkeys for m, t in zip(k["meter"], k["time"])], index=k.index, dtype=bool)
-    else:
-        explained = _auto_flags(k, rate_tolerance)
+    if flags is None:
+        flags = counter_flags_for(readings[readings["time"] <= end] if len(readings) else readings, meters)
+
+    def flagged(kind: str) -> pd.Series:
+        f = flags[flags["flag"] == kind]
+        keys = set(zip(f["meter"], pd.to_datetime(f["time"], utc=True)))
+        return pd.Series([(m, t) in keys for m, t in zip(k["meter"], k["time"])], index=k.index, dtype=bool)
+
+    rolled, reset = flagged("rollover"), flagged("reset")
+    explained = rolled | reset
     k["decrease"] = dec
     k["unflagged_decrease"] = dec & ~explained
-    eff_delta = np.where(dec & explained, np.where(
-        (k["value"] + k["register_max"] - k["prev_value"]) <= k["max_rate_per_h"] * k["dt_h"] * rate_tolerance,
-        k["value"] + k["register_max"] - k["prev_value"], k["value"]), k["delta"])
+    eff_delta = np.where(dec & rolled, k["value"] + k["register_max"] - k["prev_value"], k["delta"])
     rate = pd.Series(eff_delta, index=k.index) / k["dt_h"]
-    k["rate_frac"] = (rate / k["max_rate_per_h"]).where(counter & k["in_day"] & ~k["unflagged_decrease"])
+    k["rate_frac"] = (rate / k["max_rate_per_h"]).where(counter & k["in_day"] & ~k["unflagged_decrease"] & ~(dec & reset))
 
     # physical range
     main_kw = (reg[(reg["carrier"] == "electricity") & (reg["kind"] == "counter") & (reg["role"] == "main")]

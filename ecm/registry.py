@@ -104,6 +104,45 @@ class Meter(_Frozen):
         return float(10**self.register_digits) if self.register_digits else None
 
 
+Day = date  # alias: models below have a field named ``date``
+
+
+class BaselinePeriod(_Frozen):
+    """An energy baseline period (ISO 50006), Beijing days, inclusive."""
+
+    start: Day
+    end: Day
+
+    @model_validator(mode="after")
+    def _check(self) -> "BaselinePeriod":
+        if self.end < self.start:
+            raise ValueError(f"baseline period ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
+class Measure(_Frozen):
+    """An energy-saving measure (retrofit) whose savings are verified (IPMVP option C)."""
+
+    id: str = Field(pattern=ID_RE)
+    date: Day = Field(description="First day in force (Beijing).")
+    line: str | None = Field(None, description="Line id; null = the whole enterprise.")
+    kind: str = ""
+    description_zh: str = ""
+    description_en: str = ""
+    baseline: BaselinePeriod | None = Field(None, description="Default: the 365 days before `date`.")
+
+
+class Adjustment(_Frozen):
+    """A non-routine adjustment of the baseline (a line added, a product class change), dated."""
+
+    date: Day
+    end: Day | None = None
+    line: str | None = None
+    note: str = Field(min_length=1)
+    tce_per_day: float = Field(0.0, description="Added to the expected energy per day, tce.")
+    scale: float = Field(1.0, gt=0, description="Multiplies the expected energy.")
+
+
 class Enterprise(_Frozen):
     id: str = Field(pattern=ID_RE)
     name_zh: str
@@ -114,6 +153,9 @@ class Enterprise(_Frozen):
     address: str = ""
     lines: tuple[Line, ...] = ()
     meters: tuple[Meter, ...]
+    measures: tuple[Measure, ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()
+    baseline: BaselinePeriod | None = Field(None, description="EnPI baseline period; default the district's.")
 
     @model_validator(mode="after")
     def _check(self) -> "Enterprise":
@@ -126,6 +168,9 @@ class Enterprise(_Frozen):
         for m in self.meters:
             if m.line is not None and m.line not in line_ids:
                 raise ValueError(f"meter {m.id} names unknown line {m.line!r}")
+        for x in (*self.measures, *self.adjustments):
+            if x.line is not None and x.line not in line_ids:
+                raise ValueError(f"{'measure ' + x.id if isinstance(x, Measure) else 'adjustment'} names unknown line {x.line!r}")
         return self
 
     @cached_property
@@ -143,6 +188,8 @@ class District(_Frozen):
     province: str
     timezone: str = "Asia/Shanghai"
     grid_region: str = "chongqing"
+    baseline: BaselinePeriod = Field(BaselinePeriod(start=date(2022, 1, 1), end=date(2022, 12, 31)),
+                                     description="EnPI baseline period (default: the base year 2022).")
 
 
 class Registry(_Frozen):
@@ -207,7 +254,10 @@ class Registry(_Frozen):
             }
             for e in self.enterprises for ln in e.lines
         ]
-        return pd.DataFrame(rows).set_index("line", drop=False)
+        cols = ["line", "enterprise", "industry", "product", "product_class", "output_unit", "capacity_per_day",
+                "capacity_unit", "name_zh", "name_en"]
+        # a district may have no production line at all (energy-only enterprises): same columns, no rows
+        return pd.DataFrame(rows, columns=cols).set_index("line", drop=False)
 
 
 def _loc(err: dict, data: dict) -> str:

@@ -21,6 +21,24 @@ MEAS_BENCHMARK_MONTHLY = "benchmark_monthly"
 MEAS_CAPACITY_SHARE_MONTHLY = "capacity_share_monthly"
 MEAS_DQ_RESULT = "dq_result"
 
+# -- one writer per output (docs/contracts.md §2.1): the DAG whose docstring's ``Writes:`` line
+# names it. dq_result is partitioned by its ``suite`` tag, written as ``dq_result[<suite>]``.
+DAG_HOURLY, DAG_DAILY, DAG_MONTHLY, DAG_REPORT = ("ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance",
+                                                  "ecm_nightly_report")
+REPORTS_OUTPUT = "reports/<day>/"
+WRITERS = {
+    MEAS_METER_HOURLY: DAG_HOURLY,
+    MEAS_ENERGY_DAILY: DAG_DAILY, MEAS_LINE_DAILY: DAG_DAILY, MEAS_KPI_DAILY: DAG_DAILY,
+    f"{MEAS_DQ_RESULT}[readings_daily]": DAG_DAILY, f"{MEAS_DQ_RESULT}[aggregates_daily]": DAG_DAILY,
+    f"{MEAS_DQ_RESULT}[accounting_daily]": DAG_DAILY,
+    MEAS_KPI_MONTHLY: DAG_MONTHLY, MEAS_BENCHMARK_MONTHLY: DAG_MONTHLY, MEAS_CAPACITY_SHARE_MONTHLY: DAG_MONTHLY,
+    f"{MEAS_DQ_RESULT}[stats_monthly]": DAG_MONTHLY, f"{MEAS_DQ_RESULT}[accounting_monthly]": DAG_MONTHLY,
+    REPORTS_OUTPUT: DAG_REPORT,
+    "baseline_daily": "ecm_baselines", "baseline_model": "ecm_baselines", "measure_savings": "ecm_baselines",
+}
+#: written outside the DAGs: readings/device_status/ingest_* by the ingest bridge, enterprise_monthly
+#: by `ecm stats import` / MQTT statistics
+
 # -- tag keys and special tag values -----------------------------------------------------------------
 TAG_ENTERPRISE = "enterprise"
 TAG_METER = "meter"
@@ -101,7 +119,12 @@ F_N_LINES = "n_lines"
 BENCHMARK_SHARE_GOAL_FRAC = 0.30   #: share of capacity at 标杆 level, goal
 BASELINE_SHARE_GOAL_FRAC = 1.0     #: share of capacity at or better than 基准, goal
 
-# dq_result
+# dq_result: GX suites (expectations/) and the accounting suites, whose rows are accounting issues
+# (expectation = dotted issue name, success 0; docs/contracts.md §2.1)
+SUITE_ACCOUNTING_DAILY = "accounting_daily"      #: issues of a Beijing day (written by ecm_daily_kpis)
+SUITE_ACCOUNTING_MONTHLY = "accounting_monthly"  #: issues of a month's compliance (ecm_monthly_compliance)
+F_SUBJECT = "subject"      #: accounting rows: comma-joined meters or lines the issue names ("" = enterprise)
+F_BLOCKING = "blocking"    #: accounting rows: int 1/0, the figure the issue concerns is withheld
 F_SUCCESS = "success"
 F_OBSERVED = "observed"
 F_OBSERVED_VALUE = "observed_value"
@@ -124,3 +147,28 @@ SPOOL_ALARM_FRAC = 0.8
 # InfluxQL has no calendar, so dashboards flag 72 h of silence (never later than 3 working days).
 OFFLINE_WORKING_DAYS = 3
 OFFLINE_FLAG_H = 72
+
+# -- energy baselines, CUSUM and verified savings (docs/contracts.md §2.3; ecm/accounting/baselines.py)
+MEAS_BASELINE_DAILY = "baseline_daily"
+MEAS_BASELINE_MODEL = "baseline_model"
+MEAS_MEASURE_SAVINGS = "measure_savings"
+TAG_SCOPE = "scope"              #: "line" or "enterprise"
+TAG_PURPOSE = "purpose"          #: "enpi" or "measure"
+TAG_MEASURE = "measure"          #: measure id; "_enterprise" / "_district" on roll-up rows
+TAG_LEVEL = "level"              #: "measure", "enterprise", "district"
+F_EXPECTED_TCE = "expected_tce"
+F_RESIDUAL_TCE = "residual_tce"
+F_CUSUM_TCE = "cusum_tce"
+F_DRIFT_UP = "drift_up"
+F_DRIFT_DOWN = "drift_down"
+F_DRIFT_ALARM = "drift_alarm"
+F_PRODUCTION = "production"
+F_MODEL_KIND = "model_kind"      #: "regression" / "ratio_fallback"
+F_MODEL_VALID = "valid"
+F_SAVINGS_TCE = "savings_tce"
+F_SAVINGS_CO2_T = "savings_co2_t"
+F_U68_TCE = "u68_tce"
+F_U90_TCE = "u90_tce"
+F_LOW90_TCE = "low90_tce"
+F_HIGH90_TCE = "high90_tce"
+F_SIGNIFICANT = "significant"

@@ -15,6 +15,30 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ecm.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: top-level folders of the repository shipped inside the package as ``ecm/_data/<name>``
+#: (copied there at build time by setup.py's build_py; the repository folders stay the source)
+RESOURCE_DIRS = ("config", "expectations", "dags")
+
+
+def resource_dir(name: str) -> Path:
+    """The folder ``config``, ``expectations`` or ``dags`` of this installation.
+
+    An installed package (wheel, ``pip install .`` or ``--target``) carries them as package data
+    under ``ecm/_data/``; a source checkout has them at the repository's top level. The installed
+    copy wins, so an image never reads a stray folder next to site-packages.
+    """
+    if name not in RESOURCE_DIRS:
+        raise ValueError(f"unknown resource folder {name!r}; one of {RESOURCE_DIRS}")
+    from importlib.resources import files
+
+    installed = Path(str(files("ecm") / "_data" / name))
+    if installed.is_dir():
+        return installed
+    checkout = PROJECT_ROOT / name
+    if checkout.is_dir() and (PROJECT_ROOT / "pyproject.toml").is_file():
+        return checkout
+    raise ConfigError(f"package data folder {name}/ not found",
+                      hint=f"reinstall the package (looked in {installed} and {checkout})")
 
 
 class Settings(BaseSettings):
@@ -58,8 +82,13 @@ class Settings(BaseSettings):
     influxd_bin: str = Field("influxd", description="Path or name of the influxd binary.")
 
     def path(self, p: Path) -> Path:
-        """Resolve a relative path against the project root."""
-        return p if p.is_absolute() else (PROJECT_ROOT / p)
+        """Resolve a relative path: ``config/...``, ``expectations/...`` and ``dags/...`` name the
+        package data (:func:`resource_dir`), anything else is relative to the project root."""
+        if p.is_absolute():
+            return p
+        if p.parts and p.parts[0] in RESOURCE_DIRS:
+            return resource_dir(p.parts[0]).joinpath(*p.parts[1:])
+        return PROJECT_ROOT / p
 
     @property
     def state_path(self) -> Path:

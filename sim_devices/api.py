@@ -32,7 +32,7 @@ def _faults(faults, seed: int) -> FaultConfig | None:
         fc = FaultConfig.parse(faults, seed)
     if fc is not None:
         fc.seed = seed
-    return fc if fc is not None and fc.rates else None
+    return fc if fc is not None and (fc.rates or fc.drifts) else None
 
 
 def _progress(total: int, unit: str, enabled: bool, desc: str):
@@ -69,7 +69,7 @@ def backfill(registry, start: date, end: date, *, seed: int, faults=None, interv
     stats = monthly_stats_frame(registry, min(months), max(months), seed) if (publish_stats and months) else None
     n_stats = 0
     bar = _progress(d1 - d0 + 1, "day", progress, "sim backfill")
-    step = _chunk_days(windows, interval_s, batch_items) if fc is None else 1  # faults decide per day
+    step = _chunk_days(windows, interval_s, batch_items) if fc is None or not fc.rates else 1  # faults decide per day
     try:
         for c0 in range(d0, d1 + 1, step):
             c1 = min(c0 + step - 1, d1)

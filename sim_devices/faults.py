@@ -11,9 +11,11 @@
 | counter_reset | P per meter-day | the register restarts at 0 at a random instant (no consumption lost) |
 | rollover | share of counters | the register starts just below 10**digits so it wraps inside the window |
 | malformed | P per enterprise-hour | a hostile message: bad JSON, wrong types, NaN, 1e300, unknown meter, > 256 KiB, missing ts |
+| drift | efficiency loss per month, ``drift=RATE@LINE[:START]`` | a physical fault, not a wire one: every energy meter of ``LINE`` uses ``1 + RATE × months since START`` times its energy (default START 2023-01-01); the ground truth includes it (it is real consumption) |
 
 Decisions are keyed by (seed, kind, enterprise/meter, day/reading) so a run is reproducible.
-Ground truth (window.truth_frame) is never affected.
+Ground truth (window.truth_frame) is never affected by the wire faults; ``drift`` is physical and
+is part of it (pass the same FaultConfig to ``truth_frame``). ``all`` does not include ``drift``.
 """
 from __future__ import annotations
 
@@ -62,6 +64,26 @@ class Extra:
     retain: bool = False
 
 
+DRIFT_DEFAULT_START = "2023-01-01"
+
+
+def parse_drift(value: str) -> tuple[str, float, str]:
+    """``0.02@e03_l1:2023-03-01`` → ("e03_l1", 0.02, "2023-03-01") (efficiency loss per month)."""
+    from datetime import date
+
+    rate, at, rest = value.partition("@")
+    line, _, start = rest.partition(":")
+    try:
+        r = float(rate)
+        start = start or DRIFT_DEFAULT_START
+        date.fromisoformat(start)
+    except ValueError:
+        r = None
+    if not at or not line or r is None or not 0 < r < 1:
+        raise ValueError(f"bad drift fault {value!r}; expected drift=RATE@LINE[:YYYY-MM-DD], e.g. drift=0.02@e03_l1:2023-03-01")
+    return line, r, start
+
+
 @dataclass
 class FaultConfig:
     """Rates per fault kind (see module doc); an empty config injects nothing."""
@@ -69,23 +91,33 @@ class FaultConfig:
     rates: dict[str, float] = field(default_factory=dict)
     seed: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    #: physical efficiency drifts: (line id, fraction per month, first day ISO)
+    drifts: list[tuple[str, float, str]] = field(default_factory=list)
 
     @classmethod
     def parse(cls, specs: list[str] | str | None, seed: int = 0) -> "FaultConfig":
         """``["dropout=0.1", "spike"]`` or ``"all"``; a kind without a rate takes DEFAULT_RATES."""
         if isinstance(specs, str):
             specs = [s for s in specs.split(",") if s]
-        rates = {}
+        rates, drifts = {}, []
         for s in specs or []:
             k, _, v = s.partition("=")
             k = k.strip()
             if k == "all":
                 rates.update(DEFAULT_RATES)
                 continue
+            if k == "drift":
+                drifts.append(parse_drift(v))
+                continue
             if k not in KINDS:
                 raise ValueError(f"unknown fault {k!r}; known: {', '.join(KINDS)}")
             rates[k] = float(v) if v else DEFAULT_RATES[k]
-        return cls(rates, seed)
+        return cls(rates, seed, drifts=drifts)
+
+    def drifts_for(self, line_ids) -> list[tuple[str, float, str]]:
+        """The drifts on any of ``line_ids``."""
+        ids = set(line_ids)
+        return [d for d in self.drifts if d[0] in ids]
 
     def on(self, kind: str) -> float:
         return self.rates.get(kind, 0.0)

@@ -112,6 +112,8 @@ def scaled_registry(base: dict, n_enterprises: int, meters_per_enterprise: int |
         ent["name_zh"] = f"{ent['name_zh']}（模拟{nid}）"
         for ln in ent.get("lines", []):
             ln["capacity"]["value"] = round(ln["capacity"]["value"] * var["cap_factor"], 1)
+        for ms in ent.get("measures", []) + ent.get("adjustments", []):  # as the clone's retrofit dates
+            ms["date"] = (date.fromisoformat(str(ms["date"])) + timedelta(days=var["shift_days"])).isoformat()
         for m in ent["meters"]:
             if m.get("max_rate_per_h"):
                 m["max_rate_per_h"] = round(m["max_rate_per_h"] * var["cap_factor"] * max(1.0, var["ue_factor"]), 3)

@@ -30,6 +30,12 @@ from sim_devices.pv import pv_hourly
 HOURLY_NOISE = 0.06
 DAILY_NOISE = 0.025
 OFFICE = np.array([0] * 8 + [1] * 10 + [0] * 6, dtype=float)
+DAYS_PER_MONTH = 365.25 / 12
+
+
+def retrofit_list(enterprise_id: str, cfg: dict) -> list[dict]:
+    """The enterprise's retrofits, each with an ``id`` (given, else ``{enterprise}_r{n}``)."""
+    return [{**r, "id": r.get("id") or f"{enterprise_id}_r{i + 1}"} for i, r in enumerate(cfg.get("retrofits", []))]
 
 
 def _didx(value) -> int:
@@ -39,9 +45,17 @@ def _didx(value) -> int:
 class EnterpriseSim:
     """Hourly model of one enterprise. ``cfg`` is ``fleet.enterprise_config(enterprise.id)``."""
 
-    def __init__(self, enterprise: Enterprise, cfg: dict, seed: int):
+    def __init__(self, enterprise: Enterprise, cfg: dict, seed: int, *, drifts=(), without: frozenset | set = frozenset()):
+        """``drifts``: (line, fraction per month, first day) efficiency-loss faults (faults.py);
+        ``without``: retrofit ids left out (the counterfactual of those measures)."""
         self.ent, self.cfg, self.seed = enterprise, cfg, int(seed)
         self.cal = CalendarParams.from_dict(cfg.get("calendar", {}))
+        self.drifts = list(drifts)
+        self.without = set(without)
+
+    def retrofits(self) -> list[dict]:
+        """The retrofits in force (ids: ``id`` or ``{enterprise}_r{n}``), minus ``without``."""
+        return [r for r in retrofit_list(self.ent.id, self.cfg) if r["id"] not in self.without]
 
     def key(self, *names) -> int:
         return rng.key_of(self.seed, self.ent.id, *names)
@@ -51,11 +65,14 @@ class EnterpriseSim:
         flat = np.arange(n_days * 24).reshape(n_days, 24)
         return 1.0 + sigma * rng.tri(self.key(name, "h"), flat) * 2.45  # std ≈ sigma
 
-    def _eff(self, meter_id: str, off: np.ndarray, drift: float, aging: float) -> np.ndarray:
+    def _eff(self, meter_id: str, off: np.ndarray, drift: float, aging: float, line_id: str | None = None) -> np.ndarray:
         n = len(off)
         years = (np.arange(n) - _didx("2022-01-01")) / 365.25
         eff = drift_factor(off, drift) * (1 + aging * np.clip(years, 0, None))
-        for r in self.cfg.get("retrofits", []):
+        for lid, rate, start in self.drifts:  # efficiency-loss fault: + rate per month since start
+            if lid == line_id:
+                eff = eff * (1 + rate * np.clip(np.arange(n) - _didx(start), 0, None) / DAYS_PER_MONTH)
+        for r in self.retrofits():
             f = (r.get("scale") or {}).get(meter_id)
             if f is not None:
                 eff = eff * np.where(np.arange(n) >= _didx(r["date"]), f, 1.0)
@@ -88,7 +105,7 @@ class EnterpriseSim:
             per = spec.get("per_unit", spec.get("per_day"))
             eff = self._eff(f"{line_id}/{mid}" if mid.startswith("_") else mid, off,
                             spec.get("drift_per_year", self.cfg.get("drift_per_year", 0.02)),
-                            spec.get("aging_per_year", self.cfg.get("aging_per_year", 0.0)))
+                            spec.get("aging_per_year", self.cfg.get("aging_per_year", 0.0)), line_id)
             daily = 1 + DAILY_NOISE * 2.45 * rng.tri(self.key(f"{lkey}/{mid}", "d"), np.arange(n))
             res[mid] = per * (eff * daily)[:, None] * (f * P_ref * on * boost + var) * self._noise(f"{lkey}/{mid}", n, HOURLY_NOISE)
         return P, res
@@ -125,7 +142,7 @@ class EnterpriseSim:
             self.plant_activity = P.sum(axis=1)
             unmetered += res.pop("_unmetered_elec", 0.0)
             out.update({k: v for k, v in res.items() if k in meters})
-        for sw in [r for r in cfg.get("retrofits", []) if "switch" in r]:
+        for sw in [r for r in self.retrofits() if "switch" in r]:
             s = sw["switch"]
             if s["from"] in out and s["to"] in out:
                 after = (np.arange(n) >= _didx(sw["date"]))[:, None]

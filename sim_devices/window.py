@@ -66,7 +66,7 @@ def build_window(registry: Registry, start: date, end: date, seed: int, *, fault
     out = []
     for ent in registry.enterprises:
         cfg = enterprise_config(ent.id, fleet)
-        sim = EnterpriseSim(ent, cfg, seed)
+        sim = EnterpriseSim(ent, cfg, seed, drifts=_drifts(faults, ent))
         full = sim.hourly(d1 + 2)
         tracks = []
         for m in ent.meters:
@@ -91,14 +91,27 @@ def build_window(registry: Registry, start: date, end: date, seed: int, *, fault
     return out
 
 
-def truth_frame(registry: Registry, start: date, end: date, seed: int) -> pd.DataFrame:
+def _drifts(faults, ent: Enterprise) -> list:
+    return faults.drifts_for([ln.id for ln in ent.lines]) if faults is not None else []
+
+
+def _physical(faults):
+    """Only the physical faults (drift) of a FaultConfig: the truth includes them, not wire faults."""
+    from sim_devices.faults import FaultConfig
+
+    if faults is None or not getattr(faults, "drifts", None):
+        return None
+    return FaultConfig(drifts=list(faults.drifts))
+
+
+def truth_frame(registry: Registry, start: date, end: date, seed: int, faults=None) -> pd.DataFrame:
     """What the fleet really consumed and produced per enterprise, line, meter and Beijing day
-    (counters only, before any fault): columns TRUTH_COLUMNS, ``amount`` in the unit of
-    ``quantity`` (e.g. energy_kwh in kWh)."""
+    (counters only, before any wire fault; with the physical ``drift`` faults of ``faults``):
+    columns TRUTH_COLUMNS, ``amount`` in the unit of ``quantity`` (e.g. energy_kwh in kWh)."""
     rows = []
     n = (end - start).days + 1
     days = [(start + timedelta(days=i)).isoformat() for i in range(n)]
-    for w in build_window(registry, start, end, seed):
+    for w in build_window(registry, start, end, seed, faults=_physical(faults)):
         for tr in w.tracks:
             m = tr.meter
             if m.kind != "counter":
@@ -107,6 +120,47 @@ def truth_frame(registry: Registry, start: date, end: date, seed: int) -> pd.Dat
                                       "meter": m.id, "carrier": m.carrier, "role": m.role,
                                       "quantity": m.quantity, "amount": tr.daily()[:n]}))
     return pd.concat(rows, ignore_index=True)[TRUTH_COLUMNS] if rows else pd.DataFrame(columns=TRUTH_COLUMNS)
+
+
+SAVINGS_TRUTH_COLUMNS = ["day_cst", "enterprise", "measure", "kind", "measure_date", "line", "meter", "carrier",
+                         "role", "quantity", "actual", "counterfactual"]
+
+
+def savings_truth_frame(registry: Registry, start: date, end: date, seed: int, faults=None) -> pd.DataFrame:
+    """The true effect of every simulated retrofit (measure), per meter and Beijing day in
+    [start, end]: ``actual`` (what was consumed, all retrofits in force) and ``counterfactual``
+    (the same days without that one retrofit, everything else equal: same noise, load, drift),
+    in the unit of ``quantity``. Only counters a measure changes are listed; the avoided energy of
+    a measure is Σ (counterfactual − actual) over its ``role: main`` meters × coefficients."""
+    from sim_devices.plant import retrofit_list
+
+    fleet = load_fleet()
+    d0, d1 = _check_day(start), _check_day(end)
+    days = np.array([(start + timedelta(days=i)).isoformat() for i in range(d1 - d0 + 1)])
+    phys = _physical(faults)
+    rows = []
+    for ent in registry.enterprises:
+        cfg = enterprise_config(ent.id, fleet)
+        retro = retrofit_list(ent.id, cfg)
+        if not retro:
+            continue
+        drifts = _drifts(phys, ent)
+        actual = EnterpriseSim(ent, cfg, seed, drifts=drifts).hourly(d1 + 1)
+        for r in retro:
+            cf = EnterpriseSim(ent, cfg, seed, drifts=drifts, without={r["id"]}).hourly(d1 + 1)
+            for m in ent.meters:
+                if m.kind != "counter" or m.carrier == "output" or m.id not in actual:
+                    continue
+                a, c = actual[m.id][d0:d1 + 1].sum(axis=1), cf[m.id][d0:d1 + 1].sum(axis=1)
+                if np.allclose(a, c, rtol=0, atol=1e-9):
+                    continue
+                rows.append(pd.DataFrame({"day_cst": days, "enterprise": ent.id, "measure": r["id"],
+                                          "kind": r.get("kind", ""), "measure_date": str(r["date"]),
+                                          "line": m.line or "", "meter": m.id, "carrier": m.carrier, "role": m.role,
+                                          "quantity": m.quantity, "actual": a, "counterfactual": c}))
+    if not rows:
+        return pd.DataFrame(columns=SAVINGS_TRUTH_COLUMNS)
+    return pd.concat(rows, ignore_index=True)[SAVINGS_TRUTH_COLUMNS]
 
 
 def monthly_stats_frame(registry: Registry, start_month: str, end_month: str, seed: int) -> pd.DataFrame:
@@ -135,4 +189,4 @@ def complete_months(start: date, end: date) -> list[str]:
     return out
 
 
-__all__ = ["build_window", "truth_frame", "monthly_stats_frame", "select_registry", "day_of"]
+__all__ = ["build_window", "truth_frame", "savings_truth_frame", "monthly_stats_frame", "select_registry", "day_of"]

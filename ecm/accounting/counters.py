@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.issues import Issue
+from ecm.periods import TZ
 
-FLAGS = ("rollover", "reset", "gap", "spike")
+FLAGS = ("rollover", "reset", "gap", "spike", "estimated")   # estimated: set by ecm.accounting.gaps
 GAP_FACTOR = 1.5                 # interval > 1.5 × expected → gap
 ROLLOVER_SPAN_FRAC = 0.10        # without max_rate: wrapped delta must be < 10% of register span
 REL_TOL = 1e-9                   # floating guard on "≤ max_rate × dt"
@@ -55,6 +56,13 @@ def _join_flags(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
     for bit, name in enumerate(FLAGS):
         code |= masks[name].astype(np.int64) << bit
     return _FLAG_STRINGS[code]
+
+
+def interval_days(ends: pd.Series, tz: str = TZ) -> list[str]:
+    """ISO days (in ``tz``) owning intervals that end at ``ends``: (start, end] is left-open, so an
+    interval ending exactly at midnight belongs to the day before (as in :func:`deltas_to_periods`)."""
+    e = pd.to_datetime(pd.Series(ends), utc=True).dt.tz_convert(tz) - pd.Timedelta(1, "ns")
+    return sorted({d.isoformat() for d in e.dt.date})
 
 
 def _pairs(df: pd.DataFrame, par: pd.DataFrame) -> pd.DataFrame:
@@ -146,8 +154,11 @@ def counters_to_deltas(readings: pd.DataFrame, meters: pd.DataFrame, *, expected
     unknown = ~df["meter"].isin(meters.index)
     if unknown.any():
         ids = sorted(df.loc[unknown, "meter"].unique().tolist())
+        u = df.loc[unknown]
+        rows = [{"enterprise": e, "meter": m, "day": interval_days(g["time"])[-1]}
+                for (e, m), g in u.groupby([u["enterprise"].astype(str), "meter"], sort=True)]
         issues.append(Issue("ecm.counters.unknown_meter", f"readings of {len(ids)} meter(s) not in the registry dropped",
-                            {"meters": ids, "n_readings": int(unknown.sum())}, blocking=True))
+                            {"meters": ids, "n_readings": int(unknown.sum()), "rows": rows}, blocking=True))
         df = df[~unknown]
     df = df.sort_values(["meter", "time"], kind="stable")
     dup = df.duplicated(["meter", "time"], keep="last")
@@ -182,13 +193,13 @@ def counters_to_deltas(readings: pd.DataFrame, meters: pd.DataFrame, *, expected
                              "times": [str(x) for x in gl["end"].head(10)]}))
     p = p[~p["first"]]
     measured = ~(p["reset"] | (p["spike"] & p["delta"].isna()))
-    masks = {k: p[k].to_numpy(bool) for k in FLAGS}
+    masks = {k: p[k].to_numpy(bool) if k in p else np.zeros(len(p), dtype=bool) for k in FLAGS}
     out = p.assign(measured=measured.to_numpy(), flags=_join_flags(masks, len(p)))
     out = out[DELTA_COLUMNS].reset_index(drop=True)
     out["start"] = pd.to_datetime(out["start"], utc=True)
     out["end"] = pd.to_datetime(out["end"], utc=True)
 
-    for flag in FLAGS:
+    for flag in _ISSUES:
         hit = p[masks[flag]]
         if hit.empty:
             continue
@@ -197,6 +208,7 @@ def counters_to_deltas(readings: pd.DataFrame, meters: pd.DataFrame, *, expected
             issues.append(Issue(name, f"{meter}: " + tmpl.format(n=len(grp)), {
                 "meter": meter, "enterprise": grp["enterprise"].iloc[0], "n_intervals": len(grp),
                 "first_end": str(pd.Timestamp(grp["end"].iloc[0])), "last_end": str(pd.Timestamp(grp["end"].iloc[-1])),
+                "days": interval_days(grp["end"]),
             }, blocking))
     return out, issues
 
@@ -207,8 +219,9 @@ def deltas_to_periods(deltas: pd.DataFrame, freq: str = "1h", tz: str = "Asia/Sh
 
     Rule: an interval ``(start, end]`` belongs wholly to the period containing its **end**, with
     periods also left-open: an interval ending exactly on 01:00 belongs to the 00:00–01:00 hour,
-    and one ending on Beijing midnight to the day before. Nothing is pro-rated: a gap interval
-    spanning several periods lands in its last one (flag ``gap`` carried to that period).
+    and one ending on Beijing midnight to the day before. Nothing is pro-rated here: a gap interval
+    spanning several periods lands in its last one (flag ``gap`` carried to that period) unless it
+    was first split by :func:`ecm.accounting.gaps.apportion_gaps` (pieces flagged ``estimated``).
 
     ``completeness_frac`` = covered seconds / period seconds, where covered seconds are the
     overlap of *measured* intervals (not reset, not rejected spikes) with the receiving period.
@@ -268,3 +281,16 @@ def deltas_to_periods(deltas: pd.DataFrame, freq: str = "1h", tz: str = "Asia/Sh
     agg["completeness_frac"] = (agg["covered_s"].astype(float) / period_s).clip(0.0, 1.0)
     agg["flags"] = _join_flags({f: agg[f].to_numpy(bool) for f in FLAGS}, len(agg))
     return agg[cols].reset_index(drop=True), []
+
+
+def counter_flags(deltas: pd.DataFrame) -> pd.DataFrame:
+    """(``meter``, ``time``, ``flag``) rows, one per flag of each flagged interval of
+    :func:`counters_to_deltas`, ``time`` being the interval's end reading. The data-quality gate
+    (``ecm.quality_frames``) reads its rollover/reset verdicts from here, so the KPI run and
+    ``ecm dq run`` classify a counter decrease with this one implementation."""
+    f = deltas.loc[deltas["flags"] != "", ["meter", "end", "flags"]] if len(deltas) else deltas
+    if f.empty:
+        return pd.DataFrame({"meter": pd.Series(dtype=object), "time": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "flag": pd.Series(dtype=object)})
+    f = f.assign(flag=f["flags"].str.split(",")).explode("flag")
+    return f.rename(columns={"end": "time"})[["meter", "time", "flag"]].reset_index(drop=True)

@@ -40,3 +40,68 @@ def issues_frame(issues: Iterable[Issue]):
 
     rows = [{"name": i.name, "message": i.message, "blocking": i.blocking, "evidence": i.evidence} for i in issues]
     return pd.DataFrame(rows, columns=["name", "message", "blocking", "evidence"])
+
+
+# -- issues as results: where an issue applies (docs/contracts.md §2.1, dq_result suites accounting_*) --
+SCOPE_ENTERPRISE, SCOPE_METER, SCOPE_LINE = "enterprise", "meter", "line"
+RECORD_COLUMNS = ["name", "message", "blocking", "severity", "enterprise", "scope", "subject", "period"]
+
+
+def _listed(evidence: dict, one: str, many: str) -> list:
+    if evidence.get(one) is not None:
+        return [evidence[one]]
+    return list(evidence.get(many) or [])
+
+
+def issue_records(issues: Iterable[Issue], period: str, *, district: str = "_district",
+                  meter_enterprise: dict | None = None, line_enterprise: dict | None = None):
+    """One row per (issue, enterprise, subject, period): where each issue applies.
+
+    Location comes from the evidence: ``rows`` (a list of dicts with any of ``enterprise``,
+    ``meter``, ``line``, ``day``/``period``) gives one row each; otherwise ``enterprise`` /
+    ``enterprises``, ``meter``/``meters`` or ``line``/``lines`` and ``day``/``days``/``period``.
+    A meter's or line's enterprise is looked up in ``meter_enterprise``/``line_enterprise`` when
+    the evidence does not name it; an issue located nowhere belongs to ``district``; an issue
+    without a day belongs to ``period``.
+
+    ``scope`` is ``line`` when the issue names a line, ``meter`` when it names a meter, else
+    ``enterprise``. ``severity`` is ``block`` when the issue is blocking and its scope is the
+    enterprise (or the district) or one of its meters: that figure for the period is withheld
+    (``data_insufficient``). A blocking issue of a line withholds only that line's figure, so it is
+    stored as ``warn`` with ``blocking`` True.
+    """
+    import pandas as pd
+
+    meter_enterprise, line_enterprise = meter_enterprise or {}, line_enterprise or {}
+    out = []
+    for i in issues:
+        ev = i.evidence or {}
+        if isinstance(ev.get("rows"), list) and ev["rows"] and all(isinstance(r, dict) for r in ev["rows"]):
+            locs = [(r.get("enterprise"), r.get("meter"), r.get("line"), r.get("day") or r.get("period"))
+                    for r in ev["rows"]]
+        else:
+            ents = _listed(ev, "enterprise", "enterprises") or [None]
+            subs = ([("meter", m) for m in _listed(ev, "meter", "meters")]
+                    or [("line", ln) for ln in _listed(ev, "line", "lines")] or [(None, None)])
+            days = _listed(ev, "day", "days") or ([ev["period"]] if ev.get("period") else [None])
+            locs = []
+            for kind, s in subs:
+                for e in (ents if len(ents) == 1 or kind is None else [None]):
+                    for d in days:
+                        locs.append((e, s if kind == "meter" else None, s if kind == "line" else None, d))
+        for ent, meter, line, day in locs:
+            ent = ent or (meter_enterprise.get(meter) if meter else None) or (
+                line_enterprise.get(line) if line else None) or district
+            scope = SCOPE_LINE if line else SCOPE_METER if meter else SCOPE_ENTERPRISE
+            severity = "block" if i.blocking and scope != SCOPE_LINE else "warn"
+            out.append({"name": i.name, "message": i.message, "blocking": bool(i.blocking), "severity": severity,
+                        "enterprise": str(ent), "scope": scope, "subject": str(line or meter or ""),
+                        "period": str(day or period)})
+    df = pd.DataFrame(out, columns=RECORD_COLUMNS)
+    return df.drop_duplicates(["name", "enterprise", "subject", "period", "severity"]).reset_index(drop=True)
+
+
+def blocked_pairs(records) -> set[tuple[str, str]]:
+    """(period, enterprise) pairs withheld by ``block`` records of :func:`issue_records`."""
+    b = records[records["severity"] == "block"]
+    return set(zip(b["period"], b["enterprise"]))

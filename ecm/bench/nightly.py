@@ -62,11 +62,11 @@ def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", i
     from ecm.influx import InfluxClient
     from ecm.periods import day_bounds_utc
     from ecm.registry import load_registry
-    from ecm.settings import PROJECT_ROOT
+    from ecm.settings import resource_dir
     from ecm.stack import Stack, wait_landed
 
     tmp = Path(tempfile.mkdtemp(prefix="ecm-bench-nightly-"))
-    base = yaml.safe_load((PROJECT_ROOT / "config/district.yaml").read_text(encoding="utf-8"))
+    base = yaml.safe_load((resource_dir("config") / "district.yaml").read_text(encoding="utf-8"))
     reg_file = tmp / "district.yaml"
     scaled = sim_devices.scaled_registry(base, n_ent, n_meters)
     for e in scaled["enterprises"]:  # every meter reports at the benchmark interval

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import click
 
-from ecm.cli.common import handle_errors
+from ecm.cli.common import DAY, day_range, handle_errors, to_date
 
 
 @click.group("kpi")
@@ -13,32 +13,33 @@ def kpi() -> None:
     """Daily and monthly KPIs (tce, CO2, intensity, 13% path, benchmarks) outside Airflow."""
 
 
-def _days(start: str, end: str) -> list[date]:
-    d0, d1 = date.fromisoformat(start), date.fromisoformat(end)
+def _days(start, end) -> list[date]:
+    d0, d1 = day_range(start, end)
     return [d0 + timedelta(days=i) for i in range((d1 - d0).days + 1)]
 
 
 @kpi.command("run")
-@click.option("--date", "day", required=True, help="Beijing day YYYY-MM-DD.")
+@click.option("--date", "day", required=True, type=DAY, help="Beijing day YYYY-MM-DD.")
 @handle_errors
-def run(day: str) -> None:
+def run(day) -> None:
     """Compute one day's KPIs (with the raw-readings and aggregates quality gates) and its month."""
     from ecm.pipeline.daily import run_days
     from ecm.pipeline.monthly import compute_monthly_compliance
 
+    day = to_date(day).isoformat()
     blocked = run_days([date.fromisoformat(day)])
     summary = compute_monthly_compliance(day)
     click.echo(f"{day}: data insufficient: {', '.join(blocked[day]) or 'none'}; month: {summary}")
 
 
 @kpi.command("backfill")
-@click.option("--start", required=True, help="First Beijing day YYYY-MM-DD.")
-@click.option("--end", required=True, help="Last Beijing day YYYY-MM-DD (inclusive).")
+@click.option("--start", required=True, type=DAY, help="First Beijing day YYYY-MM-DD.")
+@click.option("--end", required=True, type=DAY, help="Last Beijing day YYYY-MM-DD (inclusive).")
 @click.option("--gate", type=click.Choice(["inline", "history"]), default="inline", show_default=True,
               help="history: skip the raw-readings suite (daily-resolution historical imports).")
 @click.option("--months/--no-months", default=True, help="Also compute each month's compliance.")
 @handle_errors
-def backfill(start: str, end: str, gate: str, months: bool) -> None:
+def backfill(start, end, gate: str, months: bool) -> None:
     """Compute daily KPIs for every day from START to END, then each month's compliance."""
     from tqdm import tqdm
 

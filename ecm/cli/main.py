@@ -11,9 +11,10 @@ import pkgutil
 import click
 
 import ecm.cli
+from ecm.cli.common import EcmGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=EcmGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="ecm-rongchang")
 def cli() -> None:
     """Rongchang industrial energy and carbon monitoring platform (荣昌区工业能耗与碳排放监测平台).

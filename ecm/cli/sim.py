@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from ecm.cli.common import echo_json, handle_errors, to_date
+from ecm.cli.common import day_range, echo_json, handle_errors, to_date
 
 DAY = click.DateTime(["%Y-%m-%d"])
 
@@ -24,7 +24,8 @@ def _faults(fn):
     return click.option("--fault", "faults", multiple=True, metavar="KIND[=RATE]",
                         help="Inject a fault kind (repeatable; `all` = every kind at its default rate). "
                              "Kinds: dropout, duplicate, out_of_order, clock_skew, spike, stuck, "
-                             "counter_reset, rollover, malformed.")(fn)
+                             "counter_reset, rollover, malformed; drift=RATE@LINE[:START] (efficiency loss "
+                             "per month of a line, a physical fault that the truth includes).")(fn)
 
 
 def _interval(fn):
@@ -94,7 +95,8 @@ def backfill_(start, end, seed, n_enterprises, faults, interval_s, batch_items, 
     import sim_devices
 
     reg, seed, st = _context(seed, n_enterprises)
-    out = sim_devices.backfill(reg, to_date(start), to_date(end), seed=seed, faults=_check_faults(faults),
+    start, end = day_range(start, end)
+    out = sim_devices.backfill(reg, start, end, seed=seed, faults=_check_faults(faults),
                                interval_s=interval_s, host=st.mqtt_host, port=st.mqtt_port,
                                state_dir=st.state_path, batch_items=batch_items, publish_stats=not no_stats)
     echo_json(out)
@@ -104,15 +106,19 @@ def backfill_(start, end, seed, n_enterprises, faults, interval_s, batch_items, 
 @click.option("--start", required=True, type=DAY, help="First Beijing day, YYYY-MM-DD.")
 @click.option("--end", required=True, type=DAY, help="Last Beijing day (inclusive), YYYY-MM-DD.")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="CSV file to write.")
+@click.option("--savings", is_flag=True, help="Write each retrofit's true effect instead: actual and counterfactual "
+              "(without that retrofit) per meter-day.")
 @_seed
 @_enterprises
+@_faults
 @handle_errors
-def truth_(start, end, out_file, seed, n_enterprises) -> None:
+def truth_(start, end, out_file, savings, seed, n_enterprises, faults) -> None:
     """Write what the fleet really consumed/produced per enterprise, line, meter and Beijing day (CSV)."""
     import sim_devices
 
     reg, seed, _ = _context(seed, n_enterprises)
-    df = sim_devices.truth_frame(reg, to_date(start), to_date(end), seed)
+    fn = sim_devices.savings_truth_frame if savings else sim_devices.truth_frame
+    df = fn(reg, *day_range(start, end), seed, faults=_check_faults(faults))
     df.to_csv(out_file, index=False, float_format="%.6f")
     click.echo(f"wrote {len(df)} rows to {out_file}")
 

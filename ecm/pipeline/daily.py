@@ -1,46 +1,42 @@
-"""Daily KPIs per enterprise: counters → consumption → tce, CO2, unit product energy, gates.
+"""Daily KPIs per enterprise: load → ``ecm.accounting`` → write.
 
-Read (``readings`` for the Beijing day plus each meter's carry-in reading) → pure functions
-(``ecm.accounting``, ``ecm.quality_frames``) → write (``energy_daily``, ``line_daily``,
-``kpi_daily``, ``dq_result``). Every write first clears the day's partition, so re-running a day
-gives the same points and rows that disappeared (e.g. an enterprise now data-insufficient) go too.
-
-Boundary rules (documented in docs/contracts.md §2.2):
-* enterprise comprehensive energy = Σ ``role: main`` meters per carrier (sub-meters are inside a
-  main meter and are used only to split energy between lines);
-* line energy = the line's own meters + the plant's unmetered remainder (Σ main − Σ line-assigned,
-  per carrier) shared in proportion to the lines' directly metered tce (auxiliary systems are part
-  of unit product comprehensive energy under GB 21252 / GB 30526);
-* ``kwh_per_t`` indicators (cement preparation section) use the line's own electricity only.
+Load ``readings`` for the Beijing day plus each meter's carry-in reading; call the accounting
+(``counters`` → ``allocation`` → ``status``, and the data-quality frames); write ``energy_daily``,
+``line_daily``, ``kpi_daily`` and ``dq_result`` (the GX suites, and suite ``accounting_daily``: every
+accounting issue of the day, so issues are results). Every write first clears the day's partition,
+so re-running a day gives the same points and rows that disappeared (e.g. an enterprise now
+data-insufficient) go too. The rules live in ``ecm/accounting/`` (docs/contracts.md §2.2).
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from ecm.accounting.carbon import consumption_to_co2
-from ecm.accounting.counters import counters_to_deltas, deltas_to_periods
-from ecm.accounting.energy import consumption_to_tce, unit_product_energy
-from ecm.accounting.issues import Issue
+from ecm.accounting import allocation, status
+from ecm.accounting.counters import counter_flags, counters_to_deltas, deltas_to_periods
+from ecm.accounting.issues import Issue, blocked_pairs, issue_records
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc
 from ecm.pipeline.readings import load_readings
+from ecm.schema import MEAS_DQ_RESULT as DQ_RESULT
 from ecm.schema import MEAS_ENERGY_DAILY as ENERGY_DAILY
 from ecm.schema import MEAS_KPI_DAILY as KPI_DAILY
 from ecm.schema import MEAS_LINE_DAILY as LINE_DAILY
+from ecm.schema import SUITE_ACCOUNTING_DAILY
 
 log = logging.getLogger("ecm.pipeline.daily")
 
-OUTPUT = "output"
-DATA_OK, DATA_INSUFFICIENT = "ok", "data_insufficient"
+DATA_OK, DATA_INSUFFICIENT = status.DATA_OK, status.DATA_INSUFFICIENT
+HISTORY_MIN_COMPLETENESS_FRAC = status.HISTORY_MIN_COMPLETENESS_FRAC
 
 
 @dataclass
 class DayFrames:
-    """Everything computed for one day (frames in memory; written by :func:`write_day`)."""
+    """Everything computed for Beijing days [day, last] (frames in memory; written by :func:`write_day`)."""
 
     day: date
     last: date
@@ -50,23 +46,21 @@ class DayFrames:
     kpi_daily: pd.DataFrame
     dq: list = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    records: pd.DataFrame | None = None   #: issues located (issue_records), set by apply_status
+
+
+class MeterDays(NamedTuple):
+    meter_day: pd.DataFrame        #: per counter meter and day: delta, completeness_frac, flags, …
+    quality: pd.DataFrame | None   #: readings_daily metrics (single day with quality only)
+    issues: list[Issue]            #: counter issues
 
 
 def _chunks(ids: list[str], n: int) -> list[list[str]]:
     return [ids[i:i + n] for i in range(0, len(ids), n)] or [[]]
 
 
-def _flags_frame(deltas: pd.DataFrame) -> pd.DataFrame:
-    """(meter, time, flag) rows for flagged intervals, as ecm.quality_frames expects."""
-    f = deltas.loc[deltas["flags"] != "", ["meter", "end", "flags"]]
-    if f.empty:
-        return pd.DataFrame(columns=["meter", "time", "flag"])
-    f = f.assign(flag=f["flags"].str.split(",")).explode("flag")
-    return f.rename(columns={"end": "time"})[["meter", "time", "flag"]]
-
-
 def meter_day_consumption(client, registry, first: date, last: date | None = None, *,
-                          chunk_enterprises: int = 20, with_quality: bool = True):
+                          chunk_enterprises: int = 20, with_quality: bool = True) -> MeterDays:
     """Per counter meter and Beijing day in [first, last]: consumption (``delta``, physical unit),
     ``completeness_frac``, ``flags``, plus the readings_daily quality metrics (single day only)
     when ``with_quality``. Loads readings enterprise-chunk by chunk to bound memory."""
@@ -77,7 +71,7 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
     meters = registry.meters_frame()
     counters = meters[meters["kind"] == "counter"]
     quantities = sorted(meters["quantity"].unique() if with_quality else counters["quantity"].unique())
-    start, _ = day_bounds_utc(first)
+    start = day_bounds_utc(first)[0]
     _, end = day_bounds_utc(last)
     n_days = (last - first).days + 1
     parts, metrics, issues = [], [], []
@@ -86,7 +80,8 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
         rc = r[r["meter"].isin(counters.index)]
         deltas, iss = counters_to_deltas(rc, counters)
         issues += iss
-        per, _ = deltas_to_periods(deltas, "1D", TZ, window=(start, end))
+        per, iss = deltas_to_periods(deltas, "1D", TZ, window=(start, end))
+        issues += iss
         per["day"] = per["period_start"].dt.date
         # meters without any reading in the window still get rows (completeness 0)
         missing = counters[counters["enterprise"].isin(chunk) & ~counters.index.isin(set(per["meter"]))]
@@ -100,86 +95,12 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
         if with_quality:
             # only this chunk's meters: the others would show up as silent (completeness 0)
             metrics.append(readings_daily_metrics(r, meters[meters["enterprise"].isin(chunk)], first,
-                                                  flags=_flags_frame(deltas)))
+                                                  flags=counter_flags(deltas)))
     md = pd.concat(parts, ignore_index=True)
-    md = md.merge(counters[["carrier", "quantity", "role", "line"]], left_on="meter", right_index=True, how="left")
+    md = md.merge(counters[["carrier", "quantity", "role", "line", "decommissioned"]], left_on="meter",
+                  right_index=True, how="left")
     qm = pd.concat(metrics, ignore_index=True) if metrics else None
-    return md, qm, issues
-
-
-def _by_year(frame: pd.DataFrame, fn, factors) -> tuple[pd.DataFrame, list[Issue]]:
-    """Apply a factor function (year-dependent vintages) to each calendar year of ``frame.day``."""
-    parts, issues = [], []
-    for year, g in frame.groupby(frame["day"].map(lambda d: d.year)):
-        out, iss = fn(g, factors, year=int(year))
-        parts.append(out)
-        issues += iss
-    if not parts:
-        out, iss = fn(frame, factors, year=2022)
-        return out, iss
-    return pd.concat(parts, ignore_index=True), issues
-
-
-def _energy_daily(md: pd.DataFrame, factors) -> tuple[pd.DataFrame, list[Issue]]:
-    main = md[(md["role"] == "main") & (md["carrier"] != OUTPUT)]
-    g = main.groupby(["day", "enterprise", "carrier", "quantity"], as_index=False).agg(
-        value=("delta", lambda s: s.sum(min_count=1)), completeness_frac=("completeness_frac", "mean"))
-    tce, i1 = _by_year(g, consumption_to_tce, factors)
-    co2, i2 = _by_year(g, consumption_to_co2, factors)
-    co2 = co2.set_index(["day", "enterprise", "carrier"])
-    key = pd.MultiIndex.from_frame(tce[["day", "enterprise", "carrier"]])
-    tce["co2_t"] = co2["co2_t"].reindex(key).to_numpy()
-    tce["co2_factor_vintage"] = co2["factor_vintage"].reindex(key).to_numpy()
-    return tce, i1 + i2
-
-
-def _line_energy(md: pd.DataFrame, energy: pd.DataFrame, lines: pd.DataFrame, factors) -> pd.DataFrame:
-    """Energy per line and day: own meters + share of the plant remainder (see module doc)."""
-    fuel = md[(md["carrier"] != OUTPUT) & md["line"].notna()]
-    own = fuel.groupby(["day", "enterprise", "line", "carrier"], as_index=False)["delta"].sum(min_count=1)
-    own = own.rename(columns={"delta": "value"})
-    own_tce, _ = _by_year(own, consumption_to_tce, factors)
-    assigned = own.groupby(["day", "enterprise", "carrier"])["value"].sum()
-    total = energy.set_index(["day", "enterprise", "carrier"])["value"]
-    remainder = total.sub(assigned, fill_value=0).clip(lower=0).rename("value").reset_index()
-    remainder = remainder[remainder["enterprise"].isin(lines["enterprise"])]
-    rem_tce, _ = _by_year(remainder, consumption_to_tce, factors)
-    cols = ["energy_tce", "energy_tce_generation"]
-    rem = rem_tce[rem_tce["included"]].groupby(["day", "enterprise"])[cols].sum()
-    by_line = own_tce[own_tce["included"]].groupby(["day", "enterprise", "line"])[cols].sum()
-    days = pd.DataFrame({"day": sorted(md["day"].unique())})
-    ln = days.merge(lines[["line", "enterprise"]].reset_index(drop=True), how="cross")
-    ln = ln.merge(by_line.reset_index(), on=["day", "enterprise", "line"], how="left")
-    ln[cols] = ln[cols].fillna(0.0)
-    grp = ln.groupby(["day", "enterprise"])
-    share = ln["energy_tce"] / grp["energy_tce"].transform("sum")
-    share = share.where(np.isfinite(share), 1.0 / grp["line"].transform("count"))
-    rem_rows = rem.reindex(pd.MultiIndex.from_frame(ln[["day", "enterprise"]]))
-    for col in cols:
-        ln[col] = ln[col] + share * rem_rows[col].fillna(0.0).to_numpy()
-    elec = fuel[fuel["carrier"] == "electricity"].groupby(["day", "line"])["delta"].sum(min_count=1)
-    ln["electricity_kwh"] = elec.reindex(pd.MultiIndex.from_frame(ln[["day", "line"]])).to_numpy()
-    return ln
-
-
-def _line_output(md: pd.DataFrame) -> pd.DataFrame:
-    out = md[(md["carrier"] == OUTPUT) & md["line"].notna()]
-    wide = out.pivot_table(index=["day", "line"], columns="quantity", values="delta", aggfunc="sum")
-    wide.columns.name = None
-    return wide.reset_index()
-
-
-def _unit_energy_by_day(line_energy: pd.DataFrame, output: pd.DataFrame, lines: pd.DataFrame, factors):
-    """unit_product_energy over (line, day) pairs, keyed as ``line|day`` so one call covers all days."""
-    def key(df):
-        return df.assign(line=df["line"] + "|" + df["day"].map(date.isoformat)).drop(columns="day")
-
-    days = sorted(line_energy["day"].unique())
-    lx = pd.DataFrame({"day": days}).merge(lines.reset_index(drop=True), how="cross")
-    upe, issues = unit_product_energy(key(line_energy), key(output) if len(output) else output, key(lx), factors)
-    split = upe["line"].str.split("|", n=1, expand=True)
-    upe["line"], upe["day"] = split[0], split[1].map(date.fromisoformat)
-    return upe, issues
+    return MeterDays(md, qm, issues)
 
 
 def compute_day(client, registry, factors, first: date, last: date | None = None, *, gate_readings: bool = True,
@@ -192,25 +113,13 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     last = last or first
     md, qmetrics, issues = meter_day_consumption(client, registry, first, last, chunk_enterprises=chunk_enterprises,
                                                  with_quality=gate_readings)
+    md = allocation.in_service(md)
     dq = [run_suite("readings_daily", qmetrics, period=first.isoformat())] if qmetrics is not None else []
-    energy, iss = _energy_daily(md, factors)
+    energy, iss = allocation.enterprise_energy(md, factors, empty_year=first.year)
     issues += iss
-    lines = registry.lines_frame()
-    line_energy = _line_energy(md, energy, lines, factors)
-    upe, iss = _unit_energy_by_day(line_energy, _line_output(md), lines, factors)
+    line_daily, iss = allocation.line_daily(md, energy, registry.lines_frame(), factors, empty_year=first.year)
     issues += iss
-    line_daily = upe.drop(columns=["indicator_unit", "output_unit"]).merge(
-        line_energy[["day", "line", "energy_tce", "energy_tce_generation", "electricity_kwh"]],
-        on=["day", "line"], how="left")
-    comp = md.groupby(["day", "line"])["completeness_frac"].mean()
-    line_daily["completeness_frac"] = comp.reindex(pd.MultiIndex.from_frame(line_daily[["day", "line"]])).to_numpy()
-    inc = energy[energy["included"]]
-    kpi = inc.groupby(["day", "enterprise"])[["energy_tce", "energy_tce_generation", "co2_t"]].sum(min_count=1)
-    full = pd.MultiIndex.from_product([sorted(md["day"].unique()), registry.enterprise_ids], names=["day", "enterprise"])
-    kpi = kpi.reindex(full)
-    kpi["completeness_frac"] = md.groupby(["day", "enterprise"])["completeness_frac"].mean().reindex(full).fillna(0.0)
-    kpi = kpi.reset_index()
-    kpi["factor_table_version"] = factors.table_version
+    kpi = allocation.enterprise_day_kpis(md, energy, registry.enterprise_ids, factors.table_version)
     return DayFrames(first, last, md, energy, line_daily, kpi, dq, issues)
 
 
@@ -221,8 +130,8 @@ def gate_aggregates(frames: DayFrames, client, registry) -> None:
 
     from ecm.influx import time_literal
 
-    start, _ = day_bounds_utc(frames.day)
-    m0, _ = month_bounds_utc(frames.day)
+    start = day_bounds_utc(frames.day)[0]
+    m0 = month_bounds_utc(frames.day)[0]
     others = client.query_frame(f"SELECT energy_tce FROM {KPI_DAILY} WHERE time >= {time_literal(m0)} "
                                 f"AND time < {time_literal(start)} GROUP BY enterprise")
     month_days = pd.concat([others[["enterprise", "energy_tce"]] if len(others) else None,
@@ -234,32 +143,46 @@ def gate_aggregates(frames: DayFrames, client, registry) -> None:
     frames.dq.append(run_suite("aggregates_daily", metrics, period=frames.day.isoformat()))
 
 
-HISTORY_MIN_COMPLETENESS_FRAC = 0.9
+def _records(frames: DayFrames, registry) -> pd.DataFrame:
+    meters = registry.meters_frame()
+    lines = registry.lines_frame()
+    return issue_records(frames.issues, frames.day.isoformat(),
+                         meter_enterprise=dict(zip(meters["meter"], meters["enterprise"])),
+                         line_enterprise=dict(zip(lines["line"], lines["enterprise"])) if len(lines) else {})
 
 
-def apply_status(frames: DayFrames, extra_blocked: set[str] | frozenset = frozenset()) -> dict[str, list[str]]:
-    """Mark blocked enterprise-days ``data_insufficient``: their numbers are not published.
+def apply_status(frames: DayFrames, extra_blocked: set[str] | frozenset = frozenset(), *,
+                 registry=None) -> dict[str, list[str]]:
+    """Mark withheld enterprise-days ``data_insufficient`` (rules: ``ecm.accounting.status``).
 
-    Blocked: critical DQ failures in ``frames.dq`` or ``extra_blocked`` (an earlier gate task),
-    for the frames' first day; without any DQ result (historical multi-day imports) an
-    enterprise-day whose interval coverage is below 90% (the national completeness rule).
-    Returns {day: blocked enterprises}.
+    Withheld: ``block`` failures in ``frames.dq`` or ``extra_blocked`` (an earlier gate task) for
+    the frames' first day; blocking accounting issues of the enterprise-day; and, without any DQ
+    result (historical multi-day imports), coverage below 90 %. Locates every accounting issue
+    (``frames.records``, written as dq_result suite ``accounting_daily``). Returns {day: withheld
+    enterprises}.
     """
     from ecm.quality import blocking_enterprises
+    from ecm.registry import get_registry
 
-    k = frames.kpi_daily
-    if frames.dq or extra_blocked:
+    gated = bool(frames.dq or extra_blocked)
+    blocked = set()
+    if gated:
         ents = blocking_enterprises(frames.dq, frames.day.isoformat()) | set(extra_blocked)
-        bad = (k["day"] == frames.day) & k["enterprise"].isin(ents)
-    else:
-        bad = k["completeness_frac"] < HISTORY_MIN_COMPLETENESS_FRAC
-    k["data_status"] = np.where(bad, DATA_INSUFFICIENT, DATA_OK)
-    k.loc[bad, ["energy_tce", "energy_tce_generation", "co2_t"]] = np.nan
-    pairs = set(zip(k.loc[bad, "day"], k.loc[bad, "enterprise"]))
-    for name in ("energy_daily", "line_daily"):
-        f = getattr(frames, name)
-        drop = pd.Series([(d, e) in pairs for d, e in zip(f["day"], f["enterprise"])], index=f.index, dtype=bool)
-        setattr(frames, name, f[~drop])
+        blocked = {(frames.day.isoformat(), e) for e in ents}
+    records = _records(frames, registry or get_registry())
+    kpi, iss = status.day_status(frames.kpi_daily, blocked | blocked_pairs(records), completeness_rule=not gated)
+    if iss:
+        frames.issues += iss
+        records = _records(frames, registry or get_registry())
+    frames.records = records
+    frames.kpi_daily = kpi
+    pairs = status.withheld(kpi)
+    frames.energy_daily = status.drop_withheld(frames.energy_daily, pairs)
+    frames.line_daily = status.drop_withheld(frames.line_daily, pairs)
+    n_block = int((records["severity"] == "block").sum())
+    if len(records):
+        log.info("accounting_issues", extra={"day": frames.day.isoformat(), "last": frames.last.isoformat(),
+                                             "n_issues": len(records), "n_blocking": n_block})
     out: dict[str, list[str]] = {}
     for d, e in sorted(pairs):
         out.setdefault(d.isoformat(), []).append(e)
@@ -277,13 +200,15 @@ def _wide_physical(energy: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_day(client, frames: DayFrames) -> int:
-    """Clear the day's partition of the derived measurements and write the frames + DQ results."""
-    from ecm.quality import write_results
+    """Clear the days' partition of the derived measurements (and of the ``accounting_daily``
+    dq_result suite) and write the frames, the DQ results and the accounting issues."""
+    from ecm.quality import accounting_results, write_results, write_rows
 
-    start, _ = day_bounds_utc(frames.day)
+    start = day_bounds_utc(frames.day)[0]
     _, end = day_bounds_utc(frames.last)
     for m in (ENERGY_DAILY, LINE_DAILY, KPI_DAILY):
         client.delete_range(m, start, end)
+    client.delete_range(DQ_RESULT, start, end, tags={"suite": [SUITE_ACCOUNTING_DAILY]})
 
     def timed(df: pd.DataFrame) -> pd.DataFrame:
         t = pd.to_datetime(df["day"].map(date.isoformat)).dt.tz_localize(TZ).dt.tz_convert("UTC")
@@ -297,6 +222,7 @@ def write_day(client, frames: DayFrames) -> int:
     n += client.write_frame(timed(frames.kpi_daily), KPI_DAILY, ["enterprise"])
     if frames.dq:
         n += write_results(client, frames.dq)
+    n += write_rows(client, accounting_results(frames.records, SUITE_ACCOUNTING_DAILY))
     return n
 
 
@@ -326,10 +252,10 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
                 runs.append([d])
         for run in runs:
             frames = compute_day(client, registry, factors, run[0], run[-1], gate_readings=False)
-            status = apply_status(frames)
+            withheld = apply_status(frames, registry=registry)
             write_day(client, frames)
             for d in run:
-                out[d.isoformat()] = status.get(d.isoformat(), [])
+                out[d.isoformat()] = withheld.get(d.isoformat(), [])
                 if progress:
                     progress(d)
         return out
@@ -337,7 +263,7 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
         frames = compute_day(client, registry, factors, day, gate_readings=(gate == "inline"))
         gate_aggregates(frames, client, registry)
         extra = set((blocked or {}).get(day.isoformat(), [])) if gate == "given" else set()
-        out[day.isoformat()] = apply_status(frames, extra).get(day.isoformat(), [])
+        out[day.isoformat()] = apply_status(frames, extra, registry=registry).get(day.isoformat(), [])
         write_day(client, frames)
         if progress:
             progress(day)
@@ -354,8 +280,8 @@ def run_quality_gate(days: list[str]) -> dict[str, list[str]]:
     out = {}
     for d in days:
         day = date.fromisoformat(d)
-        _, metrics, _ = meter_day_consumption(client, registry, day)
-        res = [run_suite("readings_daily", metrics, period=d)]
+        # counter issues are computed again, located and stored by compute_daily_kpis
+        res = [run_suite("readings_daily", meter_day_consumption(client, registry, day).quality, period=d)]
         write_results(client, res)
         out[d] = sorted(blocking_enterprises(res, d))
     return out

@@ -1,21 +1,26 @@
 """Hourly rollup: raw counters → consumption per meter and Beijing hour (``meter_hourly``)."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from ecm.accounting.counters import counters_to_deltas, deltas_to_periods
 from ecm.periods import TZ
 from ecm.pipeline.readings import load_readings
+from ecm.schema import MEAS_METER_HOURLY as METER_HOURLY
 
-METER_HOURLY = "meter_hourly"
+log = logging.getLogger("ecm.pipeline.hourly")
 
 
 def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Per counter meter and hour in (start, end]: consumption in the field named by the meter's
     quantity, ``n_intervals``, ``completeness_frac`` and ``flags`` (pure)."""
-    deltas, _ = counters_to_deltas(readings, counters)
-    per, _ = deltas_to_periods(deltas, "1h", TZ, window=(start, end))
+    deltas, issues = counters_to_deltas(readings, counters)
+    per, more = deltas_to_periods(deltas, "1h", TZ, window=(start, end))
+    if issues or more:  # the nightly run locates and stores the day's counter issues (dq_result)
+        log.info("hourly_counter_issues", extra={"n_issues": len(issues) + len(more), "start": start.isoformat()})
     if per.empty:
         return per
     per["quantity"] = per["meter"].map(counters["quantity"])

@@ -25,14 +25,30 @@ def partition_hour(conf: dict | None, data_interval_start: datetime | None) -> s
     return ts.tz_convert("UTC").floor("h").isoformat()
 
 
-def partition_month_day(conf: dict | None, logical_date: datetime | None) -> str:
-    """ISO Beijing day whose month (to date) a compliance run computes.
+def event_days(triggering_asset_events) -> list[str]:
+    """ISO days named by the ``day`` extra of the asset events that triggered a run (the upstream
+    task sets it: ``outlet_events[asset].extra = {"day": …}``)."""
+    days = []
+    for events in (triggering_asset_events or {}).values():
+        for e in events or []:
+            extra = getattr(e, "extra", None) or (e.get("extra") if isinstance(e, dict) else None) or {}
+            if extra.get("day"):
+                days.append(date.fromisoformat(str(extra["day"])).isoformat())
+    return sorted(set(days))
 
-    ``conf["day"]`` wins; otherwise the Beijing day before the run's logical date, so the run
-    on the 1st at 03:00 closes the previous month and asset-triggered runs refresh yesterday's month.
+
+def partition_month_day(conf: dict | None, logical_date: datetime | None, triggering_asset_events=None) -> str:
+    """ISO Beijing day whose month (to date) a compliance run — or the report built on it — covers.
+
+    ``conf["day"]`` wins; then the latest day named by the triggering asset events (the day the
+    upstream run computed); otherwise the Beijing day before the run's logical date, so the
+    scheduled run on the 1st at 03:00 closes the previous month.
     """
     if conf and conf.get("day"):
         return date.fromisoformat(str(conf["day"])).isoformat()
+    days = event_days(triggering_asset_events)
+    if days:
+        return days[-1]
     if logical_date is None:
         raise ValueError("no day in conf and no logical date")
     return (pd.Timestamp(logical_date).tz_convert(TZ).date() - timedelta(days=1)).isoformat()

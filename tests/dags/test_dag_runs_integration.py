@@ -58,9 +58,7 @@ def test_hourly_rollup_dag(seeded, airflow_db):
     assert (df["completeness_frac"] == 1.0).all()
 
 
-def test_daily_kpis_dag_is_idempotent_and_writes_the_report(seeded, airflow_db):
-    from ecm.settings import get_settings
-
+def test_daily_kpis_dag_is_idempotent(seeded, airflow_db):
     client = seeded.stack.client()
     day = seeded.recent[1]
     before = _day_points(client, "kpi_daily", day, day)
@@ -71,17 +69,63 @@ def test_daily_kpis_dag_is_idempotent_and_writes_the_report(seeded, airflow_db):
     pd.testing.assert_frame_equal(first, second)
     pd.testing.assert_frame_equal(before[first.columns], first)  # the DAG equals the library run
     assert len(first) == 20 and (first["data_status"] == "ok").all()
-    report = get_settings().reports_path / day.isoformat()
-    assert (report / "district.pdf").exists() and (report / "manifest.json").exists()
 
 
-def test_monthly_compliance_dag(seeded, airflow_db):
+def test_monthly_compliance_dag_then_the_report_dag(seeded, airflow_db):
+    """The monthly run writes the month; the report DAG (triggered by its asset) only reads it."""
+    from ecm.settings import get_settings
+
     client = seeded.stack.client()
-    _run("ecm_monthly_compliance", {"day": seeded.recent[1].isoformat()})
+    day = seeded.recent[1].isoformat()
+    _run("ecm_monthly_compliance", {"day": day})
     km = client.query_frame("SELECT status, path_index FROM kpi_monthly WHERE time = '2024-02-29T16:00:00Z' GROUP BY enterprise")
     assert len(km) == 21
     assert set(km["status"]) <= {"green", "yellow", "red", "data_insufficient"}
     assert km["path_index"].iloc[0] == pytest.approx(0.87 ** (2 / 5), rel=1e-9)
+    _run("ecm_nightly_report", {"day": day})
+    after = client.query_frame("SELECT status, path_index FROM kpi_monthly WHERE time = '2024-02-29T16:00:00Z' "
+                               "GROUP BY enterprise")
+    pd.testing.assert_frame_equal(km, after)  # the report rewrote nothing
+    report = get_settings().reports_path / day
+    assert (report / "district.pdf").exists() and (report / "manifest.json").exists()
+
+
+def _ecm(*args, **env):
+    return subprocess.run([str(Path(sys.executable).parent / "ecm"), *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=600)
+
+
+def test_ecm_dag_test_runs_a_base_year_day_and_fails_when_no_task_ran(seeded, airflow_db):
+    """DAGs start on 2022-01-01 (catchup off), so the base year can be run day by day; a day before
+    that runs no task, which `ecm dag test` reports as a failure."""
+    from datetime import date
+
+    from ecm.pipeline.daily import run_days
+
+    client = seeded.stack.client()
+    day = date(2022, 3, 1)
+    try:
+        res = _ecm("dag", "test", "ecm_daily_kpis", "--date", day.isoformat())
+        assert res.returncode == 0 and "success" in res.stdout, res.stdout + res.stderr
+        kd = _day_points(client, "kpi_daily", day, day)
+        # the day's raw readings are daily registers: the interval gate withholds every enterprise
+        assert len(kd) == 20 and (kd["data_status"] == "data_insufficient").all()
+    finally:  # the seeded base year is imported at daily resolution: restore it as the seed did
+        run_days([day], client=client, gate="history")
+    res = _ecm("dag", "test", "ecm_daily_kpis", "--date", "2021-12-30")
+    assert res.returncode == 1 and "executed no task" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_ecm_dag_test_fails_fast_when_influxdb_is_down(airflow_db):
+    import time
+
+    from ecm.services import free_port
+
+    t0 = time.monotonic()
+    res = _ecm("dag", "test", "ecm_daily_kpis", "--date", "2024-03-01",
+               ECM_INFLUX_URL=f"http://127.0.0.1:{free_port()}")
+    assert res.returncode == 1 and "not reachable" in res.stderr
+    assert time.monotonic() - t0 < 60
 
 
 def test_late_reading_recomputes_exactly_the_affected_day(seeded, airflow_db):

@@ -1,6 +1,7 @@
 """DAG parse and structure tests: no import errors, no I/O at parse, tags, retries, edges."""
 from __future__ import annotations
 
+import ast
 import socket
 from pathlib import Path
 
@@ -27,17 +28,19 @@ def bag():
 
 def test_no_import_errors(bag):
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance"}
+    assert set(bag.dag_ids) == {"ecm_hourly_rollup", "ecm_daily_kpis", "ecm_monthly_compliance", "ecm_nightly_report", "ecm_baselines"}
 
 
 def test_tags_retries_and_start_dates(bag):
     for dag_id in bag.dag_ids:
         dag = bag.dags[dag_id]
         assert "ecm" in dag.tags
-        # 2026-01-01 00:00 Beijing time == 2025-12-31 16:00 UTC
-        assert dag.start_date.isoformat() == "2025-12-31T16:00:00+00:00"
+        # 2022-01-01 00:00 Beijing time == 2021-12-31 16:00 UTC: any day of the base year can run
+        assert dag.start_date.isoformat() == "2021-12-31T16:00:00+00:00"
+        assert dag.catchup is False
         tt = getattr(dag.timetable, "timetable", dag.timetable)
-        assert str(tt.timezone) == "Asia/Shanghai", f"{dag_id} schedules in Beijing time"
+        if hasattr(tt, "timezone"):  # asset-only schedules (the report) have no clock
+            assert str(tt.timezone) == "Asia/Shanghai", f"{dag_id} schedules in Beijing time"
         for t in dag.tasks:
             assert t.retries >= 2, f"{dag_id}.{t.task_id} retries"
 
@@ -53,8 +56,7 @@ def test_daily_kpis_edges(bag):
         ("days_to_compute", "quality_gate"),
         ("days_to_compute", "compute_kpis"),
         ("quality_gate", "compute_kpis"),
-        ("day_partition", "nightly_report"),
-        ("compute_kpis", "nightly_report"),
+        ("day_partition", "compute_kpis"),
     }
     outlets = {o.uri for o in dag.get_task("compute_kpis").outlets}
     assert outlets == {"influxdb://ecm/kpi_daily"}
@@ -66,3 +68,36 @@ def test_hourly_and_monthly_edges_and_assets(bag):
     monthly = bag.dags["ecm_monthly_compliance"]
     assert _edges(monthly) == {("month_partition", "load_inputs"), ("load_inputs", "compliance")}
     assert {o.uri for o in monthly.get_task("compliance").outlets} == {"influxdb://ecm/kpi_monthly"}
+
+
+def test_report_dag_is_triggered_by_the_monthly_asset(bag):
+    rep = bag.dags["ecm_nightly_report"]
+    assert _edges(rep) == {("report_day", "render")}
+    assert rep.timetable.asset_condition.uri == "influxdb://ecm/kpi_monthly"
+
+
+def _writes(dag_id: str) -> list[str]:
+    doc = ast.get_docstring(ast.parse((DAGS / f"{dag_id}.py").read_text(encoding="utf-8"))) or ""
+    lines = [ln for ln in doc.splitlines() if ln.startswith("Writes:")]
+    assert len(lines) == 1, f"{dag_id}: the docstring has exactly one 'Writes:' line"
+    return [w.strip() for w in lines[0].removeprefix("Writes:").split(",") if w.strip()]
+
+
+def test_exactly_one_writing_dag_per_measurement(bag):
+    """Every DAG docstring lists what it writes; each output has exactly one writer, the one
+    declared in ecm.schema.WRITERS (a report or a dashboard never reads a half-rewritten month)."""
+    from ecm.schema import WRITERS
+
+    writers: dict[str, list[str]] = {}
+    for dag_id in bag.dag_ids:
+        for out in _writes(dag_id):
+            writers.setdefault(out, []).append(dag_id)
+    assert {k: v for k, v in writers.items() if len(v) != 1} == {}
+    assert {k: v[0] for k, v in writers.items()} == WRITERS
+
+
+def test_baselines_dag_runs_after_kpi_daily(bag):
+    dag = bag.dags["ecm_baselines"]
+    assert _edges(dag) == {("day_partition", "baselines")}
+    assert {o.uri for o in dag.get_task("baselines").outlets} == {"influxdb://ecm/baseline_daily"}
+    assert "influxdb://ecm/kpi_daily" in str(dag.timetable.asset_condition)

@@ -11,12 +11,25 @@ import pandas as pd
 import pytest
 
 from dashboards.generate import build_all
+from ecm import schema as S
 from tests.dashboards import grafana_macros as gm
 from tests.dashboards.seed import seed_demo_points
 
 pytestmark = pytest.mark.integration
 BOARDS = build_all()
-VARIABLES = {"enterprise": "e01", "industry": ".*"}   # a chosen enterprise; industry = All
+VARIABLES = {"enterprise": "e01", "industry": ".*", "line": ".*"}   # a chosen enterprise; industry, line = All
+#: the benchmarking board opens on every enterprise (All); the enterprise board on one
+ALL_ENTERPRISES = {"ecm-benchmarking"}
+
+
+def _chosen(uid: str, board: dict) -> tuple[dict, dict]:
+    """(variables, allValues) as Grafana substitutes them on this board."""
+    names = {v["name"] for v in board["templating"]["list"]}
+    chosen = {k: v for k, v in VARIABLES.items() if k in names}
+    if uid in ALL_ENTERPRISES:
+        chosen["enterprise"] = ".*"
+    all_values = {v["name"]: v["allValue"] for v in board["templating"]["list"] if v.get("allValue")}
+    return chosen, {k: all_values[k] for k in chosen if chosen[k] == ".*" and k in all_values}
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +64,8 @@ def test_panel_query_returns_data(demo_db, uid, panel, target):
     board = BOARDS[uid]
     start, end = gm.panel_range(board, panel, now)
     interval = gm.auto_interval(start, end, panel.get("interval", ""))
-    all_values = {v["name"]: v["allValue"] for v in board["templating"]["list"] if v.get("allValue")}
-    chosen = {k: v for k, v in VARIABLES.items() if k in {v["name"] for v in board["templating"]["list"]}}
-    q = gm.render(target["query"], start=start, end=end, interval=interval, variables=chosen,
-                  all_values={k: all_values[k] for k in chosen if chosen[k] == ".*" and k in all_values})
+    chosen, all_values = _chosen(uid, board)
+    q = gm.render(target["query"], start=start, end=end, interval=interval, variables=chosen, all_values=all_values)
     df = client.query_frame(q)
     assert not df.empty, f"no rows for {panel['title']!r}: {q}"
     values = df.drop(columns=[c for c in df.columns if c == "time"])
@@ -68,12 +79,56 @@ def test_panel_query_returns_data(demo_db, uid, panel, target):
 
 @pytest.mark.parametrize("uid", sorted(BOARDS))
 def test_template_variable_queries_return_values(demo_db, uid):
+    client, now = demo_db
+    board = BOARDS[uid]
+    chosen, all_values = _chosen(uid, board)
+    for var in board["templating"]["list"]:
+        if var["type"] == "custom":
+            continue  # registry-backed: checked against InfluxDB below
+        q = gm.render(var["query"], start=now - pd.Timedelta(days=1), end=now, interval="1h",
+                      variables={k: v for k, v in chosen.items() if k != var["name"]}, all_values=all_values)
+        df = client.query_frame(q)
+        assert not df.empty and "value" in df.columns, q
+        if var["name"] == "line":
+            assert "e01_l1" in set(df["value"]) and all(v.startswith("e") for v in df["value"])
+
+
+def test_enterprise_variable_names_every_enterprise_in_influxdb(demo_db):
+    """The enterprise variable shows ``e01 渝荣陶瓷`` and passes ``e01``; every enterprise that has KPI rows
+    in the real InfluxDB is on its list, and the district row is not."""
     client, _ = demo_db
-    for var in BOARDS[uid]["templating"]["list"]:
-        df = client.query_frame(var["query"])
-        assert not df.empty and "value" in df.columns, var["query"]
-        if var["name"] == "enterprise":
-            assert "_district" not in set(df["value"]) and "e01" in set(df["value"])
+    var = next(v for v in BOARDS["ecm-enterprise-detail"]["templating"]["list"] if v["name"] == "enterprise")
+    shown = {o["value"]: o["text"] for o in var["options"]}
+    df = client.query_frame(f'SHOW TAG VALUES FROM "{S.MEAS_KPI_MONTHLY}" WITH KEY = "{S.TAG_ENTERPRISE}"')
+    in_db = set(df["value"]) - {S.DISTRICT}
+    assert in_db and in_db <= set(shown) and S.DISTRICT not in shown
+    assert shown["e01"] == "e01 渝荣陶瓷" and shown["e02"].startswith("e02 ") and len(shown["e02"]) > 4
+
+
+def _annotations():
+    for uid, board in BOARDS.items():
+        for a in board["annotations"]["list"]:
+            if not a.get("builtIn"):
+                yield pytest.param(uid, a, id=f"{uid}:{a['name'].split(' / ')[1]}")
+
+
+@pytest.mark.parametrize("uid,anno", list(_annotations()))
+def test_annotation_queries_mark_seeded_events(demo_db, uid, anno):
+    """Data-insufficient days (e05 has some) and failed checks (e05's blocking one) come back with the
+    annotation's text column; the counter annotation's query runs (the seed has no counter failure)."""
+    client, now = demo_db
+    board = BOARDS[uid]
+    chosen, all_values = _chosen(uid, board)
+    if "enterprise" in chosen:
+        chosen["enterprise"] = "e05"
+    start, end = gm.panel_range(board, {}, now)
+    q = gm.render(anno["query"], start=start - pd.Timedelta(days=60), end=end, interval="1h", variables=chosen,
+                  all_values=all_values)
+    df = client.query_frame(q)
+    if "counter" in anno["query"]:
+        return
+    assert not df.empty and anno["textColumn"] in df.columns, q
+    assert (df.get("enterprise", pd.Series(["e05"])) == "e05").all()
 
 
 def test_district_rows_show_the_seeded_red_enterprise(demo_db):

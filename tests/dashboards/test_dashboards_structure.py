@@ -22,7 +22,12 @@ MEASUREMENTS = {v for k, v in vars(S).items() if k.startswith("MEAS_")}
 
 
 def panels(board):
-    return board["panels"]
+    """The data panels (row headers excluded)."""
+    return [p for p in board["panels"] if p["type"] != "row"]
+
+
+def rows(board):
+    return [p for p in board["panels"] if p["type"] == "row"]
 
 
 def test_committed_json_matches_generators():
@@ -54,6 +59,9 @@ def test_board_structure(name):
     ids = [p["id"] for p in panels(b)]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     var_names = {v["name"] for v in b["templating"]["list"]}
+    for r in rows(b):
+        assert r["gridPos"]["w"] == 24 and r["gridPos"]["x"] == 0 and not r["collapsed"]
+        assert re.search(r"[\u4e00-\u9fff]", r["title"]) and " / " in r["title"], f"bilingual row: {r['title']}"
     for p in panels(b):
         assert p["datasource"]["uid"] == DS_UID and p["datasource"]["type"] == "influxdb"
         assert re.search(r"[\u4e00-\u9fff]", p["title"]) and " / " in p["title"], f"bilingual title: {p['title']}"
@@ -74,46 +82,210 @@ def test_board_structure(name):
         assert 0 <= x and x + w <= 24
 
 
-def test_template_variables():
+def test_enterprise_variable_shows_names_and_passes_ids():
+    """``e01 渝荣陶瓷`` is shown, ``e01`` is passed: a custom variable built from the registry."""
+    from ecm.registry import get_registry
+
+    reg = get_registry()
     ent = BOARDS["ecm-enterprise-detail.json"]["templating"]["list"]
     assert [v["name"] for v in ent] == ["enterprise"]
-    assert ent[0]["query"].startswith(f'SHOW TAG VALUES FROM "{S.MEAS_KPI_MONTHLY}" WITH KEY = "enterprise"')
-    assert ent[0]["datasource"]["uid"] == DS_UID and not ent[0]["multi"]
+    var = ent[0]
+    assert var["type"] == "custom" and not var["multi"]
+    pairs = [tuple(x.strip() for x in item.split(" : ")) for item in var["query"].split(",")]
+    assert [v for _, v in pairs] == reg.enterprise_ids
+    assert ("e01 渝荣陶瓷", "e01") in pairs, "short name without 有限公司"
+    assert all(text.startswith(value + " ") and len(text) > len(value) + 1 for text, value in pairs)
+    assert [(o["text"], o["value"]) for o in var["options"]] == pairs
+    assert var["current"]["value"] == "e01"
     for p in panels(BOARDS["ecm-enterprise-detail.json"]):
         for t in p["targets"]:
             assert '"enterprise" =~ /^$enterprise$/' in t["query"], "every panel follows the chosen enterprise"
+    bm = {v["name"]: v for v in BOARDS["ecm-benchmarking.json"]["templating"]["list"]}
+    assert set(bm) == {"industry", "enterprise", "line"}
+    assert bm["enterprise"]["query"] == var["query"] and bm["enterprise"]["allValue"] == ".*"
+    assert "$enterprise" in bm["line"]["query"], "the line list follows the chosen enterprise"
 
 
-def test_district_overview_answers_on_track_and_who_is_not_at_the_top():
-    """Five-second read: status, path index, red/yellow count on the first row; path chart and status
-    table directly below; nothing else above them."""
+def _links(panel):
+    fc = panel.get("fieldConfig", {})
+    yield from fc.get("defaults", {}).get("links", [])
+    for o in fc.get("overrides", []):
+        for pr in o["properties"]:
+            if pr["id"] == "links":
+                yield from pr["value"]
+
+
+def test_every_data_link_resolves_to_a_board_and_its_variables():
+    by_uid = {b["uid"]: b for b in BOARDS.values()}
+    n = 0
+    for b in BOARDS.values():
+        own_vars = {v["name"] for v in b["templating"]["list"]}
+        for p in panels(b):
+            for link in _links(p):
+                n += 1
+                m = re.fullmatch(r"/d/([a-z0-9-]+)/([a-z0-9-]+)\?(.*)", link["url"])
+                assert m and m.group(1) == m.group(2), link["url"]
+                target = by_uid.get(m.group(1))
+                assert target, f"{p['title']}: link to unknown board {m.group(1)}"
+                target_vars = {v["name"] for v in target["templating"]["list"]}
+                params = m.group(3).split("&")
+                assert "${__url_time_range}" in params, f"{p['title']}: the link must carry the time range"
+                passed = [re.fullmatch(r"var-([a-z_]+)=(.+)", q) for q in params if q.startswith("var-")]
+                kept = [re.fullmatch(r"\$\{([a-z_]+):queryparam\}", q) for q in params if q.startswith("${") and
+                        q != "${__url_time_range}"]
+                assert all(passed) and all(kept), link["url"]
+                names = {x.group(1) for x in passed} | {x.group(1) for x in kept}
+                assert names and names <= target_vars, f"{link['url']}: {names - target_vars} not on {target['uid']}"
+                assert {x.group(1) for x in kept} <= own_vars, f"{link['url']} passes a variable this board lacks"
+                for x in passed:
+                    value = x.group(2)
+                    assert value in ("${__value.raw}", "${__field.labels.line}") or value.startswith("$"), value
+    assert n >= 6
+
+
+def test_drill_down_district_to_enterprise_to_line():
+    def targets_of(name):
+        return {re.match(r"/d/([a-z0-9-]+)/", link["url"]).group(1)
+                for p in panels(BOARDS[name]) for link in _links(p)}
+    assert "ecm-enterprise-detail" in targets_of("ecm-district-overview.json")
+    assert "ecm-benchmarking" in targets_of("ecm-enterprise-detail.json")
+    assert "ecm-enterprise-detail" in targets_of("ecm-benchmarking.json")
+    status = next(p for p in panels(BOARDS["ecm-district-overview.json"]) if "enterprise status" in p["title"])
+    ent_col = next(o for o in status["fieldConfig"]["overrides"] if o["matcher"]["options"] == "企业 enterprise")
+    link = next(pr["value"][0] for pr in ent_col["properties"] if pr["id"] == "links")
+    assert "var-enterprise=${__value.raw}" in link["url"]
+
+
+QUESTIONS = ("Are we on the 13% path?", "Is capacity at 标杆/基准?", "Is CO₂ falling faster than society?",
+             "Can we trust the data?")
+
+
+def _en(title: str) -> str:
+    return title.split(" / ")[1].split(" (")[0]
+
+
+def test_district_overview_top_row_then_one_row_per_question():
+    """Top row: status, index vs path, capacity shares vs goals, CO₂, coverage, each with a unit; then the
+    four question rows in order, each holding panels."""
     b = BOARDS["ecm-district-overview.json"]
-    by_title = {p["title"].split(" / ")[1].split(" (")[0]: p for p in panels(b)}
-    top = [p for p in panels(b) if p["gridPos"]["y"] == 0]
-    assert {"district status", "cumulative index vs path", "enterprises red, yellow"} <= {
-        p["title"].split(" / ")[1].split(" (")[0] for p in top}
-    status = by_title["district status"]
-    assert status["gridPos"]["x"] == 0 and status["type"] == "stat"
-    path, table = by_title["unit value-added energy vs 13% path"], by_title["enterprise status"]
-    assert path["type"] == "timeseries" and table["type"] == "table"
-    first_below = min(p["gridPos"]["y"] for p in panels(b) if p["gridPos"]["y"] > 0)
-    assert path["gridPos"]["y"] == table["gridPos"]["y"] == first_below
-    rest = [p for p in panels(b) if p not in top and p not in (path, table)]
-    assert all(p["gridPos"]["y"] >= path["gridPos"]["y"] + path["gridPos"]["h"] for p in rest)
-    assert S.F_PATH_INDEX in path["targets"][0]["query"] and S.F_CUMULATIVE_INDEX in path["targets"][0]["query"]
+    top = sorted((p for p in panels(b) if p["gridPos"]["y"] == 0), key=lambda p: p["gridPos"]["x"])
+    assert [_en(p["title"]) for p in top] == [
+        "district status", "intensity index vs 13% path", "capacity at 标杆, goal 30%",
+        "capacity at 基准, goal 100%", "CO₂ intensity, 3 years", "data coverage"]
+    assert sum(p["gridPos"]["w"] for p in top) == 24
+    assert top[0]["fieldConfig"]["defaults"]["mappings"], "status shows words, not a level number"
+    for p in top[1:]:
+        unit = p["fieldConfig"]["defaults"]["unit"]
+        assert unit and unit != "none", f"{p['title']} has no unit"
+    assert top[1]["fieldConfig"]["defaults"]["unit"] == "suffix: (2022=1)"
+    assert top[2]["fieldConfig"]["defaults"]["unit"] == top[3]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert top[4]["fieldConfig"]["defaults"]["unit"] == "suffix: tCO₂/万元"
+    assert S.F_PATH_INDEX in top[1]["targets"][0]["query"] and S.F_CUMULATIVE_INDEX in top[1]["targets"][0]["query"]
+    rs = rows(b)
+    assert [_en(r["title"]) for r in rs] == list(QUESTIONS)
+    ys = [r["gridPos"]["y"] for r in rs] + [10 ** 6]
+    for r, y0, y1 in zip(rs, ys, ys[1:]):
+        inside = [p for p in panels(b) if y0 < p["gridPos"]["y"] < y1]
+        assert inside, f"row {r['title']} is empty"
+    path_row = [p for p in panels(b) if ys[0] < p["gridPos"]["y"] < ys[1]]
+    assert {"unit value-added energy vs 13% path", "enterprise status"} <= {_en(p["title"]) for p in path_row}
+    table = next(p for p in path_row if p["type"] == "table")
     assert table["options"]["sortBy"][0]["desc"] is True, "worst status first"
+
+
+def test_enterprise_board_top_row_and_rows():
+    b = BOARDS["ecm-enterprise-detail.json"]
+    top = [p for p in panels(b) if p["gridPos"]["y"] == 0]
+    assert len(top) == 5 and sum(p["gridPos"]["w"] for p in top) == 24
+    assert all(p["fieldConfig"]["defaults"]["unit"] for p in top)
+    assert len(rows(b)) == 3 and _en(rows(b)[-1]["title"]) == "Can we trust the data?"
+
+
+QUANTITY = re.compile(r"tce|co2|intensity|_per_|unit_energy|benchmark_|baseline_")
+
+
+def _quantity_fields(query: str) -> set[str]:
+    fields = {v for k, v in vars(S).items() if k.startswith("F_") and isinstance(v, str)}
+    named = set(re.findall(r'"([a-z0-9_]+)"', query)) & fields
+    regex = {f"/{pat}/" for pat in re.findall(r"\(/\^\(?([a-z_|]+)\)?/\)", query)}
+    return {f for f in named | regex if QUANTITY.search(f)}
+
+
+def test_no_quantity_is_shown_with_unit_none():
+    """tce, tCO₂ and intensity fields carry a unit: the panel's, or an override on that field."""
+    checked = 0
+    for b in BOARDS.values():
+        for p in panels(b):
+            fc = p["fieldConfig"]
+            unit_overrides = [o for o in fc["overrides"] if any(pr["id"] == "unit" for pr in o["properties"])]
+            for t in p["targets"]:
+                for field in _quantity_fields(t["query"]):
+                    checked += 1
+                    if fc["defaults"].get("unit") not in (None, "", "none"):
+                        continue
+                    assert unit_overrides, f"{p['title']}: {field} shown with unit none"
+    assert checked >= 20
+
+
+def test_units_are_grafana_ids_or_suffixes():
+    known = {"none", "percentunit", "percent", "kwatt", "reqps", "ms", "s", "bytes", "decbytes", "short", "string",
+             "h", "dtdurations"}
+    for b in BOARDS.values():
+        for p in panels(b):
+            fc = p["fieldConfig"]
+            units = [fc["defaults"].get("unit", "none")] + [pr["value"] for o in fc["overrides"]
+                                                           for pr in o["properties"] if pr["id"] == "unit"]
+            for u in units:
+                assert u in known or u.startswith("suffix:"), f"{p['title']}: unit {u!r}"
+            if re.search(r"\btce\b|tCO|tce/万元", p["title"]):
+                assert any(u.startswith("suffix:") for u in units), f"{p['title']}: unit only in the title"
+
+
+def test_annotations_mark_insufficient_days_and_counter_events():
+    for name in ("ecm-district-overview.json", "ecm-enterprise-detail.json"):
+        annos = BOARDS[name]["annotations"]["list"]
+        queries = [a.get("query", "") for a in annos]
+        assert any(S.MEAS_KPI_DAILY in q and "data_insufficient" in q for q in queries)
+        assert any(S.MEAS_DQ_RESULT in q and "counter" in q for q in queries)
+        for a in annos:
+            if a.get("builtIn"):
+                continue
+            assert a["datasource"]["uid"] == DS_UID and "$timeFilter" in a["query"] and a["textColumn"]
+            assert re.search(r"[\u4e00-\u9fff]", a["name"]) and " / " in a["name"]
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_generated_json_parses_with_grafana_foundation_sdk(name):
+    """grafana-foundation-sdk's Dashboard model (generated from Grafana's schema) reads every board back:
+    panels, rows, units, links and variables survive the round trip."""
+    from grafana_foundation_sdk.models import dashboard as gd
+
+    b = BOARDS[name]
+    model = gd.Dashboard.from_json(b)
+    assert model.uid == b["uid"] and model.title == b["title"]
+    assert len(model.panels) == len(b["panels"])
+    for got, want in zip(model.panels, b["panels"]):
+        if want["type"] == "row":
+            assert isinstance(got, gd.RowPanel) and got.title == want["title"]
+            continue
+        assert isinstance(got, gd.Panel) and got.type_val == want["type"] and got.title == want["title"]
+        assert got.field_config.defaults.unit == want["fieldConfig"]["defaults"]["unit"]
+        links = got.field_config.defaults.links or []
+        assert len(links) == len(want["fieldConfig"]["defaults"].get("links", []))
+    assert [v.name for v in model.templating.list_val] == [v["name"] for v in b["templating"]["list"]]
+    assert len(model.annotations.list_val) == len(b["annotations"]["list"])
 
 
 def test_overview_covers_the_issue_panels():
     text = json.dumps(BOARDS["ecm-district-overview.json"], ensure_ascii=False)
     for needle in (S.F_BENCHMARK_SHARE_FRAC, S.F_BASELINE_SHARE_FRAC, S.F_CO2_INTENSITY, S.F_CO2_T,
-                   S.F_COMPLETENESS_FRAC, S.F_REQUIRED_RATE_FRAC, "tce/万元", "tCO2", "年累计", "本月"):
+                   S.F_COMPLETENESS_FRAC, S.F_REQUIRED_RATE_FRAC, "tce/万元", "tCO₂", "年累计", "本月"):
         assert needle in text, needle
 
 
 def test_units_are_bilingual_in_titles():
     titles = [p["title"] for b in BOARDS.values() for p in panels(b)]
-    for unit in ("tce", "tce/万元", "kgce/m²", "tCO2"):
+    for unit in ("tce", "tce/万元", "kgce/m²", "tCO₂"):
         assert any(unit in t for t in titles), unit
 
 

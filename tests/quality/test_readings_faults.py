@@ -93,14 +93,31 @@ def test_gauge_spike_fails_physical_range(clean, meters):
     assert failing(_run(r, meters), "values_in_physical_range") == {"e17"}
 
 
-def test_decrease_without_flag_fails(clean, meters):
+def test_isolated_dip_is_an_unflagged_decrease(clean, meters):
+    """One reading 5,000 kWh low while the next continues the counter: the accounting drops it as a
+    glitch (no rollover, no reset), so the gate counts an unflagged decrease for e04 only."""
+    r = clean.copy()
+    idx = r.index[in_hours(r, "e04_l1_elec", 12, 12.1)][0]
+    r.loc[idx, "value"] -= 5000.0
+    res = _run(r, meters)
+    assert failing(res, "counter_non_decreasing") == {"e04"}
+
+
+def test_lasting_drop_is_a_reset_in_both_paths(clean, meters):
+    """A register that drops for good (meter replaced mid-day) is a reset by the one counter
+    implementation (ecm.accounting.counters): explained, whether the flags come from the KPI run or
+    are computed by the gate itself (``ecm dq run``)."""
+    from ecm.accounting.counters import counter_flags, counters_to_deltas
+
     r = clean.copy()
     after = (r.meter == "e04_l1_elec") & in_hours(r, "e04_l1_elec", 12, 24.1)
     r.loc[after, "value"] -= 5000.0  # a drop far from zero and from the register end
-    res = _run(r, meters)
-    assert failing(res, "counter_non_decreasing") == {"e04"}
-    flagged = pd.DataFrame({"meter": ["e04_l1_elec"], "time": [r.loc[after, "time"].min()], "flag": ["reset"]})
-    assert failing(_run(r, meters, flags=flagged), "counter_non_decreasing") == set()
+    counters = meters[meters["kind"] == "counter"]
+    deltas, issues = counters_to_deltas(r[r["meter"].isin(counters.index)], counters)
+    assert [i.evidence["meter"] for i in issues if i.name == "ecm.counters.reset_detected"] == ["e04_l1_elec"]
+    assert failing(_run(r, meters), "counter_non_decreasing") == set()
+    assert failing(_run(r, meters, flags=counter_flags(deltas)), "counter_non_decreasing") == set()
+    assert failing(_run(r, meters), "values_in_physical_range") == set()  # a reset has no rate
 
 
 def test_rollover_is_explained_without_flags(clean, meters):

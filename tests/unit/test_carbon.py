@@ -46,7 +46,7 @@ def test_scopes_and_factors(f):
     assert r.loc["steam", "emission_kind"] == "purchased_heat"
     assert r.loc["natural_gas", "emission_kind"] == "combustion"
     assert r.loc["electricity", "factor_vintage"] == 2023 and pd.isna(r.loc["coal", "factor_vintage"])
-    assert (out["factor_table_version"] == "2026.11-1").all()
+    assert (out["factor_table_version"] == "2026.11-2").all()
     assert issues == []
 
 

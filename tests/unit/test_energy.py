@@ -53,7 +53,7 @@ def test_tce_per_carrier_both_bases(f):
     gen = dict(zip(out["carrier"], out["energy_tce_generation"]))
     assert gen["electricity"] == pytest.approx(3.024)      # 10,000 kWh x 0.3024 (2024 vintage)
     assert gen["natural_gas"] == pytest.approx(1.2143)     # same coefficient on both bases
-    assert (out["factor_table_version"] == "2026.11-1").all()
+    assert (out["factor_table_version"] == "2026.11-2").all()
     assert issues == []
 
 
@@ -140,7 +140,7 @@ def test_unit_product_energy(f):
     by = {i.name: i for i in issues}
     assert by["ecm.energy.output_zero"].blocking and by["ecm.energy.output_zero"].evidence["lines"] == ["broken"]
     assert not by["ecm.energy.line_idle"].blocking and by["ecm.energy.line_idle"].evidence["lines"] == ["idle"]
-    assert (out["factor_table_version"] == "2026.11-1").all()
+    assert (out["factor_table_version"] == "2026.11-2").all()
 
 
 def test_unit_product_energy_missing_input_is_blocking(f):

@@ -27,7 +27,7 @@ def f():
 
 
 def test_table_version_and_cache(f):
-    assert f.table_version == "2026.11-1"
+    assert f.table_version == "2026.11-2"
     assert load_factors(PATH) is f
     assert load_factors(str(PATH)) is f
 
@@ -113,10 +113,17 @@ def test_benchmarks(f):
     assert (t.gb.grade_1, t.gb.grade_2, t.gb.grade_3) == (4.5, 5.5, 7.0)
     assert (f.benchmark("tile_abs_0_2_to_0_5").gb.grade_3, f.benchmark("tile_abs_gt_10").ndrc.benchmark) == (6.5, 3.5)
     s = f.benchmark("sanitary_abs_gt_0_3")
-    assert (s.unit, s.benchmark_value, s.baseline_value, s.gb.grade_2) == ("kgce_per_t", 300, 630, 460)
-    c = f.benchmark("cement_grinding")   # no NDRC row: project rule grade 1 / grade 3
-    assert (c.unit, c.ndrc, c.basis, c.benchmark_value, c.baseline_value) == (
-        "kwh_per_t", None, "gb_grades_project_rule", 26, 34)
+    # effective 基准 = min(NDRC 630, GB 21252-2023 limit 610) = 610
+    assert (s.unit, s.benchmark_value, s.baseline_value, s.gb.grade_2) == ("kgce_per_t", 300, 610, 460)
+    assert (s.ndrc_baseline_value, s.baseline_basis) == (630, "gb_limit_stricter")
+    t2 = f.benchmark("tile_abs_0_2_to_0_5")   # NDRC 7.0 vs GB limit 6.5
+    assert (t2.baseline_value, t2.baseline_basis, t2.stand_in) == (6.5, "gb_limit_stricter", False)
+    assert (t.baseline_basis, f.benchmark("sanitary_abs_le_0_3").baseline_value) == ("ndrc", 630)
+    assert "2021" in t.ndrc.edition and "1609" in t.ndrc.edition   # values come from the 2021 table
+    c = f.benchmark("cement_grinding")   # no NDRC row: GB grade 1 / grade 3 as labelled stand-ins
+    assert (c.unit, c.ndrc, c.basis, c.benchmark_value, c.baseline_value, c.stand_in) == (
+        "kwh_per_t", None, "gb_grades_stand_in", 26, 34, True)
+    assert c.boundary is not None and "packing" in c.boundary["excluded"] and c.boundary["confidence"] == "L"
     b = f.benchmark("brick_sintered_hollow")
     assert (b.benchmark_value, b.baseline_value) == (47, 55)
     d = f.benchmark("daily_ceramics")
@@ -166,6 +173,14 @@ def test_objects_are_frozen(f):
     (lambda d: d["benchmarks"]["tile_abs_gt_10"]["gb"].update(grade_1=9.0), "benchmarks.tile_abs_gt_10.gb", "grade_1"),
     (lambda d: d["co2_factors"]["fuels"]["lpg"].update(unit="kgco2_per_t"), "co2_factors.fuels.lpg.unit",
      "kgco2_per_kg"),
+    (lambda d: d["coverage"]["period_min_covered_frac"].pop("source"), "coverage.period_min_covered_frac",
+     "missing source"),
+    (lambda d: d["coverage"]["district_min_energy_frac"].update(value=80), "coverage.district_min_energy_frac",
+     "fraction"),
+    (lambda d: d["co2_reference"]["fixed_grid_vintage"].update(value=1999), "co2_reference.fixed_grid_vintage",
+     "vintage 1999"),
+    (lambda d: d["benchmarks"]["cement_grinding"]["boundary"].pop("edition"), "benchmarks.cement_grinding.boundary",
+     "missing edition"),
 ])
 def test_validation_names_the_entry(raw, mutate, where, what):
     data = copy.deepcopy(raw)

@@ -39,3 +39,14 @@ def test_month_ends_clip_the_last_month():
 
     # Jan 2024 ends on the 31st, Feb 2024 (leap year) on the 29th, March is cut at the 2nd
     assert month_ends(date(2024, 1, 15), date(2024, 3, 2)) == [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 2)]
+
+
+def test_asset_triggered_runs_take_the_day_the_upstream_run_named():
+    class Event:
+        def __init__(self, day):
+            self.extra = {"day": day}
+
+    events = {"influxdb://ecm/kpi_daily": [Event("2022-03-01"), Event("2022-02-28")]}
+    # a backfilled 2022 day triggers the month of that day, not the month of the wall clock
+    assert partition_month_day(None, datetime(2026, 11, 28, 1, 5, tzinfo=timezone.utc), events) == "2022-03-01"
+    assert partition_month_day({"day": "2024-01-05"}, None, events) == "2024-01-05"

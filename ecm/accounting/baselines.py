@@ -1,0 +1,547 @@
+"""Energy baselines (EnB), EnPIs, CUSUM drift detection and verified savings per measure.
+
+Implements ISO 50006:2014 / GB/T 36713-2018 (energy baseline and energy performance indicators)
+with the model rules of the US DOE EnPI tool and ASHRAE Guideline 14-2014, and savings as
+IPMVP (EVO 10000-1:2022) option C avoided energy. Pure: frames in, ``(frame, issues)`` out.
+
+* **Model** (per line and per enterprise): ordinary least squares of daily (or weekly) energy
+  ``energy_tce`` on output (one regressor per line for an enterprise: the product mix), plus any
+  relevant variables given (ambient temperature, raw-material moisture, kiln hours). It is fitted
+  on *production days* (output ≥ ``IDLE_OUTPUT_FRAC`` × the baseline median); idle days
+  (shutdown, kiln re-heating without output) are expected at the baseline's idle-day mean.
+* **Validity gates** (a model failing any of them is reported with the reasons and the scope
+  falls back to a ratio EnPI, Σ energy ÷ Σ output of the baseline, labelled ``ratio_fallback``):
+  - R² ≥ 0.5, every regressor's p-value < 0.1 and the model F-test p < 0.1 — US DOE EnPI tool
+    (v6 user manual, "model validity": R² ≥ 0.5, p ≤ 0.10);
+  - CV(RMSE) and NMBE (both with n − p degrees of freedom) within ASHRAE Guideline 14-2014 limits:
+    monthly CV ≤ 15 %, |NMBE| ≤ 5 %; hourly CV ≤ 30 %, |NMBE| ≤ 10 % (§5.3.2.4, calibration
+    criteria). The Guideline has no daily or weekly row; this project applies the sub-monthly
+    (hourly) limits to daily and weekly models (``ASHRAE14_LIMITS``);
+  - coverage: the baseline period needs ≥ 90 % of its days with published (non data-insufficient)
+    data, the KPIs' completeness rule.
+* **CUSUM** (ISO 50006 Annex, GB/T 36713 §6): ``cusum_tce`` = Σ (actual − expected) from the day
+  after the baseline period. Drift detection is Page's two-sided tabular CUSUM on residuals in
+  units of their long-run standard deviation σ_L = RMSE · √((1 + ρ)/(1 − ρ)) (ρ: lag-1
+  autocorrelation of the baseline residuals, so an AR(1) noise gives unit variance per day in the
+  long run): S⁺ = max(0, S⁺ + z − k), S⁻ = max(0, S⁻ − z − k), alarm at S > h, then reset
+  (k = ``CUSUM_K``, h = ``CUSUM_H``, Montgomery, *Statistical Quality Control*, §9.1). A
+  registered measure or non-routine adjustment restarts detection: the first
+  ``RELEARN_DAYS`` after it learn the new level (Σ actual ÷ Σ expected), then detection resumes.
+  An alarm is the issue ``ecm.baseline.drift``.
+* **Savings** per measure (IPMVP option C, avoided energy): a model fitted on the 12 months
+  before the measure (or the measure's own baseline period) predicts the reporting period from
+  the measure's date; savings = Σ (expected + non-routine adjustments − actual). Uncertainty is
+  ASHRAE Guideline 14-2014 Annex B fractional savings uncertainty::
+
+      U = t(1−α/2, n′ − p) · 1.26 · CV · √((n/n′)(1 + 2/n′)/m) · Σ expected,   n′ = n (1 − ρ)/(1 + ρ)
+
+  at 68 % and 90 % confidence (n, m: baseline and reporting points; the 1.26 factor is the
+  Guideline's empirical correction). ``significant`` = U68 < 50 % of the savings (the Guideline's
+  acceptance criterion). tCO₂ = tce saved × the enterprise's tCO₂/tce in the reporting period.
+  Savings roll up to enterprise and district as sums; uncertainties add in quadrature
+  (independent measures).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ecm.accounting.issues import Issue
+
+R2_MIN = 0.5                   # DOE EnPI tool
+P_MAX = 0.1                    # DOE EnPI tool (each regressor and the model F-test)
+#: resolution -> (max CV(RMSE), max |NMBE|), ASHRAE Guideline 14-2014 (daily/weekly: hourly row, project rule)
+ASHRAE14_LIMITS = {"monthly": (0.15, 0.05), "weekly": (0.30, 0.10), "daily": (0.30, 0.10), "hourly": (0.30, 0.10)}
+MIN_COVERAGE_FRAC = 0.9        # same rule as the KPIs (national completeness rule, 90 %)
+IDLE_OUTPUT_FRAC = 0.05        # production day: output ≥ 5 % of the baseline median
+CUSUM_K = 0.5                  # slack, in σ_L
+CUSUM_H = 10.0                 # decision interval, in σ_L: P(false alarm) ≈ 0.35 % per scope-year (iid normal, 2000 simulated years)
+RELEARN_DAYS = 60              # after a measure/adjustment: days to learn the new level
+ASHRAE_FSU_FACTOR = 1.26       # ASHRAE 14-2014 Annex B empirical correction
+CONFIDENCES = (0.68, 0.90)
+SIGNIFICANT_FSU68 = 0.5        # ASHRAE 14: savings uncertainty < 50 % of savings at 68 %
+DEFAULT_BASELINE = (date(2022, 1, 1), date(2022, 12, 31))   # base year of the 2023-2027 targets
+
+MODEL_COLUMNS = ["scope", "scope_id", "enterprise", "line", "purpose", "baseline_start", "baseline_end",
+                 "model_kind", "valid", "reasons", "regressors", "coef", "p_values", "r2", "cv_rmse", "nmbe",
+                 "rho", "n", "n_idle", "p", "rmse_tce", "sigma_long_tce", "idle_mean_tce", "mean_tce",
+                 "ratio_tce_per_unit", "coverage_frac"]
+
+
+@dataclass
+class Model:
+    """A fitted baseline of one scope. ``kind``: ``regression`` or ``ratio_fallback``."""
+
+    scope: str
+    scope_id: str
+    enterprise: str
+    line: str
+    regressors: list[str]
+    kind: str = "regression"
+    valid: bool = False
+    reasons: list[str] = field(default_factory=list)
+    coef: np.ndarray = field(default_factory=lambda: np.zeros(0))   # intercept first
+    p_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    r2: float = math.nan
+    cv_rmse: float = math.nan
+    nmbe: float = math.nan
+    rho: float = 0.0
+    n: int = 0
+    n_idle: int = 0
+    p: int = 0
+    rmse: float = math.nan
+    sigma_long: float = math.nan
+    idle_mean: float = 0.0
+    mean: float = math.nan
+    ratio: float = math.nan
+    coverage: float = 0.0
+    prod_threshold: float = 0.0
+    start: date | None = None
+    end: date | None = None
+    purpose: str = "enpi"
+
+    def expected(self, X: np.ndarray, production: np.ndarray) -> np.ndarray:
+        """Expected energy (tce) for regressor rows ``X`` (no intercept column)."""
+        if self.kind == "regression":
+            pred = self.coef[0] + X @ self.coef[1:]
+        else:
+            pred = self.ratio * X.sum(axis=1) if X.shape[1] else np.full(len(X), self.mean)
+        return np.where(production, pred, self.idle_mean)
+
+    def row(self) -> dict:
+        return {"scope": self.scope, "scope_id": self.scope_id, "enterprise": self.enterprise, "line": self.line,
+                "purpose": self.purpose, "baseline_start": self.start, "baseline_end": self.end,
+                "model_kind": self.kind, "valid": self.valid, "reasons": "; ".join(self.reasons),
+                "regressors": ",".join(self.regressors), "coef": [float(c) for c in self.coef],
+                "p_values": [float(v) for v in self.p_values], "r2": self.r2, "cv_rmse": self.cv_rmse,
+                "nmbe": self.nmbe, "rho": self.rho, "n": self.n, "n_idle": self.n_idle, "p": self.p,
+                "rmse_tce": self.rmse, "sigma_long_tce": self.sigma_long, "idle_mean_tce": self.idle_mean,
+                "mean_tce": self.mean, "ratio_tce_per_unit": self.ratio, "coverage_frac": self.coverage}
+
+
+# -- statistics (numpy) --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OLS:
+    coef: np.ndarray
+    se: np.ndarray
+    t: np.ndarray
+    p_values: np.ndarray
+    r2: float
+    f_pvalue: float
+    sse: float
+    n: int
+    p: int
+    resid: np.ndarray
+
+
+def ols(X: np.ndarray, y: np.ndarray) -> OLS:
+    """OLS of ``y`` on ``[1, X]``: coefficients (intercept first), standard errors, two-sided
+    t-test p-values, R², the F-test p-value of all slopes, and residuals."""
+    X = np.asarray(X, float).reshape(len(y), -1)
+    y = np.asarray(y, float)
+    A = np.column_stack([np.ones(len(y)), X])
+    n, p = A.shape
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = y - A @ coef
+    sse = float(resid @ resid)
+    dof = n - p
+    sst = float(((y - y.mean()) ** 2).sum())
+    r2 = 1.0 - sse / sst if sst > 0 else math.nan
+    if dof > 0:
+        s2 = sse / dof
+        cov = s2 * np.linalg.pinv(A.T @ A)
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(se > 0, coef / se, np.inf)
+        pv = 2 * stats.t.sf(np.abs(t), dof)
+        k = p - 1
+        if k > 0 and sse > 0 and sst > sse:
+            f = ((sst - sse) / k) / (sse / dof)
+            fp = float(stats.f.sf(f, k, dof))
+        else:
+            fp = 0.0 if k > 0 and sse == 0 else math.nan
+    else:
+        se = t = pv = np.full(p, math.nan)
+        fp = math.nan
+    return OLS(coef, se, t, pv, r2, fp, sse, n, p, resid)
+
+
+def lag1_autocorr(resid: np.ndarray) -> float:
+    """Lag-1 autocorrelation of residuals in time order (ASHRAE 14 Annex B, ρ)."""
+    r = np.asarray(resid, float)
+    if len(r) < 3:
+        return 0.0
+    d = r - r.mean()
+    den = float(d @ d)
+    return float((d[1:] @ d[:-1]) / den) if den > 0 else 0.0
+
+
+def fractional_savings_uncertainty(cv_rmse: float, n: int, p: int, rho: float, m: int, frac_saved: float,
+                                   confidence: float) -> float:
+    """ASHRAE Guideline 14-2014 Annex B: ΔE_save/E_save = t·1.26·CV·√((n/n′)(1+2/n′)/m) / F,
+    n′ = n(1−ρ)/(1+ρ) (ρ ≤ 0 → n′ = n), t with n′ − p degrees of freedom."""
+    rho = max(float(rho), 0.0)
+    n_eff = n * (1 - rho) / (1 + rho)
+    if m <= 0 or n_eff - p <= 0 or frac_saved == 0 or not np.isfinite(cv_rmse):
+        return math.inf
+    t = float(stats.t.ppf(0.5 + confidence / 2, n_eff - p))
+    return abs(t * ASHRAE_FSU_FACTOR * cv_rmse * math.sqrt((n / n_eff) * (1 + 2 / n_eff) / m) / frac_saved)
+
+
+def drift_detection_days(excess_tce: np.ndarray, sigma_long: float, k: float = CUSUM_K, h: float = CUSUM_H) -> int | None:
+    """Days until a noise-free upward CUSUM of the known excess (tce/day) crosses h (1-based), or
+    None: the number of days a drift needs to be detected at this threshold."""
+    s = 0.0
+    for i, x in enumerate(np.asarray(excess_tce, float) / sigma_long):
+        s = max(0.0, s + x - k)
+        if s > h:
+            return i + 1
+    return None
+
+
+# -- frames -> model inputs ------------------------------------------------------------------------
+def scope_series(line_daily: pd.DataFrame, lines: pd.DataFrame, extra: list[str] | tuple = ()) -> dict[tuple, pd.DataFrame]:
+    """Per scope (``("line", id)`` and ``("enterprise", id)``) a daily frame indexed by ``day``:
+    ``energy_tce``, one ``x:<regressor>`` column per regressor, ``completeness_frac``.
+
+    ``line_daily``: ``day`` (date), ``enterprise``, ``line``, ``energy_tce``, ``output`` (the
+    line's output in its unit) and the ``extra`` variable columns when given. An enterprise's
+    regressors are its lines' outputs (product mix) and energy is the sum of its lines'; a day
+    counts only when every line of the enterprise is present."""
+    out: dict[tuple, pd.DataFrame] = {}
+    if line_daily.empty:
+        return out
+    ld = line_daily.copy()
+    if "completeness_frac" not in ld:
+        ld["completeness_frac"] = 1.0
+    extra = [c for c in extra if c in ld.columns]
+    for lid, g in ld.groupby("line", sort=True):
+        g = g.set_index("day").sort_index()
+        f = pd.DataFrame({"energy_tce": g["energy_tce"].astype(float), "x:output": g["output"].astype(float)})
+        for c in extra:
+            f[f"x:{c}"] = g[c].astype(float)
+        f["completeness_frac"] = g["completeness_frac"].astype(float)
+        out[("line", lid)] = f.dropna(subset=["energy_tce", "x:output"])
+    ent_lines = lines.groupby("enterprise")["line"].apply(list).to_dict() if len(lines) else {}
+    for ent, lids in sorted(ent_lines.items()):
+        parts = [out[("line", lid)] for lid in lids if ("line", lid) in out]
+        if len(parts) != len(lids) or not parts:
+            continue
+        idx = parts[0].index
+        for p_ in parts[1:]:
+            idx = idx.intersection(p_.index)
+        f = pd.DataFrame(index=idx)
+        f["energy_tce"] = sum(p_.loc[idx, "energy_tce"] for p_ in parts)
+        for lid, p_ in zip(lids, parts):
+            f[f"x:output_{lid}"] = p_.loc[idx, "x:output"]
+        f["completeness_frac"] = sum(p_.loc[idx, "completeness_frac"] for p_ in parts) / len(parts)
+        out[("enterprise", ent)] = f
+    return out
+
+
+def _weekly(f: pd.DataFrame) -> pd.DataFrame:
+    days = pd.to_datetime(pd.Series(f.index, index=f.index))
+    week = days.dt.to_period("W-SUN").dt.start_time.dt.date
+    g = f.groupby(week.to_numpy())
+    w = g.sum(numeric_only=True)
+    w["completeness_frac"] = g["completeness_frac"].mean() * g.size() / 7.0
+    return w[g.size() == 7]
+
+
+def fit_model(series: pd.DataFrame, scope: tuple, enterprise: str, start: date, end: date, *,
+              resolution: str = "daily", purpose: str = "enpi") -> Model:
+    """Fit one scope's baseline over [start, end] and apply the gates (see module doc)."""
+    kind, sid = scope
+    xcols = [c for c in series.columns if c.startswith("x:")]
+    m = Model(kind, sid, enterprise, sid if kind == "line" else "", [c[2:] for c in xcols], start=start, end=end,
+              purpose=purpose)
+    b = series[(series.index >= start) & (series.index <= end)]
+    n_days = (end - start).days + 1
+    if resolution == "weekly":
+        b = _weekly(b)
+        n_days = n_days // 7
+    m.coverage = len(b) / n_days if n_days > 0 else 0.0
+    if m.coverage < MIN_COVERAGE_FRAC:
+        m.reasons.append(f"coverage {m.coverage:.0%} < {MIN_COVERAGE_FRAC:.0%} of the baseline period (data_insufficient)")
+    if b.empty:
+        m.kind = "none"
+        m.reasons.append("no baseline data")
+        return m
+    X = b[xcols].to_numpy(float)
+    y = b["energy_tce"].to_numpy(float)
+    tot = X.sum(axis=1)
+    med = float(np.median(tot[tot > 0])) if (tot > 0).any() else 0.0
+    m.prod_threshold = IDLE_OUTPUT_FRAC * med
+    prod = tot >= m.prod_threshold if med > 0 else np.zeros(len(tot), bool)
+    m.n, m.n_idle, m.p = int(prod.sum()), int((~prod).sum()), len(xcols) + 1
+    m.idle_mean = float(y[~prod].mean()) if (~prod).any() else 0.0
+    Xp, yp = X[prod], y[prod]
+    m.mean = float(yp.mean()) if len(yp) else math.nan
+    m.ratio = float(yp.sum() / Xp.sum()) if len(yp) and Xp.sum() > 0 else math.nan
+    if m.n < m.p + 3:
+        m.reasons.append(f"{m.n} production points < {m.p + 3} needed")
+        m.kind = "ratio_fallback" if np.isfinite(m.ratio) else "none"
+        return m
+    fit = ols(Xp, yp)
+    cv_max, nmbe_max = ASHRAE14_LIMITS[resolution]
+    dof = m.n - m.p
+    m.coef, m.p_values, m.r2 = fit.coef, fit.p_values, fit.r2
+    m.rmse = math.sqrt(fit.sse / dof)
+    m.cv_rmse = m.rmse / m.mean if m.mean else math.inf
+    m.nmbe = float(fit.resid.sum()) / (dof * m.mean) if m.mean else math.inf
+    m.rho = lag1_autocorr(fit.resid)
+    if not (m.r2 >= R2_MIN):
+        m.reasons.append(f"R² {m.r2:.2f} < {R2_MIN} (DOE EnPI)")
+    for name, pv in zip(m.regressors, fit.p_values[1:]):
+        if not (pv < P_MAX):
+            m.reasons.append(f"p({name}) {pv:.3f} ≥ {P_MAX} (DOE EnPI)")
+    if not (fit.f_pvalue < P_MAX):
+        m.reasons.append(f"model F-test p {fit.f_pvalue:.3f} ≥ {P_MAX} (DOE EnPI)")
+    if not (m.cv_rmse <= cv_max):
+        m.reasons.append(f"CV(RMSE) {m.cv_rmse:.1%} > {cv_max:.0%} (ASHRAE 14, {resolution})")
+    if not (abs(m.nmbe) <= nmbe_max):
+        m.reasons.append(f"NMBE {m.nmbe:.2%} outside ±{nmbe_max:.0%} (ASHRAE 14, {resolution})")
+    m.valid = not m.reasons
+    if not m.valid:  # ratio EnPI: residual statistics of the fallback
+        m.kind = "ratio_fallback"
+        res = yp - m.ratio * Xp.sum(axis=1)
+        m.p = 1
+        m.rmse = math.sqrt(float(res @ res) / max(m.n - 1, 1))
+        m.cv_rmse = m.rmse / m.mean if m.mean else math.inf
+        m.nmbe = float(res.sum()) / (max(m.n - 1, 1) * m.mean) if m.mean else math.inf
+        m.rho = lag1_autocorr(res)
+    rho = min(max(m.rho, 0.0), 0.95)
+    m.sigma_long = m.rmse * math.sqrt((1 + rho) / (1 - rho))
+    return m
+
+
+def _X(f: pd.DataFrame, model: Model) -> tuple[np.ndarray, np.ndarray]:
+    X = f[[f"x:{r}" for r in model.regressors]].to_numpy(float)
+    return X, X.sum(axis=1) >= model.prod_threshold if model.prod_threshold > 0 else X.sum(axis=1) > 0
+
+
+def _adjustment(f: pd.DataFrame, adjustments: list[dict], scope: tuple, enterprise: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, delta tce/day) per day of ``f`` from non-routine adjustments for this scope."""
+    scale, delta = np.ones(len(f)), np.zeros(len(f))
+    days = np.array(f.index)
+    for a in adjustments or []:
+        if not _applies(a, scope, enterprise):
+            continue
+        d0 = _as_date(a["date"])
+        d1 = _as_date(a["end"]) if a.get("end") else date.max
+        sel = (days >= d0) & (days <= d1)
+        scale[sel] *= float(a.get("scale", 1.0) or 1.0)
+        delta[sel] += float(a.get("tce_per_day", 0.0) or 0.0)
+    return scale, delta
+
+
+def _applies(entry: dict, scope: tuple, enterprise: str) -> bool:
+    kind, sid = scope
+    if entry.get("enterprise") and entry["enterprise"] != enterprise:
+        return False
+    line = entry.get("line") or ""
+    return (kind == "enterprise" and not line) if kind == "enterprise" else (line == sid or not line)
+
+
+def _as_date(v) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(str(v))
+
+
+# -- baseline per scope: expected, CUSUM, drift ----------------------------------------------------------
+def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, str], *,
+                   baseline: tuple[date, date] = DEFAULT_BASELINE, measures: list[dict] | None = None,
+                   adjustments: list[dict] | None = None, k: float = CUSUM_K, h: float = CUSUM_H,
+                   relearn_days: int = RELEARN_DAYS) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
+    """Expected energy, CUSUM and drift detection per scope-day.
+
+    ``series`` from :func:`scope_series`; ``enterprise_of``: scope id → enterprise. Returns
+    ``(daily, models, issues)``: ``daily`` columns ``day, scope, scope_id, enterprise, line,
+    energy_tce, expected_tce, residual_tce, cusum_tce, drift_up, drift_down, drift_alarm (int),
+    production (int), model_kind, valid (int)``; ``models`` (MODEL_COLUMNS). Issues:
+    ``ecm.baseline.model_invalid`` (fallback used, reasons), ``ecm.baseline.data_insufficient``
+    (no model), ``ecm.baseline.drift`` (one per alarm)."""
+    rows, models, issues = [], [], []
+    b0, b1 = baseline
+    for scope, f in sorted(series.items()):
+        ent = enterprise_of.get(scope[1], scope[1])
+        model = fit_model(f, scope, ent, b0, b1)
+        models.append(model.row())
+        if model.kind == "none":
+            issues.append(Issue("ecm.baseline.data_insufficient", f"no baseline for {scope[0]} {scope[1]}: "
+                                + "; ".join(model.reasons), {"scope": scope[0], "scope_id": scope[1]}))
+            continue
+        if not model.valid:
+            issues.append(Issue("ecm.baseline.model_invalid", f"{scope[0]} {scope[1]}: regression rejected ("
+                                + "; ".join(model.reasons) + "); ratio EnPI fallback used",
+                                {"scope": scope[0], "scope_id": scope[1], "reasons": model.reasons}))
+        X, prod = _X(f, model)
+        scale, delta = _adjustment(f, adjustments, scope, ent)
+        exp = model.expected(X, prod) * scale + delta
+        y = f["energy_tce"].to_numpy(float)
+        res = y - exp
+        days = np.array(f.index)
+        after = days > b1
+        cusum = np.where(after, np.cumsum(np.where(after, res, 0.0)), np.nan)
+        restarts = sorted({_as_date(e["date"]) for e in (measures or []) + (adjustments or [])
+                           if _applies(e, scope, ent) and _as_date(e["date"]) > b1})
+        up, down, alarm = _detect(days, y, exp, prod & after, model.sigma_long, restarts, k, h, relearn_days)
+        for i in np.flatnonzero(alarm):
+            direction = "up" if up[i] > h else "down"
+            issues.append(Issue("ecm.baseline.drift",
+                                f"{scope[0]} {scope[1]}: energy drifted {direction} from its baseline past "
+                                f"h = {h:g} σ (CUSUM, k = {k:g} σ) on {days[i]}",
+                                {"scope": scope[0], "scope_id": scope[1], "enterprise": ent, "day": days[i].isoformat(),
+                                 "direction": direction, "sigma_long_tce": model.sigma_long}))
+        rows.append(pd.DataFrame({
+            "day": days, "scope": scope[0], "scope_id": scope[1], "enterprise": ent,
+            "line": scope[1] if scope[0] == "line" else "", "energy_tce": y, "expected_tce": exp,
+            "residual_tce": res, "cusum_tce": cusum, "drift_up": up, "drift_down": down,
+            "drift_alarm": alarm.astype(int), "production": prod.astype(int), "model_kind": model.kind,
+            "valid": int(model.valid)}))
+    daily = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return daily, pd.DataFrame(models, columns=MODEL_COLUMNS), issues
+
+
+def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
+    """Two-sided tabular CUSUM on (y − level·exp)/σ over ``mask`` days; restarts pause detection
+    for ``relearn_days`` and re-estimate the level. Returns (S⁺, S⁻, alarm)."""
+    n = len(days)
+    up, down, alarm = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    if not np.isfinite(sigma) or sigma <= 0:
+        return up, down, alarm
+    sp = sn = 0.0
+    level, learn_until, learn_y, learn_e = 1.0, None, 0.0, 0.0
+    r_iter = iter(restarts)
+    nxt = next(r_iter, None)
+    for i in range(n):
+        d = days[i]
+        while nxt is not None and d >= nxt:
+            learn_until, learn_y, learn_e, sp, sn = nxt + timedelta(days=relearn_days), 0.0, 0.0, 0.0, 0.0
+            nxt = next(r_iter, None)
+        if not mask[i]:
+            continue
+        if learn_until is not None and d < learn_until:
+            learn_y += y[i]
+            learn_e += exp[i]
+            continue
+        if learn_until is not None:
+            level = learn_y / learn_e if learn_e > 0 else 1.0
+            learn_until = None
+        z = (y[i] - level * exp[i]) / sigma
+        sp, sn = max(0.0, sp + z - k), max(0.0, sn - z - k)
+        up[i], down[i] = sp, sn
+        if sp > h or sn > h:
+            alarm[i] = True
+            sp = sn = 0.0
+    return up, down, alarm
+
+
+# -- savings per measure ---------------------------------------------------------------------------------
+SAVINGS_COLUMNS = ["level", "measure", "enterprise", "line", "date", "kind", "description", "baseline_start",
+                   "baseline_end", "reporting_start", "reporting_end", "days", "model_kind", "valid", "r2",
+                   "cv_rmse", "expected_tce", "actual_tce", "adjustment_tce", "savings_tce", "savings_frac",
+                   "fsu68", "fsu90", "u68_tce", "u90_tce", "low90_tce", "high90_tce", "co2_per_tce",
+                   "savings_co2_t", "u90_co2_t", "significant"]
+
+
+def _co2_ratio(co2, ent: str, d0: date, d1: date) -> float:
+    """tCO₂ per tce of an enterprise: a fixed figure, or Σ co2_t ÷ Σ energy_tce over [d0, d1] of a
+    daily frame (``day``, ``enterprise``, ``energy_tce``, ``co2_t``)."""
+    if isinstance(co2, pd.DataFrame):
+        g = co2[(co2["enterprise"] == ent) & (co2["day"] >= d0) & (co2["day"] <= d1)]
+        tce = g["energy_tce"].sum()
+        return float(g["co2_t"].sum() / tce) if tce > 0 else math.nan
+    return float(co2.get(ent, math.nan))
+
+
+def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, last_day: date,
+                    adjustments: list[dict] | None = None, co2_per_tce: dict[str, float] | pd.DataFrame | None = None,
+                    baseline_days: int = 365) -> tuple[pd.DataFrame, list[Issue]]:
+    """Avoided energy per measure since its date, with ASHRAE 14 uncertainty; roll-ups.
+
+    ``measures``: dicts with ``id``, ``enterprise``, ``date``, optional ``line`` (None: the whole
+    enterprise), ``kind``, ``description``, ``baseline_start``/``baseline_end`` (default: the
+    ``baseline_days`` before the measure). ``co2_per_tce``: enterprise → tCO₂ per tce, or a daily
+    frame (``day, enterprise, energy_tce, co2_t``) whose ratio over each reporting period is used. Rows: ``level`` = ``measure``, ``enterprise`` or ``district``."""
+    rows, issues = [], []
+    co2_per_tce = {} if co2_per_tce is None else co2_per_tce
+    for ms in sorted(measures or [], key=lambda m: (str(m["date"]), m["id"])):
+        ent, line = ms["enterprise"], ms.get("line") or ""
+        scope = ("line", line) if line else ("enterprise", ent)
+        d = _as_date(ms["date"])
+        f = series.get(scope)
+        base = {"level": "measure", "measure": ms["id"], "enterprise": ent, "line": line, "date": d,
+                "kind": ms.get("kind", ""), "description": ms.get("description", "")}
+        b1 = _as_date(ms["baseline_end"]) if ms.get("baseline_end") else d - timedelta(days=1)
+        b0 = _as_date(ms["baseline_start"]) if ms.get("baseline_start") else b1 - timedelta(days=baseline_days - 1)
+        if f is None or d > last_day:
+            issues.append(Issue("ecm.baseline.savings_unavailable", f"measure {ms['id']}: no data for "
+                                f"{scope[0]} {scope[1]} or not started by {last_day}", {"measure": ms["id"]}))
+            continue
+        model = fit_model(f, scope, ent, b0, b1, purpose=f"measure:{ms['id']}")
+        if model.kind == "none" or model.coverage < MIN_COVERAGE_FRAC:
+            issues.append(Issue("ecm.baseline.savings_data_insufficient", f"measure {ms['id']}: baseline "
+                                f"{b0}..{b1} unusable: " + "; ".join(model.reasons), {"measure": ms["id"]}))
+            rows.append({**base, "baseline_start": b0, "baseline_end": b1, "model_kind": "none", "valid": False})
+            continue
+        if not model.valid:
+            issues.append(Issue("ecm.baseline.model_invalid", f"measure {ms['id']}: regression rejected ("
+                                + "; ".join(model.reasons) + "); ratio EnPI fallback used",
+                                {"measure": ms["id"], "reasons": model.reasons}))
+        r = f[(f.index >= d) & (f.index <= last_day)]
+        X, prod = _X(r, model)
+        exp = model.expected(X, prod)
+        scale, delta = _adjustment(r, [a for a in adjustments or [] if _as_date(a["date"]) >= d], scope, ent)
+        adj = exp * (scale - 1) + delta
+        y = r["energy_tce"].to_numpy(float)
+        e_tot, a_tot, adj_tot = float(exp.sum()), float(y.sum()), float(adj.sum())
+        sav = e_tot + adj_tot - a_tot
+        frac = sav / (e_tot + adj_tot) if e_tot + adj_tot else math.nan
+        m_pts = int(prod.sum())
+        fsu = {c: fractional_savings_uncertainty(model.cv_rmse, model.n, model.p, model.rho, m_pts, frac, c)
+               for c in CONFIDENCES}
+        u = {c: fsu[c] * abs(sav) for c in CONFIDENCES}
+        cpt = _co2_ratio(co2_per_tce, ent, d, last_day)
+        rows.append({**base, "baseline_start": b0, "baseline_end": b1, "reporting_start": d,
+                     "reporting_end": last_day, "days": len(r), "model_kind": model.kind, "valid": model.valid,
+                     "r2": model.r2, "cv_rmse": model.cv_rmse, "expected_tce": e_tot, "actual_tce": a_tot,
+                     "adjustment_tce": adj_tot, "savings_tce": sav, "savings_frac": frac, "fsu68": fsu[0.68],
+                     "fsu90": fsu[0.90], "u68_tce": u[0.68], "u90_tce": u[0.90], "low90_tce": sav - u[0.90],
+                     "high90_tce": sav + u[0.90], "co2_per_tce": cpt, "savings_co2_t": sav * cpt,
+                     "u90_co2_t": u[0.90] * cpt, "significant": bool(fsu[0.68] < SIGNIFICANT_FSU68)})
+        if not fsu[0.68] < SIGNIFICANT_FSU68:
+            issues.append(Issue("ecm.baseline.savings_not_significant",
+                                f"measure {ms['id']}: savings {sav:.1f} tce ± {u[0.68]:.1f} (68 %) — uncertainty "
+                                "≥ 50 % of the savings (ASHRAE 14)", {"measure": ms["id"]}))
+    df = pd.DataFrame(rows, columns=SAVINGS_COLUMNS)
+    return _rollup(df), issues
+
+
+def _rollup(df: pd.DataFrame) -> pd.DataFrame:
+    ok = df[df["savings_tce"].notna()]
+    if ok.empty:
+        return df
+
+    def agg(g: pd.DataFrame, level: str, ent: str) -> dict:
+        sav = g["savings_tce"].sum()
+        row = {"level": level, "measure": "", "enterprise": ent, "line": "", "days": int(g["days"].max()),
+               "expected_tce": g["expected_tce"].sum(), "actual_tce": g["actual_tce"].sum(),
+               "adjustment_tce": g["adjustment_tce"].sum(), "savings_tce": sav,
+               "u68_tce": math.sqrt((g["u68_tce"] ** 2).sum()), "u90_tce": math.sqrt((g["u90_tce"] ** 2).sum()),
+               "savings_co2_t": g["savings_co2_t"].sum(min_count=1),
+               "u90_co2_t": math.sqrt((g["u90_co2_t"] ** 2).sum()) if g["u90_co2_t"].notna().all() else math.nan}
+        row["low90_tce"], row["high90_tce"] = sav - row["u90_tce"], sav + row["u90_tce"]
+        row["fsu68"] = row["u68_tce"] / abs(sav) if sav else math.inf
+        row["fsu90"] = row["u90_tce"] / abs(sav) if sav else math.inf
+        row["significant"] = bool(row["fsu68"] < SIGNIFICANT_FSU68)
+        row["savings_frac"] = sav / (row["expected_tce"] + row["adjustment_tce"])
+        return row
+
+    extra = [agg(g, "enterprise", ent) for ent, g in ok.groupby("enterprise", sort=True)]
+    extra.append(agg(ok, "district", "_district"))
+    return pd.concat([df, pd.DataFrame(extra)], ignore_index=True)[SAVINGS_COLUMNS]

@@ -1,0 +1,226 @@
+"""ecm.accounting.baselines on hand-built series, checked against statsmodels and by hand."""
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from ecm.accounting import baselines as bl
+
+D0 = date(2022, 1, 1)
+
+
+def _series(n_days: int, energy, output, start: date = D0) -> pd.DataFrame:
+    idx = [start + timedelta(days=i) for i in range(n_days)]
+    return pd.DataFrame({"energy_tce": np.asarray(energy, float), "x:output": np.asarray(output, float),
+                         "completeness_frac": 1.0}, index=idx)
+
+
+def _noise(n: int, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 1, n)
+
+
+def test_ols_matches_statsmodels():
+    x = np.linspace(100, 200, 40) + 10 * np.sin(np.arange(40))
+    z = np.cos(np.arange(40) / 3.0)
+    y = 5 + 0.3 * x + 2 * z + _noise(40)
+    X = np.column_stack([x, z])
+    got = bl.ols(X, y)
+    ref = sm.OLS(y, sm.add_constant(X)).fit()
+    np.testing.assert_allclose(got.coef, ref.params, rtol=1e-9)
+    np.testing.assert_allclose(got.se, ref.bse, rtol=1e-9)
+    np.testing.assert_allclose(got.p_values, ref.pvalues, rtol=1e-6, atol=1e-12)
+    assert got.r2 == pytest.approx(ref.rsquared, rel=1e-12)
+    assert got.f_pvalue == pytest.approx(ref.f_pvalue, rel=1e-6)
+
+
+def test_lag1_autocorr_by_hand():
+    r = np.array([1.0, -1.0, 1.0, -1.0])
+    # mean 0; Σ r_t r_{t-1} = -3; Σ r² = 4
+    assert bl.lag1_autocorr(r) == pytest.approx(-0.75)
+
+
+def test_gates_and_statistics_by_hand():
+    """y = 10 + 0.1 x + e on 365 days; CV(RMSE) and NMBE with n − p, as ASHRAE 14 defines them."""
+    n = 365
+    x = 800 + 200 * np.sin(np.arange(n) * 2 * np.pi / 365) + 30 * _noise(n, 1)
+    y = 10 + 0.1 * x + 2 * _noise(n, 2)
+    m = bl.fit_model(_series(n, y, x), ("line", "l1"), "e1", D0, date(2022, 12, 31))
+    ref = sm.OLS(y, sm.add_constant(x)).fit()
+    assert m.kind == "regression" and m.valid, m.reasons
+    rmse = math.sqrt((ref.resid ** 2).sum() / (n - 2))
+    assert m.rmse == pytest.approx(rmse)
+    assert m.cv_rmse == pytest.approx(rmse / y.mean())
+    assert m.nmbe == pytest.approx(ref.resid.sum() / ((n - 2) * y.mean()), abs=1e-12)
+    assert m.r2 == pytest.approx(ref.rsquared)
+    assert m.coverage == 1.0 and m.n == n and m.n_idle == 0
+
+
+def test_weak_model_falls_back_to_ratio_with_reasons():
+    n = 365
+    x = 1000 + _noise(n, 3)             # output nearly constant: energy not explained
+    y = 100 + 20 * _noise(n, 4)
+    m = bl.fit_model(_series(n, y, x), ("line", "l1"), "e1", D0, date(2022, 12, 31))
+    assert m.kind == "ratio_fallback" and not m.valid
+    text = "; ".join(m.reasons)
+    assert "R²" in text and "p(output)" in text
+    assert m.ratio == pytest.approx(y.sum() / x.sum())
+    exp = m.expected(np.array([[500.0]]), np.array([True]))
+    assert exp[0] == pytest.approx(500 * y.sum() / x.sum())
+
+
+def test_cv_gate_fails_noisy_model():
+    n = 365
+    x = 500 + 400 * (np.arange(n) % 2)
+    y = 0.2 * x + 0.4 * 0.2 * x.mean() * _noise(n, 5)   # CV ≈ 40 % > 30 %
+    m = bl.fit_model(_series(n, y, x), ("line", "l1"), "e1", D0, date(2022, 12, 31))
+    assert any("CV(RMSE)" in r for r in m.reasons) and m.kind == "ratio_fallback"
+
+
+def test_coverage_gate():
+    n = 300   # 300 of 365 baseline days = 82 % < 90 %
+    x = 800 + 100 * _noise(n, 6)
+    y = 10 + 0.1 * x + _noise(n, 8)
+    m = bl.fit_model(_series(n, y, x), ("line", "l1"), "e1", D0, date(2022, 12, 31))
+    assert not m.valid and any("coverage 82%" in r for r in m.reasons)
+
+
+def test_idle_days_expected_at_idle_mean():
+    n = 365
+    x = 800 + 100 * _noise(n, 9)
+    x[30:40] = 0.0
+    y = 10 + 0.1 * x + _noise(n, 10)
+    y[30:40] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    m = bl.fit_model(_series(n, y, x), ("line", "l1"), "e1", D0, date(2022, 12, 31))
+    assert m.n_idle == 10 and m.idle_mean == pytest.approx(5.5)
+    ref = sm.OLS(np.delete(y, range(30, 40)), sm.add_constant(np.delete(x, range(30, 40)))).fit()
+    np.testing.assert_allclose(m.coef, ref.params, rtol=1e-9)
+
+
+def test_weekly_resolution_sums_weeks():
+    n = 364
+    x = 800 + 100 * _noise(n, 11)
+    y = 10 + 0.1 * x + _noise(n, 12)
+    start = date(2022, 1, 3)  # a Monday: 52 whole weeks
+    m = bl.fit_model(_series(n, y, x, start), ("line", "l1"), "e1", start, start + timedelta(days=n - 1),
+                     resolution="weekly")
+    ref = sm.OLS(y.reshape(52, 7).sum(1), sm.add_constant(x.reshape(52, 7).sum(1))).fit()
+    np.testing.assert_allclose(m.coef, ref.params, rtol=1e-9)
+    assert m.n == 52
+
+
+def test_fsu_by_hand():
+    # t(0.95, 97) · 1.26 · 0.1 · sqrt((100/100)(1 + 2/100)/50) / 0.2, no autocorrelation
+    from scipy import stats
+
+    t = stats.t.ppf(0.95, 98)
+    want = t * 1.26 * 0.1 * math.sqrt(1.02 / 50) / 0.2
+    assert bl.fractional_savings_uncertainty(0.1, 100, 2, 0.0, 50, 0.2, 0.90) == pytest.approx(want)
+    # ρ = 0.5 → n' = 100/3
+    ne = 100 / 3
+    t2 = stats.t.ppf(0.84, ne - 2)
+    want2 = t2 * 1.26 * 0.1 * math.sqrt((100 / ne) * (1 + 2 / ne) / 50) / 0.2
+    assert bl.fractional_savings_uncertainty(0.1, 100, 2, 0.5, 50, 0.2, 0.68) == pytest.approx(want2)
+
+
+def test_drift_detection_days_by_hand():
+    # excess 1σ per day, k = 0.5: S = 0.5, 1.0, ... > 10 after 21 days
+    assert bl.drift_detection_days(np.ones(100), 1.0) == 21
+    assert bl.drift_detection_days(np.full(100, 0.4), 1.0) is None
+
+
+def _two_years(step_day: int | None = None, step: float = 0.0, drift_per_day: float = 0.0, seed: int = 20):
+    n = 730
+    x = 800 + 150 * np.sin(np.arange(n) * 2 * np.pi / 365) + 40 * _noise(n, seed)
+    e = 10 + 0.1 * x
+    y = e * (1 + 0.02 * _noise(n, seed + 1))
+    if step_day is not None:
+        y[step_day:] -= step * e[step_day:]
+    if drift_per_day:
+        y[400:] += drift_per_day * np.arange(n - 400) * e.mean()
+    return _series(n, y, x), e
+
+
+def test_no_drift_no_alarm_and_cusum_starts_after_baseline():
+    s, _ = _two_years()
+    daily, models, issues = bl.baseline_daily({("line", "l1"): s}, {"l1": "e1"})
+    assert not [i for i in issues if i.name == "ecm.baseline.drift"]
+    d = daily.set_index("day")
+    assert d.loc[date(2022, 12, 31), "cusum_tce"] != d.loc[date(2022, 12, 31), "cusum_tce"]  # NaN in baseline
+    first = d.loc[date(2023, 1, 1)]
+    assert first["cusum_tce"] == pytest.approx(first["energy_tce"] - first["expected_tce"])
+    assert models.iloc[0]["valid"]
+
+
+def test_drift_raises_issue_within_implied_days():
+    rate = 0.02 / 30.4375          # 2 %/month of mean energy
+    s, e = _two_years(drift_per_day=rate)
+    daily, models, issues = bl.baseline_daily({("line", "l1"): s}, {"l1": "e1"})
+    drift = [i for i in issues if i.name == "ecm.baseline.drift"]
+    assert drift and drift[0].evidence["direction"] == "up"
+    sigma = models.iloc[0]["sigma_long_tce"]
+    implied = bl.drift_detection_days(rate * np.arange(330) * e.mean(), sigma)
+    got = (date.fromisoformat(drift[0].evidence["day"]) - (D0 + timedelta(days=400))).days + 1
+    assert 0 < got <= implied + 20, (got, implied)
+
+
+def test_measure_restarts_detection_and_savings_in_band():
+    s, e = _two_years(step_day=500, step=0.10)
+    measures = [{"id": "m1", "enterprise": "e1", "line": "l1", "date": (D0 + timedelta(days=500)).isoformat(),
+                 "kind": "motor", "description": "motors"}]
+    daily, _, issues = bl.baseline_daily({("line", "l1"): s}, {"l1": "e1"}, measures=measures)
+    assert not [i for i in issues if i.name == "ecm.baseline.drift"], issues
+    sav, iss = bl.measure_savings({("line", "l1"): s}, measures, last_day=D0 + timedelta(days=729),
+                                  co2_per_tce={"e1": 2.5})
+    row = sav[sav["level"] == "measure"].iloc[0]
+    true = 0.10 * e[500:].sum()
+    assert row["low90_tce"] <= true <= row["high90_tce"], row
+    assert row["savings_co2_t"] == pytest.approx(row["savings_tce"] * 2.5)
+    assert row["significant"] and row["valid"]
+    assert row["baseline_start"] == D0 + timedelta(days=135) and row["baseline_end"] == D0 + timedelta(days=499)
+    dist = sav[sav["level"] == "district"].iloc[0]
+    assert dist["savings_tce"] == pytest.approx(row["savings_tce"]) and dist["u90_tce"] == pytest.approx(row["u90_tce"])
+
+
+def test_non_routine_adjustment_applied():
+    s, e = _two_years(step_day=500, step=0.10)
+    # a line extension adds 5 tce/day from day 600 on: the adjusted baseline carries it
+    s = s.copy()
+    s.iloc[600:, 0] += 5.0
+    m = [{"id": "m1", "enterprise": "e1", "line": "l1", "date": (D0 + timedelta(days=500)).isoformat()}]
+    adj = [{"enterprise": "e1", "line": "l1", "date": (D0 + timedelta(days=600)).isoformat(), "tce_per_day": 5.0,
+            "note": "kiln extension"}]
+    plain, _ = bl.measure_savings({("line", "l1"): s}, m, last_day=D0 + timedelta(days=729))
+    adjusted, _ = bl.measure_savings({("line", "l1"): s}, m, last_day=D0 + timedelta(days=729), adjustments=adj)
+    a, p = adjusted.iloc[0], plain.iloc[0]
+    assert a["adjustment_tce"] == pytest.approx(5.0 * 130)
+    assert a["savings_tce"] - p["savings_tce"] == pytest.approx(5.0 * 130)
+
+
+def test_rollup_quadrature():
+    df = pd.DataFrame([{"level": "measure", "measure": "a", "enterprise": "e1", "days": 10, "expected_tce": 100.0,
+                        "actual_tce": 90.0, "adjustment_tce": 0.0, "savings_tce": 10.0, "u68_tce": 3.0,
+                        "u90_tce": 3.0, "savings_co2_t": 25.0, "u90_co2_t": 1.0},
+                       {"level": "measure", "measure": "b", "enterprise": "e2", "days": 20, "expected_tce": 50.0,
+                        "actual_tce": 45.0, "adjustment_tce": 0.0, "savings_tce": 5.0, "u68_tce": 4.0,
+                        "u90_tce": 4.0, "savings_co2_t": 10.0, "u90_co2_t": 1.0}], columns=bl.SAVINGS_COLUMNS)
+    out = bl._rollup(df)
+    d = out[out["level"] == "district"].iloc[0]
+    assert d["savings_tce"] == 15.0 and d["u90_tce"] == pytest.approx(5.0) and d["savings_co2_t"] == 35.0
+    assert len(out[out["level"] == "enterprise"]) == 2
+
+
+def test_scope_series_builds_enterprise_mix():
+    days = [D0, D0 + timedelta(days=1)]
+    ld = pd.DataFrame({"day": days * 2, "enterprise": "e1", "line": ["a", "a", "b", "b"],
+                       "energy_tce": [1.0, 2.0, 3.0, 4.0], "output": [10.0, 20.0, 30.0, 40.0]})
+    lines = pd.DataFrame({"line": ["a", "b"], "enterprise": ["e1", "e1"]})
+    s = bl.scope_series(ld, lines)
+    ent = s[("enterprise", "e1")]
+    assert list(ent["energy_tce"]) == [4.0, 6.0]
+    assert list(ent.columns[:3]) == ["energy_tce", "x:output_a", "x:output_b"]
+    assert list(s[("line", "b")]["x:output"]) == [30.0, 40.0]

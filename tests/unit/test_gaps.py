@@ -1,0 +1,74 @@
+"""Gap apportionment (issue #12 §6): a delta spanning periods is shared linearly in Beijing time."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ecm.accounting.counters import counters_to_deltas, deltas_to_periods
+from ecm.accounting.gaps import apportion_gaps
+
+BJ = "Asia/Shanghai"
+
+
+def _meters():
+    return pd.DataFrame({"enterprise": ["e01"], "register_max": [1e8], "max_rate_per_h": [1000.0],
+                         "interval_s": [900]}, index=pd.Index(["m1"], name="meter"))
+
+
+def _readings(pairs):
+    return pd.DataFrame({"time": [pd.Timestamp(t, tz=BJ).tz_convert("UTC") for t, _ in pairs], "enterprise": "e01",
+                         "meter": "m1", "value": [v for _, v in pairs]})
+
+
+def test_gap_across_midnight_splits_2_2():
+    # 21:45 -> 22:00: 5; gap 22:00 -> 02:00 (4 h): 140 - 100 = 40; 02:00 -> 02:15: 3
+    r = _readings([("2024-03-01 21:45", 95.0), ("2024-03-01 22:00", 100.0), ("2024-03-02 02:00", 140.0),
+                   ("2024-03-02 02:15", 143.0)])
+    d, _ = counters_to_deltas(r, _meters())
+    assert d["flags"].tolist() == ["", "gap", ""]
+    a, issues = apportion_gaps(d, "1D")
+    # 2 h before midnight, 2 h after: 40 x 2/4 = 20 each
+    assert a["delta"].tolist() == [5.0, 20.0, 20.0, 3.0]
+    assert a["flags"].tolist() == ["", "gap,estimated", "gap,estimated", ""]
+    assert a["reading_end"].tolist()[1] == 120.0 and a["duration_s"].tolist()[1:3] == [7200.0, 7200.0]
+    assert a["end"].iloc[1] == pd.Timestamp("2024-03-02 00:00", tz=BJ)
+    assert [i.name for i in issues] == ["ecm.counters.gap_apportioned"]
+    days, _ = deltas_to_periods(a, "1D")
+    by_day = days.set_index(days["period_start"].dt.strftime("%m-%d"))
+    assert by_day.loc["03-01", "delta"] == 25.0 and by_day.loc["03-02", "delta"] == 23.0   # 5 + 20 | 20 + 3
+    assert "estimated" in by_day.loc["03-01", "flags"] and "estimated" in by_day.loc["03-02", "flags"]
+    # without apportionment the whole 40 lands on 2 March
+    whole, _ = deltas_to_periods(d, "1D")
+    assert whole["delta"].tolist() == [5.0, 43.0]
+    # hours: 4 pieces of 10
+    h, _ = apportion_gaps(d, "1h")
+    assert h["delta"].tolist() == [5.0, 10.0, 10.0, 10.0, 10.0, 3.0]
+
+
+def test_gap_across_new_year_splits_by_year():
+    # 2025-12-31 20:00 -> 2026-01-01 04:00 Beijing (8 h), 80 units: 4 h in each year = 40 / 40
+    r = _readings([("2025-12-31 20:00", 1000.0), ("2026-01-01 04:00", 1080.0)])
+    d, _ = counters_to_deltas(r, _meters())
+    a, _ = apportion_gaps(d, "YS")
+    assert a["delta"].tolist() == [40.0, 40.0]
+    assert a["end"].iloc[0] == pd.Timestamp("2026-01-01", tz=BJ)
+    # the total is unchanged and a non-crossing gap stays whole
+    r2 = _readings([("2026-03-01 01:00", 0.0), ("2026-03-01 05:00", 30.0)])
+    d2, _ = counters_to_deltas(r2, _meters())
+    a2, issues = apportion_gaps(d2, "1D")
+    assert a2["delta"].tolist() == [30.0] and a2["flags"].tolist() == ["gap"] and issues == []
+
+
+def test_uneven_split_and_jitter_left_alone():
+    # gap 23:00 -> 02:00 (3 h), 30 units: 1 h before midnight (10), 2 h after (20)
+    r = _readings([("2024-03-01 23:00", 0.0), ("2024-03-02 02:00", 30.0)])
+    d, _ = counters_to_deltas(r, _meters())
+    a, _ = apportion_gaps(d, "1D")
+    assert a["delta"].tolist() == pytest.approx([10.0, 20.0])
+    # a regular 15-min interval crossing midnight by 30 s is not a gap: kept whole by default
+    r3 = _readings([("2024-03-01 23:45:30", 0.0), ("2024-03-02 00:00:30", 4.0)])
+    d3, _ = counters_to_deltas(r3, _meters())
+    a3, _ = apportion_gaps(d3, "1D")
+    assert a3["delta"].tolist() == [4.0]
+    a4, _ = apportion_gaps(d3, "1D", gaps_only=False)
+    assert a4["delta"].tolist() == pytest.approx([4.0 * 870 / 900, 4.0 * 30 / 900])
