@@ -1,10 +1,12 @@
 """ecm_baselines — energy baselines (EnB/EnPI), CUSUM drift detection and verified savings.
 
 Schedule: after every ``kpi_daily`` update (asset), i.e. in the nightly flow right after the
-daily KPIs, and at 03:30 Asia/Shanghai as a safety net when no KPI update came. Each run owns the Beijing day before its logical date (``conf["day"]`` for manual
-runs). Inputs: ``line_daily``, ``kpi_daily``, the registry's measures and adjustments.
-Outputs (asset ``baseline_daily``): ``baseline_daily`` (rewritten from the earliest baseline day),
-``baseline_model`` and ``measure_savings`` of the day. This DAG is their only writer.
+daily KPIs, and at 03:30 Asia/Shanghai as a safety net. Each run owns a Beijing day
+(``conf["day"]``, else the day the triggering ``kpi_daily`` event names, else the logical date's
+day minus one). Reads: ``line_daily``, ``kpi_daily``, the registry's measures and adjustments.
+Rewrites the last 35 days of ``baseline_daily`` (from the earliest baseline day with
+``conf["full"]``) and the day's ``baseline_model`` and ``measure_savings``. Emits asset
+``baseline_daily`` (extra: the day).
 Writes: baseline_daily, baseline_model, measure_savings
 """
 from __future__ import annotations
@@ -29,16 +31,19 @@ BASELINE_DAILY = Asset("influxdb://ecm/baseline_daily")
 )
 def ecm_baselines():
     @task
-    def day_partition(logical_date=None, dag_run=None) -> str:
+    def day_partition(logical_date=None, dag_run=None, triggering_asset_events=None) -> str:
         from ecm.pipeline.partitions import partition_month_day
 
-        return partition_month_day(dag_run.conf if dag_run else None, logical_date)
+        return partition_month_day(dag_run.conf if dag_run else None, logical_date, triggering_asset_events)
 
     @task(outlets=[BASELINE_DAILY])
-    def baselines(day: str) -> dict:
+    def baselines(day: str, dag_run=None, outlet_events=None) -> dict:
         from ecm.pipeline.baselines import run_baselines
 
-        return run_baselines(day)
+        out = run_baselines(day, full=bool((dag_run.conf or {}).get("full")) if dag_run else False)
+        if outlet_events is not None:
+            outlet_events[BASELINE_DAILY].extra = {"day": day}
+        return out
 
     baselines(day_partition())
 

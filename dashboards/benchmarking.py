@@ -22,9 +22,7 @@ ENTERPRISE_LINK = P.data_link("企业详情 / enterprise detail", enterprise_det
 GROUP = ", ".join(P.ident(t) for t in (S.TAG_INDUSTRY, S.TAG_PRODUCT_CLASS, S.TAG_ENTERPRISE, S.TAG_LINE))
 UNIT_LABELS = {"kgce_per_m2": ("建筑陶瓷", "tiles", "kgce/m²"), "kgce_per_t": ("卫生陶瓷·砖", "sanitary ware, bricks", "kgce/t"),
                "kwh_per_t": ("水泥粉磨", "cement grinding", "kWh/t"), "kgce_per_pcs": ("日用陶瓷", "daily ceramics", "kgce/件")}
-CLASS_ZH = {"at_or_better_than_benchmark": ("达标杆 benchmark", "green"), "between": ("标杆–基准 between", "yellow"),
-            "worse_than_baseline": ("劣于基准 below baseline", "red"), "no_benchmark": ("无标准 none", "text"),
-            "data_insufficient": ("数据不足 no data", "purple")}
+CLASS_ZH = {c.value: (f"{c.zh} {c.en}", c.colour) for c in S.Classification}
 
 
 def _line_table(pid: int, unit: str, y: int) -> dict:
@@ -71,7 +69,7 @@ def _summary() -> list[dict]:
                   f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}') AND $timeFilter GROUP BY {P.ident(S.TAG_INDUSTRY)}",
                   alias=f"$tag_{S.TAG_INDUSTRY}")],
         P.grid(12, 0, 12, 10), unit="percentunit", decimals=0, min_=0, max_=1,
-        th=P.thresholds((None, "red"), (S.BENCHMARK_SHARE_GOAL_FRAC, "green")))
+        th=P.thresholds((None, "red"), (S.targets().benchmark_share_goal_frac, "green")))
     return [gap, shares]
 
 

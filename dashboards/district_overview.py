@@ -1,7 +1,9 @@
 """区县总览 / District overview: the officer's four questions, the answers on top.
 
 Top row (read in five seconds): district status, intensity index against the path, capacity shares at
-标杆/基准 against their goals, the CO₂ intensity trend, data coverage. Below, one row per question:
+标杆/基准 against their goals, the CO₂ intensity trend, data coverage; below it the year-to-date window
+(1–N月), structure × intensity effects (LMDI vs 2022), the index at 2022 weights, and the CO₂ index
+against society-wide with its status. Below, one row per question:
 1. 是否在路径上? Are we on the 13 % path? (path chart, enterprise status table → enterprise board)
 2. 产能是否达到标杆/基准? Is capacity at 标杆/基准? (shares by industry, lines worse than 基准 → benchmarking)
 3. CO₂是否比全社会降得更快? Is CO₂ falling faster than society? (CO₂ and its intensity)
@@ -19,9 +21,7 @@ UID = "ecm-district-overview"
 KPI, DIST, FIRMS = P.ident(S.MEAS_KPI_MONTHLY), P.where_district(), P.where_firms()
 CAP, BM = P.ident(S.MEAS_CAPACITY_SHARE_MONTHLY), P.ident(S.MEAS_BENCHMARK_MONTHLY)
 ALL_IND = f"{P.ident(S.TAG_INDUSTRY)} = '{S.INDUSTRY_ALL}'"
-STATUS_TH = P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))
-#: required_annual_rate_frac is signed: −0.05 = intensity must still fall 5 %/yr (steep: red), ≥ 0 = headroom
-RATE_TH = P.thresholds((None, "red"), (-0.05, "yellow"), (0, "green"))
+STATUS_TH = P.status_thresholds()  # the vocabulary's colours (ecm.schema.Status)
 ENTERPRISE_LINK = P.data_link("企业详情 / enterprise detail", enterprise_detail.UID, enterprise="${__value.raw}")
 
 
@@ -67,7 +67,48 @@ def _top_row() -> list[dict]:
     cover = P.stat(6, P.title("数据完整率", "data coverage"), [_last(S.F_COMPLETENESS_FRAC)], P.grid(20, 0, 4, 5),
                    unit=P.U_FRAC, decimals=1, th=P.thresholds((None, "red"), (0.9, "green")),
                    desc="Share of the district covered by valid data this year; below 90 % a figure is withheld.")
-    return [status, index, bench, base, co2, cover]
+    return [status, index, bench, base, co2, cover] + _why_row(5)
+
+
+def _why_row(y: int) -> list[dict]:
+    """Second top row: the YTD window, structure vs efficiency (LMDI vs 2022) and the CO₂ target."""
+    window = P.stat(61, P.title("评价期", "year-to-date window"),
+                    [P.target(f"SELECT last({P.ident(S.F_YTD_WINDOW_ZH)}) AS {P.ident(S.F_YTD_WINDOW_ZH)}, "
+                              f"last({P.ident(S.F_YTD_WINDOW_EN)}) AS {P.ident(S.F_YTD_WINDOW_EN)} "
+                              f"FROM {KPI} WHERE {DIST} AND $timeFilter")],
+                    P.grid(0, y, 4, 4), unit="none", color_mode="none", text_mode="value",
+                    desc="Figures are year to date over this window (1–N月). January alone is not rated (Spring "
+                         "Festival): the first coloured status of a year covers 1–2月.")
+    window["options"]["reduceOptions"]["fields"] = "/.*/"
+    effects = P.stat(62, P.title("结构效应 × 强度效应 (vs 2022)", "structure × intensity effect (vs 2022)", "2022=1"),
+                     [P.target(f"SELECT last({P.ident(S.F_STRUCTURE_EFFECT_VS_BASE)}) AS "
+                               f"{P.ident(S.F_STRUCTURE_EFFECT_VS_BASE)}, last({P.ident(S.F_INTENSITY_EFFECT_VS_BASE)}) "
+                               f"AS {P.ident(S.F_INTENSITY_EFFECT_VS_BASE)} FROM {KPI} WHERE {DIST} AND $timeFilter")],
+                     P.grid(4, y, 8, 4), unit=P.U_INDEX, decimals=3, color_mode="none", text_mode="value_and_name",
+                     overrides=[P.override("byName", S.F_STRUCTURE_EFFECT_VS_BASE,
+                                           [P.prop("displayName", "结构 structure (mix)")]),
+                                P.override("byName", S.F_INTENSITY_EFFECT_VS_BASE,
+                                           [P.prop("displayName", "强度 efficiency")])],
+                     desc="Multiplicative LMDI (Ang 2005): district index = structure effect (value-added mix across "
+                          "enterprises and industries) × intensity effect (the enterprises' own efficiency). A "
+                          "structure effect below 1 means the district improved by shifting output, not efficiency.")
+    fixed = P.stat(63, P.title("按2022权重指数", "index at 2022 weights", "2022=1"),
+                   [_last(S.F_FIXED_WEIGHT_INDEX_VS_BASE)], P.grid(12, y, 4, 4), unit=P.U_INDEX, decimals=3,
+                   color_mode="none", desc="Σ 2022 value-added share × YTD intensity ÷ 2022 intensity: the index "
+                                           "had the mix stayed as in 2022.")
+    co2 = P.stat(64, P.title("CO₂强度指数 vs 全社会", "CO₂ intensity index vs society-wide", "2022=1"),
+                 [P.target(f"SELECT last({P.ident(S.F_CO2_INDEX_FIXED)}) AS {P.ident(S.F_CO2_INDEX_FIXED)}, "
+                           f"last({P.ident(S.F_CO2_REFERENCE_INDEX)}) AS {P.ident(S.F_CO2_REFERENCE_INDEX)} "
+                           f"FROM {KPI} WHERE {DIST} AND $timeFilter")],
+                 P.grid(16, y, 4, 4), unit=P.U_INDEX, decimals=3, color_mode="none", text_mode="value_and_name",
+                 overrides=[P.override("byName", S.F_CO2_INDEX_FIXED, [P.prop("displayName", "区县 district")]),
+                            P.override("byName", S.F_CO2_REFERENCE_INDEX, [P.prop("displayName", "全社会 society")])],
+                 desc="Energy-related CO₂ (能源活动二氧化碳) per 万元 of value added ÷ 2022, with the 2022 grid-factor "
+                      "vintage in every year, beside the society-wide reference path (config co2_reference).")
+    co2_status = P.stat(65, P.title("CO₂目标状态", "CO₂ target status"), [_last(S.F_CO2_STATUS_LEVEL)],
+                        P.grid(20, y, 4, 4), mappings=P.status_mappings(), th=STATUS_TH, unit="none",
+                        desc="Green = energy-related CO₂ intensity falling at least as fast as society-wide.")
+    return [window, effects, fixed, co2, co2_status]
 
 
 def _path_row(y: int) -> list[dict]:
@@ -106,7 +147,9 @@ def _path_row(y: int) -> list[dict]:
             P.override("byName", "累计强度 tce/万元", [P.prop("unit", P.U_INTENSITY), P.prop("decimals", 3)]),
             P.override("byName", "同比 YoY", [P.prop("unit", P.U_FRAC), P.prop("decimals", 1)]),
             P.override("byRegexp", "/需年变化/", [P.prop("unit", P.U_FRAC), P.prop("decimals", 1),
-                                                  P.prop("thresholds", RATE_TH), P.cell_color("color-text")]),
+                                                  P.prop("thresholds", P.required_rate_config()["th"]),
+                                                  P.prop("mappings", P.required_rate_config()["mappings"]),
+                                                  P.cell_color("color-text")]),
             P.override("byName", "完整率 completeness", [P.prop("unit", P.U_FRAC), P.prop("decimals", 0)]),
             P.override("byRegexp", "/指数|路径/", [P.prop("unit", P.U_INDEX), P.prop("decimals", 3)])],
         desc="Latest month per enterprise, worst first. Red = off the path beyond tolerance. Click an enterprise.")
@@ -118,9 +161,9 @@ def _path_row(y: int) -> list[dict]:
                                           [P.prop("color", {"mode": "fixed", "fixedColor": "yellow"})])])
     rate = P.stat(14, P.title("仍可(+)/仍需(−)年均变化", "annual change still allowed (+) or required (−)"),
                   [_last(S.F_REQUIRED_RATE_FRAC)], P.grid(6, y + 11, 6, 4), unit=P.U_FRAC, decimals=1,
-                  color_mode="value", th=RATE_TH,
-                  desc=f"Signed annual intensity change to {t.end_year}: −5 % = must still fall 5 %/yr (red when "
-                       "steeper than 5 %/yr), positive = headroom.")
+                  color_mode="value", **P.required_rate_config(),
+                  desc=f"Signed annual intensity change to {t.end_year}: −3 % = must fall 3 %/yr (green up to the "
+                       "plan's own rate, yellow up to twice it, red when steeper); ≥ 0 = headroom (余量).")
     month = P.stat(15, P.title("本月综合能耗", "energy this month", "tce"), [_last(S.F_ENERGY_TCE)],
                    P.grid(12, y + 11, 6, 4), unit=P.U_TCE, decimals=0, color_mode="none",
                    desc="The latest month's total; the current month is month to date.")
@@ -191,7 +234,7 @@ def _trust_row(y: int) -> list[dict]:
         desc="Mean and worst enterprise completeness per day; below 90% the day's KPI is data_insufficient.")
     insuff = P.stat(42, P.title("数据不足企业", "enterprises data insufficient"),
                     [P.target(_count_status(3))], P.grid(12, y + 1, 4, 9), no_value="0", decimals=0, unit=P.U_COUNT,
-                    th=P.thresholds((None, "green"), (1, "purple")))
+                    th=P.thresholds((None, "green"), (1, S.Status.DATA_INSUFFICIENT.colour)))
     dq = P.ident(S.MEAS_DQ_RESULT)
     failed = P.table(
         43, P.title("未通过的阻断性检查", "failed blocking checks"),
@@ -215,7 +258,7 @@ def annotations() -> list[dict]:
 
 
 def build() -> dict:
-    panels = _top_row() + _path_row(5) + _capacity_row(20) + _co2_row(30) + _trust_row(40)
+    panels = _top_row() + _path_row(9) + _capacity_row(24) + _co2_row(34) + _trust_row(44)
     return P.dashboard(UID, "区县总览 / District overview", panels, tags=["district"], time_from="now/y",
                        refresh="15m", links=P.board_links(), annotations=annotations(),
                        description="Rongchang district: the path, capacity at 标杆/基准, CO₂, and whether the data holds.")

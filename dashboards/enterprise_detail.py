@@ -15,8 +15,7 @@ UID = "ecm-enterprise-detail"
 BENCHMARKING_UID = "ecm-benchmarking"   # dashboards/benchmarking.py UID (imported there from here would cycle)
 ENT = P.where_var(S.TAG_ENTERPRISE, "enterprise")
 KPI = P.ident(S.MEAS_KPI_MONTHLY)
-STATUS_TH = P.thresholds((None, "green"), (1, "yellow"), (2, "red"), (3, "purple"))
-RATE_TH = P.thresholds((None, "red"), (-0.05, "yellow"), (0, "green"))
+STATUS_TH = P.status_thresholds()  # the vocabulary's colours (ecm.schema.Status)
 UNIT_SUFFIX = {"kgce_per_m2": "kgce/m²", "kgce_per_t": "kgce/t", "kwh_per_t": "kWh/t", "kgce_per_pcs": "kgce/件"}
 
 
@@ -25,7 +24,7 @@ def insufficient_days_annotation(where: str = ENT) -> dict:
     q = (f"SELECT {P.ident(S.F_DATA_STATUS)}, {P.ident(S.F_COMPLETENESS_FRAC)} FROM {P.ident(S.MEAS_KPI_DAILY)} "
          f"WHERE {where} AND {P.ident(S.F_DATA_STATUS)} = 'data_insufficient' AND $timeFilter "
          f"GROUP BY {P.ident(S.TAG_ENTERPRISE)}")
-    return P.annotation("数据不足日 / data-insufficient days", q, "purple", text_column=S.F_DATA_STATUS,
+    return P.annotation("数据不足日 / data-insufficient days", q, S.Status.DATA_INSUFFICIENT.colour, text_column=S.F_DATA_STATUS,
                         tags_column=S.TAG_ENTERPRISE)
 
 
@@ -62,7 +61,9 @@ def _top_row() -> list[dict]:
                unit=P.U_FRAC, decimals=1, color_mode="value", th=P.thresholds((None, "green"), (0, "red"))),
         P.stat(4, P.title("仍可(+)/仍需(−)年均变化", "annual change still allowed (+) or required (−)"),
                [_last(S.F_REQUIRED_RATE_FRAC)], P.grid(15, 0, 5, 4), unit=P.U_FRAC, decimals=1, color_mode="value",
-               th=RATE_TH, desc="−5 % = intensity must still fall 5 %/yr (red when steeper); positive = headroom."),
+               **P.required_rate_config(),
+               desc="Signed: −3 % = intensity must fall 3 %/yr (green up to the plan's own rate, yellow up to twice "
+                    "it, red when steeper); ≥ 0 = headroom (余量)."),
         P.stat(5, P.title("数据完整率", "data coverage"), [_last(S.F_COMPLETENESS_FRAC)], P.grid(20, 0, 4, 4),
                unit=P.U_FRAC, decimals=1, th=P.thresholds((None, "red"), (0.9, "green"))),
     ]

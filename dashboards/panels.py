@@ -6,7 +6,7 @@ from ``ecm.schema``. Grafana 11.x dashboard JSON, ``schemaVersion`` 39.
 """
 from __future__ import annotations
 
-from ecm.schema import DISTRICT, STATUS_LEVELS, TAG_ENTERPRISE
+from ecm.schema import DISTRICT, STATUS_LEVELS, TAG_ENTERPRISE, Status
 
 SCHEMA_VERSION = 39
 DATASOURCE_UID = "ecm-influx"
@@ -24,8 +24,15 @@ U_FRAC = "percentunit"
 U_COUNT = "suffix: 家"          #: a number of enterprises
 U_LINES = "suffix: 条"          #: a number of production lines
 
-STATUS_ZH = {"green": "绿 green", "yellow": "黄 yellow", "red": "红 red", "data_insufficient": "数据不足 no data"}
-STATUS_COLOR = {0: "green", 1: "yellow", 2: "red", 3: "purple"}
+
+# the report's words and colours for a status (ecm.schema.Status), so boards and report agree
+STATUS_ZH = {s.value: f"{s.zh} {s.en}" for s in Status}
+STATUS_COLOR = {s.level: s.colour for s in Status}
+
+
+def status_thresholds() -> dict:
+    """status_level thresholds in the vocabulary's colours (ecm.schema.Status)."""
+    return thresholds(*((None if s.level == 0 else s.level, s.colour) for s in Status))
 
 
 def targets_cfg():
@@ -33,6 +40,32 @@ def targets_cfg():
     from ecm.factors import get_factors
 
     return get_factors().targets
+
+
+def required_rate_config() -> dict:
+    """Stat/table options for ``required_annual_rate_frac`` (signed): thresholds and the headroom
+    mapping of :func:`ecm.accounting.signs.grafana_required_rate` — red when it must fall steeply,
+    "余量 headroom" when ≥ 0 (docs/contracts.md §4, Signs)."""
+    from ecm.accounting.signs import grafana_required_rate
+
+    g = grafana_required_rate(targets_cfg())
+    return {"th": g["thresholds"], "mappings": g["mappings"]}
+
+
+def grafana_colour(field_config: dict, value: float) -> tuple[str, str | None]:
+    """(colour, mapped text) Grafana shows for ``value`` under a panel's ``fieldConfig.defaults``:
+    a matching value/range mapping wins, else the highest threshold step ≤ value."""
+    for m in field_config.get("mappings", []):
+        o = m["options"]
+        if m["type"] == "range" and o["from"] <= value <= o["to"]:
+            return o["result"].get("color", ""), o["result"].get("text")
+        if m["type"] == "value" and str(value) in o:
+            return o[str(value)].get("color", ""), o[str(value)].get("text")
+    colour = ""
+    for st in field_config.get("thresholds", {}).get("steps", []):
+        if st["value"] is None or value >= st["value"]:
+            colour = st["color"]
+    return colour, None
 
 
 def pct(frac: float) -> str:

@@ -9,9 +9,10 @@ config from the registry and the generated secrets:
 - default access: publish-send **deny**, publish-receive **deny**, subscribe **deny**
   (``$share/...`` included), unsubscribe allow;
 - role ``ent_<E>``: ``publishClientSend ecm/v1/<E>/#`` only. Every gateway principal of E holds it;
-- gateway principals: username ``<E>`` and optional extra gateways ``<E>-<name>`` (enterprise ids
-  have no ``-``), each **bound to the client id equal to its username**, so no principal can use
-  the bridge's ids (``ingest-<i>``) nor another gateway's;
+- gateway principals: username ``<E>`` **bound to client id** ``<E>-gw``, and optional extra gateways
+  ``<E>-<name>`` (enterprise ids have no ``-``) bound to client id ``<E>-<name>``
+  (``ecm.mqtt.gateway_client_id``), so no principal can use the bridge's ids (``ingest-<i>``) nor
+  another gateway's;
 - role ``ingest``: subscribe and receive ``ecm/v1/#`` (plain or ``$share/ingest/...``); the
   ``ingest`` principal is the only one not bound to a client id (it runs N workers ``ingest-<i>``),
   and no enterprise principal can take an ``ingest-*`` id because each is bound to its own;
@@ -34,7 +35,7 @@ import uuid
 from pathlib import Path
 
 from ecm.errors import ServiceError
-from ecm.mqtt import TOPIC_ROOT
+from ecm.mqtt import TOPIC_ROOT, gateway_client_id
 
 PLUGIN_PATHS = ("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
                 "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
@@ -101,7 +102,7 @@ def principals(mqtt_secrets: dict[str, str], enterprise_ids: list[str], disabled
         elif user == ADMIN_USER:
             out.append((user, pw, None, ADMIN_ROLE))
         elif principal_enterprise(user) in ents and principal_enterprise(user) not in disabled:
-            out.append((user, pw, user, enterprise_role(principal_enterprise(user))))
+            out.append((user, pw, gateway_client_id(user), enterprise_role(principal_enterprise(user))))
     return out
 
 

@@ -22,10 +22,13 @@ import pandas as pd
 import requests
 
 from ecm.errors import InfluxError, InfluxUnreachableError
+from ecm.schema import MEAS_READINGS
 
 log = logging.getLogger("ecm.influx")
 
 RETRY_STATUS = {500, 502, 503, 504}
+READINGS = MEAS_READINGS
+_READINGS_PREFIXES = (f"{READINGS},".encode(), f"{READINGS} ".encode())
 
 
 def describe_connection_error(exc: Exception) -> str:
@@ -68,6 +71,7 @@ class InfluxConfig:
     timeout_s: float = 30.0
     batch_points: int = 5000
     retries: int = 5
+    raw_rp: str = ""          #: retention policy of ``readings`` ("" = the default policy)
 
 
 class InfluxClient:
@@ -99,6 +103,7 @@ class InfluxClient:
         return cls(InfluxConfig(
             url=s.influx_url, db=s.influx_db, user=user, password=password, token=s.influx_token,
             timeout_s=s.influx_timeout_s, batch_points=s.influx_write_batch_points, retries=s.influx_write_retries,
+            raw_rp=s.influx_raw_rp,
         ))
 
     def _params(self, **extra) -> dict:
@@ -142,6 +147,32 @@ class InfluxClient:
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
+    # -- retention routing (ecm.retention) ----------------------------------------
+    @property
+    def readings_from(self) -> str:
+        """The InfluxQL source of raw readings: ``"raw"."readings"`` when they have their own
+        retention policy, else ``readings`` (the default policy)."""
+        if self.cfg.raw_rp:
+            return f"{quote_ident(self.cfg.raw_rp)}.{quote_ident(READINGS)}"
+        return READINGS
+
+    def _split_raw(self, body: bytes) -> list[tuple[str, bytes]]:
+        """[(rp, body)]: ``readings`` lines go to the raw policy, the rest to the default one."""
+        if not self.cfg.raw_rp:
+            return [("", body)]
+        lines = body.split(b"\n")
+        raw = [ln for ln in lines if ln.startswith(_READINGS_PREFIXES)]
+        if len(raw) == len(lines):
+            return [(self.cfg.raw_rp, body)]
+        rest = [ln for ln in lines if ln and not ln.startswith(_READINGS_PREFIXES)]
+        return [(rp, b"\n".join(part)) for rp, part in ((self.cfg.raw_rp, raw), ("", rest)) if part]
+
+    def _write_params(self, db: str | None, precision: str, rp: str) -> dict:
+        p = self._params(db=db or self.cfg.db, precision=precision)
+        if rp:
+            p["rp"] = rp
+        return p
+
     # -- writes -------------------------------------------------------------------
     def write_lines(self, lines: Sequence[str] | Iterable[str], *, precision: str = "ms",
                     db: str | None = None, retries: int | None = None) -> int:
@@ -155,10 +186,11 @@ class InfluxClient:
         for i in range(0, len(lines), self.cfg.batch_points):
             chunk = lines[i:i + self.cfg.batch_points]
             body = "\n".join(chunk).encode("utf-8")
-            r = self._request("POST", "/write", params=self._params(db=db or self.cfg.db, precision=precision),
-                              data=body, retries=retries)
-            if r.status_code != 204:
-                raise InfluxError(f"/write rejected: HTTP {r.status_code}: {r.text[:300]}")
+            for rp, part in self._split_raw(body):
+                r = self._request("POST", "/write", params=self._write_params(db, precision, rp), data=part,
+                                  retries=retries)
+                if r.status_code != 204:
+                    raise InfluxError(f"/write rejected: HTTP {r.status_code}: {r.text[:300]}")
             n += len(chunk)
         return n
 
@@ -169,8 +201,11 @@ class InfluxClient:
         Connection errors and 5xx are retried ``retries`` times and then raise InfluxError; any other
         status (204 ok, 4xx bad point/auth) is returned for the caller to decide.
         """
-        r = self._request("POST", "/write", params=self._params(db=db or self.cfg.db, precision=precision),
-                          data=body, retries=retries)
+        for rp, part in self._split_raw(body):
+            r = self._request("POST", "/write", params=self._write_params(db, precision, rp), data=part,
+                              retries=retries)
+            if r.status_code != 204:
+                break
         return r.status_code, (r.text[:500] if r.status_code != 204 else "")
 
     def write_points(self, points, *, precision: str = "ms", **kw) -> int:
@@ -251,16 +286,29 @@ class InfluxClient:
         for _ in self.query_raw(influxql, db=db, method="POST"):
             pass
 
+    #: skip a DELETE whose range holds no point (see :meth:`delete_range`); benchmarks turn it off
+    skip_empty_deletes = True
+
     def delete_range(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp,
-                     tags: dict[str, list[str]] | None = None) -> None:
+                     tags: dict[str, list[str]] | None = None) -> bool:
         """Delete points of ``measurement`` with ``start <= time < end`` (optionally only series whose
         tags match). Used before re-writing a derived partition so that rows that disappear (a line,
         a carrier, an enterprise now ``data_insufficient``) do not linger. InfluxQL DELETE works on
-        1.x; on 2.x/3.x the partition overwrite relies on identical series being rewritten."""
+        1.x; on 2.x/3.x the partition overwrite relies on identical series being rewritten.
+
+        Delete only what must disappear: a range without any point (a first import, a backfill of
+        new days) is left alone. That check reads one point from the shards overlapping the range;
+        InfluxDB 1.x's DELETE visits every shard of the database, so on a growing database the
+        skipped DELETEs are what keeps a history import flat. Returns whether a DELETE ran."""
         cond = f"time >= {time_literal(start)} AND time < {time_literal(end)}"
         for k, values in (tags or {}).items():
             cond += " AND (" + " OR ".join(f"{quote_ident(k)} = {quote_str(v)}" for v in values) + ")"
+        if self.skip_empty_deletes:
+            probe = self.query_frame(f"SELECT * FROM {quote_ident(measurement)} WHERE {cond} LIMIT 1")
+            if probe.empty:
+                return False
         self.execute(f"DELETE FROM {quote_ident(measurement)} WHERE {cond}")
+        return True
 
     # -- bootstrap ----------------------------------------------------------------
     def create_database(self, db: str | None = None) -> None:

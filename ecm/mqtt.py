@@ -36,9 +36,10 @@ def parse_topic(topic: str) -> tuple[str, str, str] | None:
 
 
 def gateway_client_id(username: str) -> str:
-    """The only client id the broker accepts for an enterprise gateway principal: its username
-    (``e01`` or ``e01-<name>``); ecm/dynsec.py binds each principal to it."""
-    return username
+    """The only client id the broker accepts for an enterprise gateway principal (ecm/dynsec.py
+    binds it): ``<E>-gw`` for the enterprise's first principal ``<E>``, and the username itself for
+    an extra gateway principal ``<E>-<name>``. Every client id of enterprise E starts with ``E-``."""
+    return username if "-" in username else f"{username}-gw"
 
 
 def make_client(client_id: str, username: str, password: str, *, manual_ack: bool = False,

@@ -25,6 +25,8 @@ from ecm.errors import ConfigError
 from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc, month_start
 from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_daily_metrics, stats_monthly_metrics
+from ecm import schema as S
+from ecm.schema import DATA_INSUFFICIENT, DATA_OK, MEAS_DQ_RESULT
 from ecm.settings import resource_dir
 
 log = logging.getLogger("ecm.quality")
@@ -32,10 +34,9 @@ log = logging.getLogger("ecm.quality")
 EXPECTATIONS_DIR = resource_dir("expectations")
 DAILY_SUITES = ("readings_daily", "aggregates_daily")
 MONTHLY_SUITES = ("stats_monthly",)
-MEASUREMENT = "dq_result"
+MEASUREMENT = MEAS_DQ_RESULT
 DQ_TAGS = ["suite", "expectation", "enterprise", "severity"]
 RESULT_COLUMNS = ["suite", "expectation", "enterprise", "severity", "success", "observed", "observed_value", "period"]
-DATA_OK, DATA_INSUFFICIENT = "ok", "data_insufficient"
 MAX_LISTED = 5
 
 
@@ -260,12 +261,15 @@ def load_aggregates(client: InfluxClient, day: date) -> dict[str, pd.DataFrame]:
     m0, m1 = month_bounds_utc(day)
     w_day = f"time >= {time_literal(start)} AND time < {time_literal(end)}"
     return {
-        "kpi_daily": _query(client, f"SELECT energy_tce FROM kpi_daily WHERE {w_day} GROUP BY enterprise"),
-        "energy_daily": _query(client, f"SELECT energy_tce FROM energy_daily WHERE {w_day} GROUP BY enterprise, carrier"),
-        "line_daily": _query(client, f"SELECT * FROM line_daily WHERE {w_day} GROUP BY enterprise, line, product_class"),
-        "month_kpi_daily": _query(client, f"SELECT energy_tce FROM kpi_daily WHERE time >= {time_literal(m0)} "
+        "kpi_daily": _query(client, f"SELECT energy_tce FROM {S.MEAS_KPI_DAILY} WHERE {w_day} GROUP BY enterprise"),
+        "energy_daily": _query(client, f"SELECT energy_tce FROM {S.MEAS_ENERGY_DAILY} WHERE {w_day} "
+                                       "GROUP BY enterprise, carrier"),
+        "line_daily": _query(client, f"SELECT * FROM {S.MEAS_LINE_DAILY} WHERE {w_day} "
+                                     "GROUP BY enterprise, line, product_class"),
+        "month_kpi_daily": _query(client, f"SELECT energy_tce FROM {S.MEAS_KPI_DAILY} WHERE time >= {time_literal(m0)} "
                                           f"AND time < {time_literal(m1)} GROUP BY enterprise"),
-        "kpi_monthly": _query(client, f"SELECT energy_tce FROM kpi_monthly WHERE time = {time_literal(m0)} GROUP BY enterprise"),
+        "kpi_monthly": _query(client, f"SELECT energy_tce FROM {S.MEAS_KPI_MONTHLY} WHERE time = {time_literal(m0)} "
+                                      "GROUP BY enterprise"),
     }
 
 
@@ -273,7 +277,8 @@ def load_stats(client: InfluxClient, month: date) -> pd.DataFrame:
     """enterprise_monthly rows of ``month`` and the month before, with a ``month`` label column."""
     m0, m1 = month_bounds_utc(month)
     p0, _ = month_bounds_utc((m0.tz_convert(TZ) - pd.Timedelta(days=1)).date())
-    df = _query(client, f"SELECT * FROM enterprise_monthly WHERE time >= {time_literal(p0)} AND time < {time_literal(m1)} "
+    df = _query(client, f"SELECT * FROM {S.MEAS_ENTERPRISE_MONTHLY} WHERE time >= {time_literal(p0)} "
+                        f"AND time < {time_literal(m1)} "
                         "GROUP BY enterprise")
     if df.empty:
         return pd.DataFrame(columns=["enterprise", "month", "value_added_10k_cny", "deflator_index"])
@@ -291,7 +296,7 @@ def run_day(client: InfluxClient, registry, day: date, *, flags: pd.DataFrame | 
     results = [run_suite("readings_daily", readings_daily_metrics(readings, meters, day, flags=flags),
                          period=day.isoformat())]
     agg = load_aggregates(client, day)
-    if any(len(agg[k]) for k in ("kpi_daily", "energy_daily", "line_daily")):
+    if any(len(agg[k]) for k in (S.MEAS_KPI_DAILY, S.MEAS_ENERGY_DAILY, S.MEAS_LINE_DAILY)):
         frame = aggregates_daily_metrics(day, registry.lines_frame(), load_bounds(), **agg)
         results.append(run_suite("aggregates_daily", frame, period=day.isoformat()))
     else:

@@ -11,8 +11,9 @@ import math
 import pandas as pd
 
 from ecm.errors import EcmError
+from ecm.schema import MEAS_ENTERPRISE_MONTHLY
 
-MEASUREMENT = "enterprise_monthly"
+MEASUREMENT = MEAS_ENTERPRISE_MONTHLY
 FIELDS = ("output_value_10k_cny", "value_added_10k_cny", "deflator_index")
 CSV_COLUMNS = ("enterprise", "month", *FIELDS)
 

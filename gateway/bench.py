@@ -110,7 +110,7 @@ def run_bench(devices: int = 200, interval_s: float = 10.0, duration_s: float = 
                          "host": "127.0.0.1", "port": ports[i // per], "unit": i % per + 1, "timeout_s": 5,
                          "schedule": {"energy": interval_s, "power": interval_s},
                          "meters": {"energy_import": f"e01_bench_e{i + 1:03d}", "power_total": f"e01_bench_p{i + 1:03d}"}})
-        cfg = {"enterprise": "e01", "mqtt": {"host": "127.0.0.1", "port": mport, "client_id": "e01-gw-bench"},
+        cfg = {"enterprise": "e01", "mqtt": {"host": "127.0.0.1", "port": mport},
                "store": {"path": "queue.db", "max_mb": 512}, "jitter_frac": 0.1, "devices": devs}
         (state / "gateway.yaml").write_text(yaml.safe_dump(cfg))
 

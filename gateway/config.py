@@ -197,7 +197,8 @@ class Mqtt(_Strict):
     username: str | None = Field(None, description="Default: the enterprise id.")
     password_env: str | None = Field("GATEWAY_MQTT_PASSWORD", description="Environment variable with the password.")
     password_file: Path | None = Field(None, description="File holding the password (first line).")
-    client_id: str | None = Field(None, description="Default: <enterprise>-gw.")
+    client_id: str | None = Field(None, description="Default and only accepted value: the principal's bound client "
+                                                    "id (<E>-gw for username <E>, else the username; ecm/dynsec.py).")
     keepalive_s: int = Field(30, ge=5, le=3600)
     tls: bool = False
     ca_file: Path | None = None
@@ -308,13 +309,28 @@ class GatewayConfig(_Strict):
                 seen[m] = d.id
         return self
 
+    @model_validator(mode="after")
+    def _principal(self) -> "GatewayConfig":
+        u = self.username
+        if u != self.enterprise and not u.startswith(self.enterprise + "-"):
+            raise ValueError(f"mqtt.username {u!r} is not a gateway of {self.enterprise} "
+                             f"(use {self.enterprise} or {self.enterprise}-<name>)")
+        from ecm.mqtt import gateway_client_id
+
+        if self.mqtt.client_id not in (None, gateway_client_id(u)):
+            raise ValueError(f"mqtt.client_id {self.mqtt.client_id!r}: the broker accepts only "
+                             f"{gateway_client_id(u)!r} for user {u!r} (leave client_id out)")
+        return self
+
     @property
     def username(self) -> str:
         return self.mqtt.username or self.enterprise
 
     @property
     def client_id(self) -> str:
-        return self.mqtt.client_id or f"{self.enterprise}-gw"
+        from ecm.mqtt import gateway_client_id
+
+        return gateway_client_id(self.username)
 
 
 class Site:

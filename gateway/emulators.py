@@ -22,12 +22,13 @@ class ModbusEmulator:
     ``corrupt_crc = True`` flips a CRC byte of every answer (RTU framing only)."""
 
     def __init__(self, profile: Profile, units: list[int], host: str = "127.0.0.1", port: int = 0,
-                 framer: str = "socket", size: int = 0x4100):
+                 framer: str = "socket", size: int = 0x4100, serial_port: str | None = None, baudrate: int = 9600):
         from pymodbus import FramerType
         from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
 
         self.profile, self.host, self.port = profile, host, port
-        self.framer = FramerType.RTU if framer == "rtu" else FramerType.SOCKET
+        self.serial_port, self.baudrate = serial_port, baudrate
+        self.framer = FramerType.RTU if framer == "rtu" or serial_port else FramerType.SOCKET
         self.devices = {u: ModbusDeviceContext(hr=ModbusSequentialDataBlock(0, [0] * size),
                                                ir=ModbusSequentialDataBlock(0, [0] * size)) for u in units}
         self.context = ModbusServerContext(devices=self.devices, single=False)
@@ -55,8 +56,13 @@ class ModbusEmulator:
         return data
 
     async def start(self) -> "ModbusEmulator":
-        from pymodbus.server import ModbusTcpServer
+        from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
+        if self.serial_port:                    # Modbus RTU on a serial line (e.g. a pty pair in tests)
+            self.server = ModbusSerialServer(self.context, framer=self.framer, port=self.serial_port,
+                                             baudrate=self.baudrate, trace_packet=self._trace)
+            await self.server.serve_forever(background=True)
+            return self
         if self.port == 0:
             from ecm.services import free_port
 
@@ -75,8 +81,10 @@ class ModbusEmulator:
 class OpcUaEmulator:
     """An asyncua server with one float variable per profile point (node ids as in the profile)."""
 
-    def __init__(self, profile: Profile, host: str = "127.0.0.1", port: int = 0):
-        self.profile, self.host, self.port = profile, host, port
+    def __init__(self, profile: Profile, host: str = "127.0.0.1", port: int = 0, cert_dir=None):
+        """``cert_dir``: serve only Basic256Sha256 SignAndEncrypt with a self-signed certificate
+        (``server_cert.der``, ``server_key.pem``) made there."""
+        self.profile, self.host, self.port, self.cert_dir = profile, host, port, cert_dir
         self.server = None
         self.vars = {}
 
@@ -94,7 +102,21 @@ class OpcUaEmulator:
         srv = Server()
         await srv.init()
         srv.set_endpoint(self.endpoint)
-        srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.cert_dir is None:
+            srv.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            from pathlib import Path
+
+            from cryptography.x509.oid import ExtendedKeyUsageOID
+
+            from asyncua.crypto.cert_gen import setup_self_signed_certificate
+
+            d = Path(self.cert_dir)
+            await setup_self_signed_certificate(d / "server_key.pem", d / "server_cert.der", "urn:ecm:emulator",
+                                                "localhost", [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "ecm-emulator"})
+            await srv.load_certificate(str(d / "server_cert.der"))
+            await srv.load_private_key(str(d / "server_key.pem"))
+            srv.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         ns_idx = {}
         for name, p in self.profile.points.items():
             nid = ua.NodeId.from_string(p.node)

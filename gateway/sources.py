@@ -45,6 +45,16 @@ def plan_reads(prof: Profile, points: dict[str, Point]) -> list[tuple[str, int, 
     return [tuple(p) for p in plans]
 
 
+def crc16(data: bytes) -> bytes:
+    """Modbus RTU CRC-16 (polynomial 0xA001 reflected, init 0xFFFF), low byte first."""
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return bytes((crc & 0xFF, crc >> 8))
+
+
 class ModbusSource:
     def __init__(self, dev: Device, prof: Profile):
         from pymodbus import FramerType
@@ -55,10 +65,19 @@ class ModbusSource:
             self.client = AsyncModbusSerialClient(dev.serial_port, framer=FramerType.RTU, baudrate=dev.baudrate,
                                                   timeout=dev.timeout_s, retries=0)
         else:
-            framer = FramerType.RTU if dev.transport == "modbus_rtu_over_tcp" else FramerType.SOCKET
-            self.client = AsyncModbusTcpClient(dev.host, port=dev.port, framer=framer, timeout=dev.timeout_s,
-                                               retries=0, reconnect_delay=0, name=dev.id)
+            rtu = dev.transport == "modbus_rtu_over_tcp"
+            self.client = AsyncModbusTcpClient(dev.host, port=dev.port, framer=FramerType.RTU if rtu else FramerType.SOCKET,
+                                               timeout=dev.timeout_s, retries=0, reconnect_delay=0, name=dev.id,
+                                               trace_packet=self._trace if rtu else None)
         self._plans: dict[tuple, list] = {}
+        self._crc_bad = False
+
+    def _trace(self, sending: bool, data: bytes) -> bytes:
+        """RTU frames: note a received frame whose CRC does not match (pymodbus drops it silently and the
+        request times out; the status event then says crc, not timeout)."""
+        if not sending and len(data) >= 5 and crc16(data[:-2]) != data[-2:]:
+            self._crc_bad = True
+        return data
 
     async def _ensure(self) -> None:
         if not self.client.connected:
@@ -77,6 +96,7 @@ class ModbusSource:
         if plans is None:
             plans = self._plans[key] = plan_reads(self.prof, points)
         await self._ensure()
+        self._crc_bad = False
         out: dict[str, float] = {}
         for fn, start, count, names in plans:
             call = self.client.read_holding_registers if fn == "holding" else self.client.read_input_registers
@@ -85,7 +105,8 @@ class ModbusSource:
                                             self.dev.timeout_s + 1)
             except (asyncio.TimeoutError, ModbusIOException) as exc:
                 self.client.close()   # drop a half-read stream (a late answer would shift the next one)
-                kind = "crc" if "crc" in str(exc).lower() else "timeout"
+                kind = "crc" if self._crc_bad or "crc" in str(exc).lower() else "timeout"
+                self._crc_bad = False
                 raise ReadError(kind, f"no valid answer to {fn} {start}+{count} from unit {self.dev.unit} "
                                       f"within {self.dev.timeout_s} s") from None
             except ConnectionException as exc:
@@ -166,6 +187,7 @@ class OpcUaSource:
             c.set_user(o.username)
             c.set_password(os.environ.get(o.password_env or "", ""))
         if o.security_policy != "None":
+            c.application_uri = _cert_uri(o.certificate) or c.application_uri   # must match the certificate
             policy = getattr(security_policies, f"SecurityPolicy{o.security_policy}")
             await c.set_security(policy, str(o.certificate), str(o.private_key),
                                  server_certificate=str(o.server_certificate) if o.server_certificate else None,
@@ -220,6 +242,23 @@ class OpcUaSource:
                 await c.disconnect()
             except Exception:  # the server may already be gone
                 pass
+
+
+def _cert_uri(path) -> str | None:
+    """The application URI in a certificate's subject alternative names (DER or PEM)."""
+    from cryptography import x509
+
+    raw = open(path, "rb").read()
+    try:
+        cert = x509.load_der_x509_certificate(raw)
+    except ValueError:
+        cert = x509.load_pem_x509_certificate(raw)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
 
 
 class _SubHandler:

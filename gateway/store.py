@@ -93,13 +93,12 @@ class Queue:
                             "ON CONFLICT(k) DO UPDATE SET v = v + excluded.v", (dropped,))
         return dropped
 
-    def take(self, limit: int, exclude_below: int = 0, exclude: set[int] | frozenset = frozenset()) -> list[Row]:
-        """Oldest rows not in ``exclude`` (ids in flight), in id order."""
+    def take(self, limit: int, exclude_below: int = 0) -> list[Row]:
+        """The oldest ``limit`` rows with id ≥ ``exclude_below``, in id order."""
         with self._lock:
             cur = self.db.execute("SELECT id, meter, quantity, ts_ms, value FROM queue WHERE id >= ? "
-                                  "ORDER BY id LIMIT ?", (exclude_below, limit + len(exclude)))
-            out = [Row(*r) for r in cur if r[0] not in exclude]
-        return out[:limit]
+                                  "ORDER BY id LIMIT ?", (exclude_below, limit))
+            return [Row(*r) for r in cur]
 
     def remove(self, ids: list[int]) -> None:
         if not ids:

@@ -98,7 +98,7 @@ class Uplink:
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self.connected:
+        if self.connected and not self._stop.is_set():
             log.warning("mqtt_disconnected", extra={"reason": str(reason_code)})
         self.connected = False
 
@@ -203,10 +203,10 @@ class Uplink:
 
     def _next_rows(self) -> list[Row]:
         if self._retry and time.monotonic() >= self._retry_at:
-            ids = set(self._retry.popleft())
+            ids = self._retry.popleft()          # contiguous in the queue, apart from rows dropped at the cap
             self.n_resent += len(ids)
-            rows = [r for r in self.q.take(len(ids) + 10_000, min(ids)) if r.id in ids]
-            return rows
+            want = set(ids)
+            return [r for r in self.q.take(max(ids) - min(ids) + 1, min(ids)) if r.id in want]
         rows = self.q.take(self.batch_max, self._cursor + 1)
         if rows:
             self._cursor = rows[-1].id

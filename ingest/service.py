@@ -70,7 +70,10 @@ class Worker:
         self.fast = FastPath(self.index_reg, self.limits)
         base = s.state_path / "ingest"
         self.spool = Spool(base / "spool" / self.client_id, s.ingest_spool_max_mb * 2**20)
-        self.quarantine = Quarantine(base / "quarantine", self.client_id, index)
+        self.quarantine = Quarantine(base / "quarantine", self.client_id, index,
+                                     enterprises=self.index_reg.enterprises,
+                                     max_bytes=s.ingest_quarantine_max_mb * 2**20,
+                                     tenant_max_bytes=s.ingest_quarantine_tenant_max_mb * 2**20)
         self.health_path: Path = base / f"health-{self.client_id}.json"
         self.stats = Stats(self.client_id)
         cfg = InfluxClient.from_settings().cfg
@@ -182,6 +185,25 @@ class Worker:
                 time.sleep(0.5)
                 self._replay()
 
+    def _quarantine(self, entries: list) -> bool:
+        """Write quarantine lines durably; while the disk refuses (full), retry without acking
+        (backpressure). False only when stopping meanwhile."""
+        told = False
+        while True:
+            try:
+                self.quarantine.record(entries)
+                if told:
+                    log.warning("quarantine_disk_writable_again", extra={"worker": self.client_id})
+                return True
+            except OSError as exc:
+                if not told:
+                    log.error("quarantine_disk_full_backpressure", extra={"worker": self.client_id,
+                                                                          "error": f"{type(exc).__name__}: {exc}"[:200]})
+                    told = True
+                self.stats.c["disk_full_waits"] += 1
+                if self._stop.wait(0.5):
+                    return False
+
     def _influx_down(self, exc: Exception) -> None:
         if self.stats.influx_up:
             log.warning("influx_down_spooling", extra={"worker": self.client_id, "error": str(exc)[:300]})
@@ -228,7 +250,7 @@ class Worker:
         inbox = self.inbox
         if not inbox:
             return []
-        limit = self.s.ingest_batch_points
+        limit = self.s.ingest_batch_messages
         if (len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set()
                 and self.client.queued_bytes < BATCH_MAX_BYTES):
             return []
@@ -276,13 +298,19 @@ class Worker:
                 points.extend(r.points)
             if r.rejects:
                 q_entries.append((topic, payload, rms, r.rejects))
-                reject_lines.extend(quarantine.reject_lines(topic, payload, rms, r.rejects))
                 for rj in r.rejects:
                     st.rejects[rj.reason] += 1
+        if q_entries:
+            if not self._quarantine(q_entries):
+                return  # stopping while the disk is full: leave unacked for redelivery
+            omitted = quarantine.omitted_by_last_record
+            for k, (topic, payload, rms, rejects) in enumerate(q_entries):
+                reject_lines.extend(quarantine.reject_lines(topic, payload, rms, rejects, k in omitted))
+            st.c["quarantine_payloads_omitted"] = quarantine.payloads_omitted
+            st.c["quarantine_lines_dropped"] = quarantine.lines_dropped
         writes = [("ms", "\n".join(points[i:i + WRITE_CHUNK_LINES]).encode())
                   for i in range(0, len(points), WRITE_CHUNK_LINES)]
         writes.append(("ns", "\n".join(reject_lines).encode("utf-8", "backslashreplace")))
-        quarantine.record(q_entries)
         # one write in flight: this batch is stored while the next one is parsed; acks follow its store
         self._finish_write()
         self._inflight = (self._writer.submit(self._store, writes), batch, self._batch_bytes, n_readings, len(points))
@@ -316,11 +344,18 @@ class Worker:
             if snap is not None:
                 state["stats"] = t + self.s.ingest_stats_interval_s
                 self._store([("ms", self.stats.line(snap, now_ms()).encode())])
-            self.stats.write_health(self.health_path, snap or self.stats.snapshot(reset=False),
-                                    {"connected": bool(self.client and self.client.is_connected()),
-                                     "session_present": self.session_present, "subscribed": self.subscribed,
-                                     "inbox": len(self.inbox),
-                                     "spool_bytes": self.spool.n_bytes, "retire": self.retire})
+            try:
+                self.stats.write_health(self.health_path, snap or self.stats.snapshot(reset=False),
+                                        {"connected": bool(self.client and self.client.is_connected()),
+                                         "session_present": self.session_present, "subscribed": self.subscribed,
+                                         "inbox": len(self.inbox),
+                                         "spool_bytes": self.spool.n_bytes, "retire": self.retire})
+                state["health_failed"] = False
+            except OSError as exc:  # disk full: the health file waits; the HTTP endpoint still answers
+                if not state.get("health_failed"):
+                    log.warning("health_file_write_failed", extra={"worker": self.client_id,
+                                                                   "error": f"{type(exc).__name__}: {exc}"[:200]})
+                state["health_failed"] = True
 
     def stop(self) -> None:
         self._stop.set()

@@ -87,16 +87,32 @@ class Spool:
 
     # -- append -------------------------------------------------------------------
     def append(self, batches: list[tuple[str, bytes]]) -> None:
-        """Append ``[(precision, body), ...]`` durably (write + fsync). Raises SpoolFull."""
+        """Append ``[(precision, body), ...]`` durably (write + fsync). Raises SpoolFull when the size
+        limit would be passed or the disk refuses the write (then the segment is rolled back to its
+        previous end, so no torn record is left behind)."""
         data = b"".join(encode_record(p, b) for p, b in batches if b)
         if not data:
             return
         if self.n_bytes + len(data) > self.max_bytes:
             raise SpoolFull(f"spool {self.dir} would exceed {self.max_bytes} bytes")
-        fh = self._writer(len(data))
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        try:
+            fh = self._writer(len(data))
+        except OSError as exc:
+            self._close_writer()
+            raise SpoolFull(f"spool {self.dir}: {exc}") from None
+        pos = fh.tell()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[fh.write(view):]
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            try:
+                os.ftruncate(fh.fileno(), pos)
+            except OSError:
+                pass
+            self._close_writer()
+            raise SpoolFull(f"spool {self.dir}: {exc}") from None
         self.n_bytes += len(data)
 
     def _writer(self, n: int):
@@ -105,7 +121,8 @@ class Spool:
         if self._fh is None:
             segs = self._segments()
             seq = int(segs[-1].stem) + 1 if segs else 1
-            self._fh = open(self.dir / f"{seq:012d}.spool", "ab")
+            fd = os.open(self.dir / f"{seq:012d}.spool", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fh = os.fdopen(fd, "ab", buffering=0)
             self._fh_seq = seq
             dfd = os.open(self.dir, os.O_RDONLY)
             try:

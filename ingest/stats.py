@@ -87,9 +87,12 @@ class Stats:
         return f"{STATS},worker={self.worker.translate(_ESCAPE_KEY)} {fields} {t_ms}"
 
     def write_health(self, path: Path, snap: dict, extra: dict) -> None:
-        """Atomically replace the worker's health JSON (read by ``ecm ingest status``)."""
+        """Atomically replace the worker's health JSON (read by ``ecm ingest status``; mode 0600, it
+        names every tenant's devices)."""
         doc = {"worker": self.worker, "time_ms": int(time.time() * 1000), "pid": os.getpid(), **extra, "stats": snap,
                "devices": {k: {"state": s, "last_seen_ms": t} for k, (s, t) in sorted(self.devices.items())}}
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=1))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(doc, indent=1))
         os.replace(tmp, path)

@@ -59,7 +59,7 @@ def _publish_hostile(stack) -> None:
     """Two bad messages from e01 (a NaN value and an unknown meter), to be quarantined."""
     from ecm.mqtt import make_client, reading_topic
 
-    c = make_client("e01", "e01", stack.mqtt_password("e01"))
+    c = make_client("e01-gw", "e01", stack.mqtt_password("e01"))
     c.connect(stack.mqtt_host, stack.mqtt_port)
     c.loop_start()
     for topic, body in ((reading_topic("e01", "e01_elec_main"), '{"ts": 1709251200000, "values": {"energy_kwh": NaN}}'),

@@ -30,10 +30,13 @@ import pandas as pd
 
 from ecm.accounting.issues import Issue
 from ecm.factors import UNITS, FactorTable
+from ecm.schema import Classification
 
 REL_TOL = 1e-9
-CLASS_LEVEL = {"at_or_better_than_benchmark": 0, "between": 1, "worse_than_baseline": 2,
-               "no_benchmark": 3, "data_insufficient": 3}
+CLASS_LEVEL = {c.value: c.level for c in Classification}
+_AT, _BETWEEN, _WORSE = (Classification.AT_OR_BETTER_THAN_BENCHMARK.value, Classification.BETWEEN.value,
+                         Classification.WORSE_THAN_BASELINE.value)
+_NONE, _NA = Classification.NO_BENCHMARK.value, Classification.DATA_INSUFFICIENT.value
 
 
 def _lines(lines: pd.DataFrame) -> pd.DataFrame:
@@ -122,7 +125,7 @@ def classify_lines(unit_energy: pd.DataFrame, lines: pd.DataFrame, factors: Fact
         no_data = no_data | low_cov
     cls = np.select(
         [no_level, no_data, _le(ue, bm), _le(ue, bl)],
-        ["no_benchmark", "data_insufficient", "at_or_better_than_benchmark", "between"], default="worse_than_baseline")
+        [_NONE, _NA, _AT, _BETWEEN], default=_WORSE)
     grade = np.select(
         [np.isnan(g["grade_3"]), no_data, _le(ue, g["grade_1"]), _le(ue, g["grade_2"]), _le(ue, g["grade_3"])],
         ["none", "unknown", "1", "2", "3"], default="above_limit")
@@ -152,7 +155,7 @@ def classify_lines(unit_energy: pd.DataFrame, lines: pd.DataFrame, factors: Fact
         issues.append(Issue("ecm.benchmark.coverage_below_min",
                             f"{int(low_cov.sum())} line(s) below {thr:.0%} coverage of the window: data_insufficient",
                             {"lines": df.loc[low_cov, "line"].tolist(), "min_coverage_frac": thr}))
-    missing = (cls == "data_insufficient") & ~low_cov
+    missing = (cls == _NA) & ~low_cov
     if missing.any():
         issues.append(Issue("ecm.benchmark.unit_energy_missing",
                             f"{int(missing.sum())} line(s) without a unit energy: classified data_insufficient",
@@ -203,10 +206,10 @@ def capacity_shares(classified: pd.DataFrame, lines: pd.DataFrame | None = None,
         df = df.drop(columns=[c for c in ("industry", "capacity_per_day", "capacity_unit") if c in df]).merge(
             ln, on="line", how="left")
     df["_stand_in"] = _stand_in(df).to_numpy()
-    df["_has_level"] = df["classification"] != "no_benchmark"
-    df["_bm"] = df["classification"] == "at_or_better_than_benchmark"
-    df["_bl"] = df["classification"].isin(["at_or_better_than_benchmark", "between"])
-    df["_na"] = df["classification"] == "data_insufficient"
+    df["_has_level"] = df["classification"] != _NONE
+    df["_bm"] = df["classification"] == _AT
+    df["_bl"] = df["classification"].isin([_AT, _BETWEEN])
+    df["_na"] = df["classification"] == _NA
     cap = pd.to_numeric(df["capacity_per_day"], errors="coerce").fillna(0.0)
     df["_cap"] = cap.where(df["_has_level"], 0.0)
     df["_cap_bm"] = cap.where(df["_bm"], 0.0)
@@ -273,13 +276,13 @@ def overall_capacity_shares(classified: pd.DataFrame, factors: FactorTable) -> d
     for row, stand_in in zip(classified.itertuples(index=False), _stand_in(classified)):
         unit = row.indicator_unit
         base = getattr(row, f"baseline_{unit}", np.nan) if isinstance(unit, str) else np.nan
-        if row.classification == "no_benchmark" or not np.isfinite(base):
+        if row.classification == _NONE or not np.isfinite(base):
             continue
         w = row.capacity_per_day * base * (kgce_per_kwh if unit.startswith("kwh") else 1.0)
         weights, at_b, at_base = acc[bool(stand_in)]
         weights.append(w)
-        at_b.append(w if row.classification == "at_or_better_than_benchmark" else 0.0)
-        at_base.append(w if row.classification in ("at_or_better_than_benchmark", "between") else 0.0)
+        at_b.append(w if row.classification == _AT else 0.0)
+        at_base.append(w if row.classification in (_AT, _BETWEEN) else 0.0)
     out = {}
     for stand_in, prefix in ((False, ""), (True, "stand_in_")):
         weights, at_b, at_base = acc[stand_in]

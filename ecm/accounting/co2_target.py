@@ -32,10 +32,12 @@ from ecm.accounting.carbon import process_co2
 from ecm.accounting.energy import _amount
 from ecm.accounting.issues import Issue
 from ecm.factors import FactorTable
+from ecm.schema import DATA_INSUFFICIENT, Status
 
+GREEN, YELLOW, RED = Status.GREEN.value, Status.YELLOW.value, Status.RED.value
 EPS = 1e-9
 SPANS = ("cur", "prev", "base")
-STATUS_LEVEL = {"green": 0, "yellow": 1, "red": 2, "data_insufficient": 3}
+STATUS_LEVEL = {GREEN: 0, YELLOW: 1, RED: 2, DATA_INSUFFICIENT: 3}
 LABELS = {"energy_co2": ("能源活动二氧化碳", "energy-related CO₂"),
           "co2": ("二氧化碳（含工业过程）", "CO₂ incl. process")}
 
@@ -76,7 +78,7 @@ def _status(index: pd.Series, yoy: pd.Series, ref_index: float, ok: pd.Series, t
     d_r = 1.0 - ref_index
     shortfall = d_r - (1.0 - index)
     return np.select([~ok | index.isna() | yoy.isna(), yoy > EPS, shortfall <= EPS, shortfall <= tol * d_r + EPS],
-                     ["data_insufficient", "red", "green", "yellow"], default="red")
+                     [DATA_INSUFFICIENT, RED, GREEN, YELLOW], default=RED)
 
 
 def co2_target(frame: pd.DataFrame, factors: FactorTable, *, year: int, region: str | None = None,

@@ -32,9 +32,10 @@ import pandas as pd
 
 from ecm.accounting.intensity import cumulative_index, path_status, ytd_change
 from ecm.accounting.issues import Issue
+from ecm.schema import DATA_INSUFFICIENT
 
 DAY_STATUSES = ("measured", "estimated", "missing")
-SPAN_STATUSES = ("ok", "estimated", "data_insufficient")
+SPAN_STATUSES = ("ok", "estimated", DATA_INSUFFICIENT)
 SPANS = ("cur", "prev", "base")
 DISTRICT = "_district"
 EPS = 1e-9
@@ -176,7 +177,7 @@ def span_coverage(daily: pd.DataFrame, first, last, enterprises: Iterable[str], 
     out["covered_frac"] = (out["n_measured"] + out["n_estimated"]) / n_days
     out["estimated_frac"] = out["n_estimated"] / n_days
     bad = (out["covered_frac"] < min_covered_frac - EPS) | (out["estimated_frac"] > max_estimated_frac + EPS)
-    out["span_status"] = np.where(bad, "data_insufficient", np.where(out["n_estimated"] > 0, "estimated", "ok"))
+    out["span_status"] = np.where(bad, DATA_INSUFFICIENT, np.where(out["n_estimated"] > 0, "estimated", "ok"))
     cols = ["n_days", "n_measured", "n_estimated", "n_missing", "covered_frac", "estimated_frac", *columns,
             "span_status"]
     return out.reset_index()[["enterprise", *cols]], []
@@ -215,18 +216,18 @@ def comparable_spans(daily: pd.DataFrame, value_added: pd.DataFrame, spans: Mapp
         cov = cov.set_index("enterprise").reindex(ents)
         va = value_added[value_added["span"] == s].set_index("enterprise").reindex(ents)
         va_ok = (va["n_months_missing"].fillna(1) == 0) & va["value_added_10k_cny"].notna()
-        status = np.where(~va_ok.to_numpy(), "data_insufficient", cov["span_status"].to_numpy())
+        status = np.where(~va_ok.to_numpy(), DATA_INSUFFICIENT, cov["span_status"].to_numpy())
         for c in columns:
             out[f"{c}_{s}"] = cov[c].to_numpy()
         out[f"value_added_10k_cny_{s}"] = va["value_added_10k_cny"].to_numpy()
         out[f"covered_frac_{s}"] = cov["covered_frac"].to_numpy()
         out[f"estimated_frac_{s}"] = cov["estimated_frac"].to_numpy()
         out[f"span_status_{s}"] = status
-        bad = status == "data_insufficient"
+        bad = status == DATA_INSUFFICIENT
         failed = failed.where(~bad, failed + np.where(failed == "", "", ",") + s)
         est |= status == "estimated"
     out["estimated"] = est.to_numpy()
-    out["data_status"] = np.where(failed == "", "ok", "data_insufficient")
+    out["data_status"] = np.where(failed == "", "ok", DATA_INSUFFICIENT)
     out["insufficient_spans"] = failed.to_numpy()
     issues = [Issue("ecm.comparable.span_insufficient",
                     f"{r.enterprise}: span(s) {r.insufficient_spans} below the coverage rule; data_insufficient",
@@ -282,7 +283,7 @@ def district_comparable(comparable: pd.DataFrame, *, min_energy_frac: float, col
                enterprise_share_frac=members.sum() / max(len(comparable), 1),
                estimated=bool(comparable.loc[members, "estimated"].any()))
     ok = np.isfinite(comp) and comp >= min_energy_frac - EPS and members.any()
-    row["data_status"] = "ok" if ok else "data_insufficient"
+    row["data_status"] = "ok" if ok else DATA_INSUFFICIENT
     if not ok:
         issues.append(Issue("ecm.comparable.district_coverage_low",
                             f"district set covers {comp:.0%} of current energy (< {min_energy_frac:.0%}): data_insufficient"

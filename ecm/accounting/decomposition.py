@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.issues import Issue
+from ecm.schema import Status
 
+GREEN, YELLOW, RED = Status.GREEN.value, Status.YELLOW.value, Status.RED.value
 EFFECT_COLUMNS = ["comparison", "n_members", "intensity_0_tce_per_10k_cny", "intensity_1_tce_per_10k_cny",
                   "total_ratio", "structure_effect", "structure_industry_effect",
                   "structure_within_industry_effect", "intensity_effect", "fixed_weight_index"]
@@ -104,14 +106,14 @@ def explain_mix(*, status: str, cumulative_index: float, path_index: float, stru
     two effects. Returns "" when an input is NaN or the status is not a colour.
     """
     vals = (cumulative_index, path_index, structure_effect, intensity_effect, fixed_weight_index)
-    if status not in ("green", "yellow", "red") or any(pd.isna(v) for v in vals):
+    if status not in (GREEN, YELLOW, RED) or any(pd.isna(v) for v in vals):
         return ""
     ci, pi, s, t, fw = vals
     behind_zh = "，落后于路径" if fw > pi else ""
     behind_en = ", behind the path" if fw > pi else ""
-    if status in ("green", "yellow") and n_red > 0 and s < 1.0:
+    if status in (GREEN, YELLOW) and n_red > 0 and s < 1.0:
         main = abs(np.log(s)) > abs(np.log(t))
-        zh = (f"区县指数{ci:.3f}（2022年=1，路径{pi:.3f}）{'达标' if status == 'green' else '接近路径'}，"
+        zh = (f"区县指数{ci:.3f}（2022年=1，路径{pi:.3f}）{'达标' if status == GREEN else '接近路径'}，"
               f"但{n_enterprises}家企业中{n_red}家为红色：降幅{'主要' if main else '部分'}来自结构变化"
               f"（低能耗企业增加值占比上升，结构效应{s:.3f}），企业自身能效的强度效应为{t:.3f}；"
               f"若按2022年增加值权重计算，指数为{fw:.3f}{behind_zh}。")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ecm.accounting.issues import Issue
+from ecm.schema import DATA_INSUFFICIENT, DATA_OK, DISTRICT
 
-DISTRICT = "_district"
 DISTRICT_MIN_COVERAGE_FRAC = 0.8
 
 
@@ -24,14 +24,14 @@ def district_row(enterprises: pd.DataFrame, *, min_coverage_frac: float = DISTRI
     ``completeness_frac`` and numeric sum columns). Every numeric column is summed over the
     ``ok`` enterprises (NaN when none has a value); ``completeness_frac`` and ``data_status``
     follow the coverage rule of the module doc."""
-    good = enterprises[enterprises["data_status"] == "ok"]
+    good = enterprises[enterprises["data_status"] == DATA_OK]
     sums = good.drop(columns=["enterprise", "data_status", "completeness_frac"]).apply(
         pd.to_numeric, errors="coerce").sum(min_count=1)
     row = sums.copy()
     row["enterprise"] = label
     cov = len(good) / max(len(enterprises), 1)
     row["completeness_frac"] = cov
-    row["data_status"] = "ok" if cov >= min_coverage_frac else "data_insufficient"
+    row["data_status"] = DATA_OK if cov >= min_coverage_frac else DATA_INSUFFICIENT
     issues = []
     if cov < min_coverage_frac:
         issues.append(Issue("ecm.district.coverage_below_minimum",

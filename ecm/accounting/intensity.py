@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.issues import Issue
+from ecm.schema import DataStatus, Status
 
 EPS = 1e-9
-STATUS_LEVEL = {"green": 0, "yellow": 1, "red": 2, "data_insufficient": 3}
+STATUS_LEVEL = {s.value: s.level for s in Status}
 
 
 def _versions(frame: pd.DataFrame, keys: list[str]) -> pd.Series | None:
@@ -223,10 +224,11 @@ def path_status(frame: pd.DataFrame, *, year: int, base_year: int = 2022, end_ye
     out["required_annual_rate_frac"] = required_annual_rate(ci.to_numpy(), year, **kw)
     insufficient = ci.isna() | r.isna()
     if "data_status" in out:
-        insufficient |= out["data_status"].fillna("data_insufficient").astype(str) != "ok"
+        insufficient |= out["data_status"].fillna(Status.DATA_INSUFFICIENT.value).astype(str) != DataStatus.OK.value
     status = np.select(
         [insufficient, r > EPS, shortfall <= EPS, shortfall <= yellow_tolerance_frac * d_p + EPS],
-        ["data_insufficient", "red", "green", "yellow"], default="red")
+        [Status.DATA_INSUFFICIENT.value, Status.RED.value, Status.GREEN.value, Status.YELLOW.value],
+        default=Status.RED.value)
     out["status"] = status
     out["status_level"] = pd.Series(status, index=out.index).map(STATUS_LEVEL).astype(int)
     issues = []

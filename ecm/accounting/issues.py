@@ -105,3 +105,41 @@ def blocked_pairs(records) -> set[tuple[str, str]]:
     """(period, enterprise) pairs withheld by ``block`` records of :func:`issue_records`."""
     b = records[records["severity"] == "block"]
     return set(zip(b["period"], b["enterprise"]))
+
+
+#: plain words (zh, en) for the issues the nightly and monthly runs store (report, boards, `ecm dq show`)
+ISSUE_WORDS: dict[str, tuple[str, str]] = {
+    "ecm.counters.rollover": ("表码翻转（已按翻转计量）", "register rolled over (counted)"),
+    "ecm.counters.reset_detected": ("表码归零或换表（其间用量未知，不计入）", "meter reset or replaced (consumption across it unknown)"),
+    "ecm.counters.gap_detected": ("数据中断（用量按中断后读数计入）", "gap in readings (consumption booked after it)"),
+    "ecm.counters.spike_rejected": ("不合理跳变已剔除", "implausible jump rejected"),
+    "ecm.counters.glitch_reading_dropped": ("孤立异常读数已剔除", "isolated bad reading dropped"),
+    "ecm.counters.value_missing": ("读数缺值", "reading without a value"),
+    "ecm.counters.duplicate_reading": ("重复时间戳", "duplicate timestamp"),
+    "ecm.counters.unknown_meter": ("未登记的计量表", "meter not in the registry"),
+    "ecm.energy.quantity_missing": ("主表全天无计量：能耗未知，当日数据不足", "main meter measured nothing: energy unknown, day withheld"),
+    "ecm.energy.negative_quantity": ("用量为负", "negative consumption"),
+    "ecm.energy.output_zero": ("有能耗无产量：当日单耗不计算", "energy but no output: unit energy not computed"),
+    "ecm.energy.line_idle": ("产线停产", "line idle"),
+    "ecm.energy.unit_energy_input_missing": ("单耗缺能耗或产量", "unit energy lacks energy or output"),
+    "ecm.energy.output_unit_mismatch": ("产量单位与指标不符", "output unit does not match the indicator"),
+    "ecm.energy.generation_factor_vintage": ("等价值折标系数沿用其他年份", "等价值 coefficient of another year used"),
+    "ecm.carbon.grid_factor_vintage_fallback": ("电网排放因子沿用其他年份", "grid emission factor of another year used"),
+    "ecm.carbon.quantity_missing": ("排放计算缺用量", "emissions lack an amount"),
+    "ecm.allocation.line_meter_unmeasured": ("产线分表全天无计量：产线能耗偏低", "line meter measured nothing: line energy understated"),
+    "ecm.status.completeness_below_90pct": ("数据完整率低于90%：当日数据不足", "coverage below 90 %: day withheld"),
+    "ecm.district.coverage_below_minimum": ("区县数据覆盖不足：不评价", "district coverage too low: not rated"),
+    "ecm.ytd.month_not_reported": ("本月增加值未报：累计至上月末", "month's value added not reported: YTD to last month's end"),
+    "ecm.ytd.no_rows": ("无用量数据", "no consumption rows"),
+    "ecm.intensity.ytd_input_missing": ("缺上年同期数据：不评价", "no prior-year data: not rated"),
+    "ecm.intensity.base_missing": ("缺基准年数据：不评价", "no base-year data: not rated"),
+    "ecm.intensity.deflator_invalid": ("缺价格指数", "deflator missing or invalid"),
+    "ecm.intensity.status_data_insufficient": ("数据不足：不评价", "data insufficient: not rated"),
+    "ecm.benchmark.unit_energy_missing": ("产线无单耗：不分级", "line without unit energy: not classified"),
+    "ecm.benchmark.unknown_line": ("未登记产线", "line not in the registry"),
+}
+
+
+def issue_words(name: str) -> tuple[str, str]:
+    """(zh, en) plain words for an issue name; the name itself when none are written."""
+    return ISSUE_WORDS.get(name, (name, name))

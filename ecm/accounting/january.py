@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.issues import Issue
+from ecm.schema import Status
 
-NOT_RATED = "not_rated"
-NOT_RATED_LEVEL = 4       # beside STATUS_LEVELS 0..3 (green, yellow, red, data_insufficient)
-COLOURED = ("green", "yellow", "red")
+GREEN, YELLOW, RED = Status.GREEN.value, Status.YELLOW.value, Status.RED.value
+NOT_RATED = Status.NOT_RATED.value
+NOT_RATED_LEVEL = Status.NOT_RATED.level       # beside STATUS_LEVELS 0..3 (green, yellow, red, data_insufficient)
+COLOURED = (GREEN, YELLOW, RED)
 NOTE_JANUARY = ("1月不单独评价：春节因素，与2月合并按1–2月评价",
                 "January is not rated on its own (Spring Festival); the first status of the year covers Jan–Feb")
 NOTE_FIRST = ("本年首个评价期：1–2月", "First rated period of the year: Jan–Feb")

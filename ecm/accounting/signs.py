@@ -22,10 +22,12 @@ import pandas as pd
 
 from ecm.accounting.intensity import path_annual_change_frac
 from ecm.accounting.issues import Issue
+from ecm.schema import Status
 
+GREEN, YELLOW, RED = Status.GREEN.value, Status.YELLOW.value, Status.RED.value
 EPS = 1e-9
 STEEP_MULTIPLE = 2.0
-COLOUR_HEX = {"green": "#2e7d32", "yellow": "#f9a825", "red": "#c62828", "grey": "#9e9e9e"}
+COLOUR_HEX = {GREEN: "#2e7d32", YELLOW: "#f9a825", RED: "#c62828", "grey": "#9e9e9e"}
 
 
 def required_rate_display(frame: pd.DataFrame, targets, *, steep_multiple: float = STEEP_MULTIPLE
@@ -45,7 +47,7 @@ def required_rate_display(frame: pd.DataFrame, targets, *, steep_multiple: float
     na = r.isna()
     kind = np.select([na, r >= -EPS], ["none", "headroom"], default="must_fall")
     colour = np.select([na, r >= -EPS, fall <= p + EPS, fall <= steep_multiple * p + EPS],
-                       ["grey", "green", "green", "yellow"], default="red")
+                       ["grey", GREEN, GREEN, YELLOW], default=RED)
     pct = (r.abs() * 100).round(1)
     out["required_rate_kind"] = kind
     out["required_rate_colour"] = colour
@@ -64,11 +66,11 @@ def grafana_required_rate(targets, *, steep_multiple: float = STEEP_MULTIPLE) ->
     p = -path_annual_change_frac(**targets.path_kwargs())
     return {
         "thresholds": {"mode": "absolute", "steps": [
-            {"color": COLOUR_HEX["red"], "value": None},
-            {"color": COLOUR_HEX["yellow"], "value": round(-steep_multiple * p, 6)},
-            {"color": COLOUR_HEX["green"], "value": round(-p, 6)}]},
+            {"color": COLOUR_HEX[RED], "value": None},
+            {"color": COLOUR_HEX[YELLOW], "value": round(-steep_multiple * p, 6)},
+            {"color": COLOUR_HEX[GREEN], "value": round(-p, 6)}]},
         "mappings": [{"type": "range", "options": {"from": 0, "to": 1e9, "result": {
-            "text": "余量 headroom", "color": COLOUR_HEX["green"]}}}],
+            "text": "余量 headroom", "color": COLOUR_HEX[GREEN]}}}],
     }
 
 
@@ -85,7 +87,7 @@ def status_action(frame: pd.DataFrame, targets) -> tuple[pd.DataFrame, list[Issu
     r = pd.to_numeric(out["ytd_change_frac"], errors="coerce")
     sf = pd.to_numeric(out["shortfall_frac"], errors="coerce")
     d_p = 1.0 - pd.to_numeric(out["path_index"], errors="coerce")
-    red = out["status"] == "red"
+    red = out["status"] == RED
     rise = r > EPS
     on_path = sf <= targets.yellow_tolerance_frac * d_p + EPS
     out["red_reason"] = np.select([red & rise & on_path, red & rise, red],
@@ -107,10 +109,10 @@ def status_action(frame: pd.DataFrame, targets) -> tuple[pd.DataFrame, list[Issu
             both = reason == "path_shortfall_and_yoy_rise"
             zh.append("落后于目标路径" + (f"且同比上升{rise_pct}%" if both else "") + extra_zh + "。")
             en.append("Behind the target path" + (f" and up {rise_pct} % year on year" if both else "") + extra_en + ".")
-        elif status == "yellow":
+        elif status == YELLOW:
             zh.append("接近目标路径（差距在路径降幅的10%以内），需保持降幅。")
             en.append("Close to the path (shortfall within 10 % of the path decline): keep the decline going.")
-        elif status == "green":
+        elif status == GREEN:
             zh.append("达到目标路径。")
             en.append("On or ahead of the target path.")
         else:

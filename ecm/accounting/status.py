@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.issues import Issue
+from ecm.schema import DATA_INSUFFICIENT, DATA_OK
 
-DATA_OK, DATA_INSUFFICIENT = "ok", "data_insufficient"
 HISTORY_MIN_COMPLETENESS_FRAC = 0.9
 WITHHELD_FIELDS = ("energy_tce", "energy_tce_generation", "co2_t")
 

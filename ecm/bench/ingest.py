@@ -88,7 +88,8 @@ class Run:
         return procs
 
     def count(self, base_ms: int, span_ms: int) -> int:
-        df = self.client.query_frame(f"SELECT count(energy_kwh) FROM readings WHERE time >= {base_ms}ms "
+
+        df = self.client.query_frame(f"SELECT count(energy_kwh) FROM {self.client.readings_from} WHERE time >= {base_ms}ms "
                                      f"AND time < {base_ms + span_ms}ms")
         return 0 if df.empty else int(df.iloc[0, -1])
 

@@ -41,9 +41,10 @@ out["rss_after_kpis_mb"] = rss()
 t = time.perf_counter(); compute_monthly_compliance(day); out["monthly_compliance_s"] = time.perf_counter() - t
 out["blocked_enterprises"] = len(blocked.get(day, []))
 from ecm.influx import InfluxClient
-dq = InfluxClient.from_settings().query_frame("SELECT count(success) AS n FROM dq_result WHERE success = 0 GROUP BY expectation")
+from ecm.schema import MEAS_DQ_RESULT
+dq = InfluxClient.from_settings().query_frame(f"SELECT count(success) AS n FROM {MEAS_DQ_RESULT} WHERE success = 0 GROUP BY expectation")
 out["failed_expectations"] = dict(zip(dq["expectation"], dq["n"])) if len(dq) else {}
-smp = InfluxClient.from_settings().query_frame("SELECT observed FROM dq_result WHERE success = 0 LIMIT 5")
+smp = InfluxClient.from_settings().query_frame(f"SELECT observed FROM {MEAS_DQ_RESULT} WHERE success = 0 LIMIT 5")
 out["failure_samples"] = smp["observed"].tolist() if len(smp) else []
 out["peak_rss_mb"] = rss()
 print(json.dumps(out))

@@ -14,6 +14,7 @@ import click
 
 from ecm.cli.common import handle_errors
 from ecm.errors import EcmError
+from ecm.schema import MEAS_KPI_DAILY, MEAS_KPI_MONTHLY, Status
 
 BEIJING = timezone(timedelta(hours=8))
 
@@ -121,10 +122,10 @@ def _summary(client, reg, day: date, report_dir, pdfs, published: int, seconds: 
 
     m0, _ = month_bounds_utc(day)
     km = client.query_frame(f"SELECT status, ytd_intensity_tce_per_10k_cny, cumulative_index, path_index, "
-                            f"required_annual_rate_frac, ytd_through FROM kpi_monthly WHERE time = {time_literal(m0)} "
+                            f"required_annual_rate_frac, ytd_through FROM {MEAS_KPI_MONTHLY} WHERE time = {time_literal(m0)} "
                             f"GROUP BY enterprise")
     start, end = day_bounds_utc(day)
-    kd = client.query_frame(f"SELECT energy_tce FROM kpi_daily WHERE time >= {time_literal(start)} "
+    kd = client.query_frame(f"SELECT energy_tce FROM {MEAS_KPI_DAILY} WHERE time >= {time_literal(start)} "
                             f"AND time < {time_literal(end)} GROUP BY enterprise")
     d = km[km["enterprise"] == "_district"].iloc[0]
     ent = km[km["enterprise"] != "_district"]
@@ -142,13 +143,13 @@ def _summary(client, reg, day: date, report_dir, pdfs, published: int, seconds: 
     click.echo(f"  intensity change still allowed (+) or required (−) per year to 2027: "
                f"{num(None if rate is None or pd.isna(rate) else rate * 100, '+.2f')} %/yr")
     click.echo("  enterprises: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    for row in ent[ent["status"].isin(["red", "yellow", "data_insufficient"])].itertuples():
+    for row in ent[ent["status"].isin([Status.RED, Status.YELLOW, Status.DATA_INSUFFICIENT])].itertuples():
         click.echo(f"    {row.status:17s} {row.enterprise} {names.get(row.enterprise, '')}")
     click.echo(f"  energy on {day}: {kd['energy_tce'].sum():,.1f} tce over {len(kd)} enterprises")
     click.echo(f"  {published:,} simulated readings ingested; demo took {seconds:,.0f} s")
     click.echo("Where to look:")
     click.echo(f"  report:     {report_dir}  ({len(pdfs)} PDFs, manifest.json)")
-    click.echo("  query:      .venv/bin/ecm query \"SELECT * FROM kpi_monthly GROUP BY enterprise\" --tz Asia/Shanghai")
+    click.echo(f"  query:      .venv/bin/ecm query \"SELECT * FROM {MEAS_KPI_MONTHLY} GROUP BY enterprise\" --tz Asia/Shanghai")
     click.echo("  quality:    .venv/bin/ecm dq show --date " + day.isoformat())
     click.echo("  dashboards: dashboards/generated/*.json (Grafana: docker compose up, see README)")
     click.echo("  stop:       .venv/bin/ecm services stop")

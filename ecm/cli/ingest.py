@@ -42,12 +42,14 @@ def status(as_json: bool) -> None:
     if not docs:
         from ecm.influx import InfluxClient
 
-        df = InfluxClient.from_settings().query_frame("SELECT last(*) FROM ingest_stats GROUP BY worker")
+        from ecm.schema import MEAS_INGEST_STATS
+
+        df = InfluxClient.from_settings().query_frame(f"SELECT last(*) FROM {MEAS_INGEST_STATS} GROUP BY worker")
         if df.empty:
             click.echo("no ingest worker has reported yet (start one with `ecm ingest run`)", err=True)
             raise SystemExit(1)
         docs = [{"worker": r["worker"], "stats": {k.removeprefix("last_"): v for k, v in r.items()
-                                                  if k.startswith("last_")}, "source": "ingest_stats"}
+                                                  if k.startswith("last_")}, "source": MEAS_INGEST_STATS}
                 for r in df.to_dict("records")]
     now_ms = int(time.time() * 1000)
     ok = True

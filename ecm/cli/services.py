@@ -66,7 +66,10 @@ def credentials(enterprise_id: str) -> None:
         raise EcmError(f"unknown enterprise {enterprise_id!r}", hint="see `ecm registry` for ids")
     user, pw = mqtt_credentials(s.state_path, enterprise_id)
     echo_json({"enterprise": enterprise_id, "host": s.mqtt_host, "port": s.mqtt_port, "username": user,
-               "password": pw, "client_id": gateway_client_id(user), "reading_topic": reading_topic(enterprise_id, "{meter_id}"),
+               "password": pw, "client_id": gateway_client_id(user),
+               "tls_port": s.mqtt_tls_port or None,
+               "ca_file": str(s.state_path / "mosquitto" / "tls" / "ca.crt") if s.mqtt_tls_port else None,
+               "reading_topic": reading_topic(enterprise_id, "{meter_id}"),
                "status_topic": status_topic(enterprise_id, "{meter_id}")})
 
 

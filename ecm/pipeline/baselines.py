@@ -2,8 +2,9 @@
 
 Reads ``line_daily`` (energy and output per line-day; data-insufficient days are absent there,
 so the baseline obeys the KPIs' coverage rules) and ``kpi_daily`` (tCO₂ per tce) from the
-earliest baseline day needed to the run's day, and rewrites that whole window of
-``baseline_daily`` plus the day's ``baseline_model`` and ``measure_savings`` points. A run is
+earliest baseline day needed to the run's day, and rewrites the last ``NIGHTLY_REWRITE_DAYS`` of
+``baseline_daily`` (all of it with ``full=True``) plus the day's ``baseline_model`` and
+``measure_savings`` points. A run is
 idempotent: the same inputs give the same points. Issues (``ecm.baseline.drift`` …) are returned
 and logged; each drift alarm is also ``drift_alarm = 1`` on its day in ``baseline_daily``.
 """
@@ -75,23 +76,28 @@ def load_line_daily(client, registry, first: date, last: date) -> pd.DataFrame:
     return df[df["line"].isin(units.index)][cols].reset_index(drop=True)
 
 
-def load_emissions(client, first: date, last: date) -> pd.DataFrame:
-    """``day, enterprise, energy_tce, co2_t`` from ``kpi_daily`` (published days only)."""
-    from ecm.influx import time_literal
+def emissions_ratio(client):
+    """``(enterprise, d0, d1) → tCO₂ per tce`` of ``kpi_daily`` over Beijing days [d0, d1], summed
+    by InfluxDB (published days only; NaN without energy)."""
+    from ecm.influx import quote_str, time_literal
 
-    s, _ = day_bounds_utc(first)
-    _, e = day_bounds_utc(last)
-    df = client.query_frame(f"SELECT energy_tce, co2_t FROM {MEAS_KPI_DAILY} WHERE time >= {time_literal(s)} "
-                            f"AND time < {time_literal(e)} AND enterprise != '_district' GROUP BY enterprise")
-    if df.empty:
-        return pd.DataFrame(columns=["day", "enterprise", "energy_tce", "co2_t"])
-    df["day"] = _days(df)
-    return df.dropna(subset=["energy_tce", "co2_t"])[["day", "enterprise", "energy_tce", "co2_t"]]
+    def ratio(ent: str, d0: date, d1: date) -> float:
+        s, _ = day_bounds_utc(d0)
+        _, e = day_bounds_utc(d1)
+        df = client.query_frame(f"SELECT sum(co2_t) AS co2_t, sum(energy_tce) AS energy_tce FROM {MEAS_KPI_DAILY} "
+                                f"WHERE enterprise = {quote_str(ent)} AND time >= {time_literal(s)} "
+                                f"AND time < {time_literal(e)}")
+        if df.empty or not df["energy_tce"].iloc[0]:
+            return float("nan")
+        return float(df["co2_t"].iloc[0] / df["energy_tce"].iloc[0])
+
+    return ratio
 
 
-def compute(line_daily: pd.DataFrame, emissions: pd.DataFrame | None, registry, day: date, *,
+def compute(line_daily: pd.DataFrame, emissions, registry, day: date, *,
             inputs: dict | None = None) -> tuple[dict[str, pd.DataFrame], list[Issue]]:
-    """The pure part of a run: frames ``daily``, ``models``, ``savings`` and the issues."""
+    """The computing part of a run: frames ``daily``, ``models``, ``savings`` and the issues.
+    ``emissions``: tCO₂ per tce source for the savings (see ``baselines._co2_ratio``)."""
     inputs = inputs or registry_inputs(registry)
     lines = registry.lines_frame().reset_index(drop=True)
     series = bl.scope_series(line_daily[line_daily["day"] <= day], lines)
@@ -118,12 +124,18 @@ def compute(line_daily: pd.DataFrame, emissions: pd.DataFrame | None, registry, 
 
 
 def _timed(df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
+    """Beijing day → UTC timestamp column ``time``; ±inf (an uncertainty that cannot be computed)
+    becomes NaN, i.e. the field is absent (line protocol has no infinity)."""
     t = pd.to_datetime(df[col].map(lambda d: d.isoformat())).dt.tz_localize(TZ).dt.tz_convert("UTC")
-    return df.drop(columns=[col]).assign(time=t.to_numpy())
+    out = df.drop(columns=[col]).assign(time=t.to_numpy())
+    num = out.select_dtypes(include="number").columns
+    out[num] = out[num].replace([np.inf, -np.inf], np.nan)
+    return out
 
 
-def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> int:
-    """Rewrite ``baseline_daily`` over [first, day] and the day's models and savings."""
+def write(client, frames: dict[str, pd.DataFrame], first: date, day: date, factor_table_version: str = "") -> int:
+    """Rewrite ``baseline_daily`` over [first, day] and the day's models and savings; every point
+    carries ``factor_table_version`` (the tce coefficients behind ``line_daily``)."""
     s, _ = day_bounds_utc(first)
     d0, d1 = day_bounds_utc(day)
     client.delete_range(MEAS_BASELINE_DAILY, s, d1)
@@ -131,8 +143,9 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
         client.delete_range(m, d0, d1)
     n = 0
     daily = frames["daily"]
+    daily = daily[daily["day"] >= first] if len(daily) else daily
     if len(daily):
-        d = daily.drop(columns=["scope_id"]).copy()
+        d = daily.drop(columns=["scope_id"]).assign(factor_table_version=factor_table_version)
         d["line"] = d["line"].replace("", np.nan)
         d = d.astype({"valid": int, "drift_alarm": int, "production": int})
         for tags, part in ((["enterprise", "scope", "line"], d[d["scope"] == "line"]),
@@ -148,7 +161,7 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
         m["baseline_end"] = m["baseline_end"].astype(str)
         m["coef"] = m["coef"].map(lambda c: ",".join(f"{x:.9g}" for x in c))
         m["p_values"] = m["p_values"].map(lambda c: ",".join(f"{x:.3g}" for x in c))
-        m = m.drop(columns=["scope_id"]).assign(day=day)
+        m = m.drop(columns=["scope_id"]).assign(day=day, factor_table_version=factor_table_version)
         for tags, part in ((["enterprise", "scope", "line", "purpose"], m[m["scope"] == "line"]),
                            (["enterprise", "scope", "purpose"], m[m["scope"] == "enterprise"].drop(columns="line"))):
             n += client.write_frame(_timed(part), MEAS_BASELINE_MODEL, tags)
@@ -162,7 +175,7 @@ def write(client, frames: dict[str, pd.DataFrame], first: date, day: date) -> in
         sv = sv.rename(columns={"date": "measure_date"})
         sv["significant"] = sv["significant"].map(lambda v: int(bool(v)) if v == v and v is not None else np.nan)
         sv["valid"] = sv["valid"].map(lambda v: int(bool(v)) if v == v and v is not None else np.nan)
-        sv = sv.drop(columns=["line"]).assign(day=day)
+        sv = sv.drop(columns=["line"]).assign(day=day, factor_table_version=factor_table_version)
         n += client.write_frame(_timed(sv), MEAS_MEASURE_SAVINGS, ["level", "enterprise", "measure"])
     return n
 
@@ -175,9 +188,15 @@ def window_start(inputs: dict) -> date:
     return min(starts)
 
 
-def run_baselines(day: date | str, *, client=None, registry=None) -> dict:
+#: days of ``baseline_daily`` a nightly run rewrites (covers late data within the ingest max age)
+NIGHTLY_REWRITE_DAYS = 35
+
+
+def run_baselines(day: date | str, *, client=None, registry=None, full: bool = False) -> dict:
     """Compute and write baselines, CUSUM and savings as of Beijing ``day``; returns a summary
-    (counts, drift alarms of the day, seconds)."""
+    (counts, drift alarms of the day, seconds). Everything is recomputed from the stored daily
+    data; ``baseline_daily`` is rewritten over the last ``NIGHTLY_REWRITE_DAYS`` days, or from the
+    earliest baseline day with ``full`` (after a backfill or a registry change)."""
     from ecm.influx import InfluxClient
     from ecm.registry import get_registry
 
@@ -188,13 +207,17 @@ def run_baselines(day: date | str, *, client=None, registry=None) -> dict:
     inputs = registry_inputs(registry)
     first = window_start(inputs)
     ld = load_line_daily(client, registry, first, day)
-    em = load_emissions(client, first, day)
     t_load = time.perf_counter() - t0
-    frames, issues = compute(ld, em, registry, day, inputs=inputs)
+    frames, issues = compute(ld, emissions_ratio(client), registry, day, inputs=inputs)
     t_compute = time.perf_counter() - t0 - t_load
-    n = write(client, frames, first, day)
-    for i in issues:
-        (log.warning if i.name == "ecm.baseline.drift" else log.info)("%s: %s", i.name, i.message)
+    from ecm.factors import get_factors
+
+    n = write(client, frames, first if full else max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)), day,
+              get_factors().table_version)
+    recent = (day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)).isoformat()
+    for i in issues:  # drift alarms of the rewritten days are news; older ones were logged before
+        news = i.name == "ecm.baseline.drift" and i.evidence.get("day", "") >= recent
+        (log.warning if news else log.debug)("%s: %s", i.name, i.message)
     today = [i.evidence for i in issues if i.name == "ecm.baseline.drift" and i.evidence.get("day") == day.isoformat()]
     return {"day": day.isoformat(), "points": n, "scopes": int(frames["models"].shape[0]),
             "invalid_models": int((~frames["models"]["valid"].astype(bool)).sum()) if len(frames["models"]) else 0,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ecm.influx import InfluxClient, time_literal
 from ecm.periods import TZ, day_bounds_utc
+from ecm.schema import MEAS_READINGS
 
 
 def _ms(ts: pd.Timestamp) -> int:
@@ -26,7 +27,7 @@ def late_hour_starts(client: InfluxClient, before: pd.Timestamp, received_since:
     """UTC starts of hours (before ``before``) holding readings received in
     [``received_since``, ``received_until``): the run's own receive window, so a re-run long after
     the fact (or a historical backfill) does not mistake old arrivals for late ones."""
-    q = (f"SELECT count(received_ms) AS n FROM readings WHERE time > {time_literal(before - max_age)} "
+    q = (f"SELECT count(received_ms) AS n FROM {client.readings_from} WHERE time > {time_literal(before - max_age)} "
          f"AND time <= {time_literal(before)} AND received_ms >= {_ms(received_since)} "
          f"AND received_ms < {_ms(received_until)} GROUP BY time(1h)")
     df = client.query_frame(q)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ecm.influx import InfluxClient, quote_ident, quote_str, time_literal
+from ecm.schema import MEAS_READINGS
 
-READINGS = "readings"
+READINGS = MEAS_READINGS
 COLUMNS = ["time", "enterprise", "meter", "quantity", "value"]
 
 
@@ -20,7 +21,7 @@ def _select(client: InfluxClient, quantity: str, where_time: str, agg: str | Non
             enterprises: list[str] | None = None) -> pd.DataFrame:
     field = quote_ident(quantity)
     sel = f"{agg}({field})" if agg else field
-    q = (f"SELECT {sel} AS value FROM {READINGS} WHERE quantity = {quote_str(quantity)} AND {where_time}"
+    q = (f"SELECT {sel} AS value FROM {client.readings_from} WHERE quantity = {quote_str(quantity)} AND {where_time}"
          f"{enterprise_filter(enterprises)} GROUP BY enterprise, meter")
     df = client.query_frame(q)
     if df.empty:
@@ -31,9 +32,12 @@ def _select(client: InfluxClient, quantity: str, where_time: str, agg: str | Non
 
 def load_readings(client: InfluxClient, quantities: list[str], start: pd.Timestamp, end: pd.Timestamp,
                   *, carry_in: pd.Timedelta | None = pd.Timedelta(days=8),
+                  carry_out: pd.Timedelta | None = None,
                   enterprises: list[str] | None = None) -> pd.DataFrame:
     """Readings with ``start < time <= end`` plus, per meter, the last reading at or before
-    ``start`` (searched back ``carry_in``), so that counter intervals chain across windows.
+    ``start`` (searched back ``carry_in``), so that counter intervals chain across windows, and,
+    with ``carry_out``, the first reading after ``end`` (so a gap open at ``end`` can be
+    apportioned over the window, ``ecm.accounting.gaps``).
 
     Returns columns time (tz-aware UTC), enterprise, meter, quantity, value (the meter's unit,
     named by ``quantity``), sorted by meter and time. Duplicates cannot occur: InfluxDB keeps
@@ -46,6 +50,9 @@ def load_readings(client: InfluxClient, quantities: list[str], start: pd.Timesta
         if carry_in is not None:
             frames.append(_select(client, q, f"time > {time_literal(start - carry_in)} AND time <= {time_literal(start)}",
                                   agg="last", enterprises=enterprises))
+        if carry_out is not None:
+            frames.append(_select(client, q, f"time > {time_literal(end)} AND time <= {time_literal(end + carry_out)}",
+                                  agg="first", enterprises=enterprises))
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "object") for c in COLUMNS})

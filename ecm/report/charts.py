@@ -14,7 +14,10 @@ matplotlib.use("Agg")
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ecm.report.labels import CARRIER, PATH_DECLINE_PCT  # noqa: E402
+from ecm.report.labels import CARRIER, path_decline_pct  # noqa: E402
+from ecm.schema import Classification  # noqa: E402
+
+CLASS_VALUES = {c.value for c in Classification}
 
 FONT = "Noto Sans CJK SC"
 DPI = 110
@@ -38,7 +41,7 @@ def _fig(w_in: float, h_in: float) -> Figure:
 
 
 def intensity_path(trend: list[dict], title: str) -> bytes:
-    """Cumulative intensity index (2022 = 1) per month against the 13 % path index."""
+    """Cumulative intensity index (2022 = 1) per month against the target path index."""
     with matplotlib.rc_context(RC):
         fig = _fig(6.2, 2.6)
         ax = fig.add_subplot()
@@ -46,7 +49,7 @@ def intensity_path(trend: list[dict], title: str) -> bytes:
         ci = [t["cumulative_index"] if t["cumulative_index"] is not None else float("nan") for t in trend]
         pi = [t["path_index"] if t["path_index"] is not None else float("nan") for t in trend]
         ax.plot(x, ci, marker="o", ms=3, color="#1565c0", label="累计强度指数 cumulative index")
-        ax.plot(x, pi, ls="--", color="#c62828", label=f"{PATH_DECLINE_PCT}%路径 target path")
+        ax.plot(x, pi, ls="--", color="#c62828", label=f"{path_decline_pct()}%路径 target path")
         ax.set_xticks(x, [t["key"] for t in trend], rotation=60, fontsize=6)
         ax.set_ylabel("指数 index (2022=1)")
         ax.set_title(f"单位工业增加值能耗 对比路径 / intensity vs path — {title}")
@@ -82,8 +85,8 @@ def lines_benchmark(lines: list[dict], title: str) -> bytes:
         ax = fig.add_subplot()
         y = list(range(len(rows)))
         val = [100 * ln["unit_energy_12m"] / ln["baseline"] for ln in rows]
-        colours = ["#c62828" if ln["classification"] == "worse_than_baseline" else
-                   "#2e7d32" if ln["classification"] == "at_or_better_than_benchmark" else "#f9a825" for ln in rows]
+        colours = [Classification(ln["classification"]).colour if ln["classification"] in CLASS_VALUES
+                   else Classification.BETWEEN.colour for ln in rows]
         ax.barh(y, val, color=colours)
         bm = [100 * ln["benchmark"] / ln["baseline"] if ln["benchmark"] else float("nan") for ln in rows]
         ax.scatter(bm, y, marker="|", s=120, color="black", label="标杆 benchmark", zorder=3)

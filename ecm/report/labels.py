@@ -1,26 +1,21 @@
 """Bilingual labels, status colours and units of the report (one place, no logic)."""
 from __future__ import annotations
 
-DISTRICT = "_district"
-#: goal of the share of capacity at the benchmark level (标杆), fraction
-BENCHMARK_SHARE_GOAL_FRAC = 0.30
-#: path of the 14th five-year plan: unit value-added energy −13 % over 2021–2025
-PATH_DECLINE_PCT = 13
+from ecm.schema import DISTRICT, Classification, Status, target_words, targets  # noqa: F401  (re-exported)
 
-STATUS = {  # status -> (zh, en, colour)
-    "green": ("正常", "on track", "#2e7d32"),
-    "yellow": ("预警", "warning", "#f9a825"),
-    "red": ("滞后", "behind the path", "#c62828"),
-    "data_insufficient": ("数据不足", "data insufficient", "#757575"),
-}
 
-CLASSIFICATION = {
-    "at_or_better_than_benchmark": ("达到标杆", "at or better than benchmark"),
-    "between": ("标杆与基准之间", "between benchmark and baseline"),
-    "worse_than_baseline": ("劣于基准", "worse than baseline"),
-    "no_benchmark": ("无标杆值", "no benchmark"),
-    "data_insufficient": ("数据不足", "data insufficient"),
-}
+def benchmark_share_goal_frac() -> float:
+    """Goal share of capacity at the benchmark level (标杆), from config/factors.yaml ``targets``."""
+    return targets().benchmark_share_goal_frac
+
+
+def path_decline_pct():
+    """Cumulative intensity decline of the target path, percent (13 for 2022→2027), from config."""
+    return target_words()["path_pct"]
+
+
+STATUS = {s.value: (s.zh, s.en, s.colour) for s in Status}            # status -> (zh, en, colour)
+CLASSIFICATION = {c.value: (c.zh, c.en) for c in Classification}       # classification -> (zh, en)
 
 CARRIER = {
     "electricity": ("电力", "electricity"), "natural_gas": ("天然气", "natural gas"),
@@ -67,7 +62,7 @@ def unit_of(figure: str) -> str:
 
 def rate_to_2027(rate_frac: float | None) -> tuple[str, str]:
     """(zh, en) wording of ``kpi_monthly.required_annual_rate_frac`` (signed annual intensity change
-    still needed to reach the 2027 target): a negative rate is a decline still required, a positive
+    still needed to reach the end-year target): a negative rate is a decline still required, a positive
     one is headroom."""
     if rate_frac is None:
         return "—", "—"

@@ -15,13 +15,22 @@ import pandas as pd
 
 from ecm.report.data import ReportData
 from ecm.report.labels import DISTRICT, UNIT_ENERGY
+from ecm.accounting.issues import issue_words
+from ecm.schema import MEAS_KPI_DAILY, Classification, DataStatus, Status
 
 MONTHLY_FIGURES = ("energy_tce", "co2_t", "value_added_10k_cny", "intensity_tce_per_10k_cny",
                    "ytd_intensity_tce_per_10k_cny", "ytd_change_frac", "cumulative_index", "path_index",
                    "required_annual_rate_frac", "co2_intensity_t_per_10k_cny")
 DAILY_FIGURES = ("energy_tce", "co2_t")
+#: kpi_monthly words and figures of the issue #12 rules (docs/contracts.md §4)
+VERDICT_TEXTS = ("ytd_window_zh", "ytd_window_en", "status_note_zh", "status_note_en", "mix_explanation_zh",
+                 "mix_explanation_en", "energy_co2_status", "co2_label_zh", "co2_label_en", "action_zh", "action_en",
+                 "red_reason")
+VERDICT_FIGURES = ("structure_effect_vs_base", "intensity_effect_vs_base", "fixed_weight_index_vs_base",
+                   "energy_co2_index_fixed_vintage", "energy_co2_index_own_vintage", "co2_reference_index",
+                   "energy_co2_yoy_change_frac_fixed_vintage")
 #: display order of status/classification levels: 2 (red/worse than baseline) first, 3 (none) last
-LEVEL_ORDER = {2: 0, 1: 1, 0: 2, 3: 3}
+LEVEL_ORDER = {2: 0, 1: 1, 0: 2, 3: 3, 4: 3}
 
 
 def num(v) -> float | None:
@@ -55,18 +64,24 @@ def monthly_summary(data: ReportData, entity: str) -> dict:
     month = data.day.strftime("%Y-%m")
     rows = _rows(data.kpi_monthly, enterprise=entity, month=month)
     r = rows[-1] if rows else {}
-    status = _text(r.get("status")) or "data_insufficient"
+    status = _text(r.get("status")) or Status.DATA_INSUFFICIENT.value
     out = {"status": status, "status_level": int(num(r.get("status_level")) if num(r.get("status_level")) is not None else 3),
            "completeness_frac": num(r.get("completeness_frac")),
            "factor_table_version": _text(r.get("factor_table_version")),
-           "data_insufficient": status == "data_insufficient" or not rows}
+           "data_insufficient": status == Status.DATA_INSUFFICIENT or not rows}
     if out["data_insufficient"]:
-        out.update(status="data_insufficient", status_level=3)
+        out.update(status=Status.DATA_INSUFFICIENT.value, status_level=Status.DATA_INSUFFICIENT.level)
     for f in MONTHLY_FIGURES:
         out[f] = None if out["data_insufficient"] else num(r.get(f))
     ci, pi = out["cumulative_index"], out["path_index"]
     out["gap_index"] = None if ci is None or pi is None else ci - pi
     out["on_track"] = None if out["gap_index"] is None else out["gap_index"] <= 0
+    # issue #12: the window in words, the January note, structure vs efficiency, the CO2 target
+    for f in VERDICT_TEXTS:
+        out[f] = _text(r.get(f)) or ""
+    for f in VERDICT_FIGURES:
+        out[f] = None if out["data_insufficient"] else num(r.get(f))
+    out["estimated"] = bool(num(r.get("estimated")) or 0)
     return out
 
 
@@ -80,16 +95,16 @@ def daily_summary(data: ReportData, entity: str) -> dict:
               if r.get("enterprise") != DISTRICT and r.get("data_status") == "ok"]
         comp = [num(r.get("completeness_frac")) for r in ok if num(r.get("completeness_frac")) is not None]
         versions = sorted({str(r.get("factor_table_version")) for r in ok if _text(r.get("factor_table_version"))})
-        return {"data_status": "ok" if ok else "data_insufficient", "data_insufficient": not ok,
+        return {"data_status": DataStatus.OK.value if ok else DataStatus.DATA_INSUFFICIENT.value, "data_insufficient": not ok,
                 "basis": "sum_of_enterprises", "n_enterprises_ok": len(ok),
                 "energy_tce": sum(num(r.get("energy_tce")) or 0.0 for r in ok) if ok else None,
                 "co2_t": sum(num(r.get("co2_t")) or 0.0 for r in ok) if ok else None,
                 "completeness_frac": min(comp) if comp else None,
                 "factor_table_version": ",".join(versions) or None}
     r = rows[-1] if rows else {}
-    status = _text(r.get("data_status")) or "data_insufficient"
+    status = _text(r.get("data_status")) or DataStatus.DATA_INSUFFICIENT.value
     insufficient = status != "ok"
-    out = {"data_status": status, "data_insufficient": insufficient, "basis": "kpi_daily",
+    out = {"data_status": status, "data_insufficient": insufficient, "basis": MEAS_KPI_DAILY,
            "completeness_frac": num(r.get("completeness_frac")),
            "factor_table_version": _text(r.get("factor_table_version"))}
     for f in DAILY_FIGURES:
@@ -101,7 +116,7 @@ def trend(data: ReportData, entity: str) -> list[dict]:
     """Monthly history of ``entity`` (cumulative vs path index, CO2); insufficient months carry None."""
     out = []
     for r in sorted(_rows(data.kpi_monthly, enterprise=entity), key=lambda r: r["month"]):
-        bad = r.get("status") == "data_insufficient"
+        bad = r.get("status") == Status.DATA_INSUFFICIENT
         out.append({"key": r["month"], "cumulative_index": None if bad else num(r.get("cumulative_index")),
                     "path_index": num(r.get("path_index")), "co2_t": None if bad else num(r.get("co2_t"))})
     return out
@@ -139,8 +154,8 @@ def benchmark_rows(data: ReportData, enterprises: list[str]) -> list[dict]:
         if r.get("enterprise") not in enterprises:
             continue
         sfx = _suffix(r, "unit_energy_12m_") or _suffix(r, "baseline_") or ""
-        cls = _text(r.get("classification")) or "data_insufficient"
-        bad = cls == "data_insufficient"
+        cls = _text(r.get("classification")) or Classification.DATA_INSUFFICIENT.value
+        bad = cls == Classification.DATA_INSUFFICIENT
         line = r.get("line")
         nm = names.loc[line] if names is not None and line in names.index else None
         out.append({
@@ -194,7 +209,9 @@ def dq_section(data: ReportData, enterprises: list[str] | None) -> dict:
     fails = [{"key": f"{r.get('suite')}.{r.get('expectation')}.{r.get('enterprise')}",
               "suite": r.get("suite"), "expectation": r.get("expectation"), "enterprise": r.get("enterprise"),
               "severity": r.get("severity"), "observed": _text(r.get("observed")),
-              "observed_value": num(r.get("observed_value"))} for r in failed]
+              "observed_value": num(r.get("observed_value")),
+              "words": issue_words(str(r.get("expectation"))) if str(r.get("expectation", "")).startswith("ecm.")
+              else None} for r in failed]
     fails.sort(key=lambda f: (f["severity"] != "block", f["enterprise"] or "", f["key"]))
     return {"n_checks": len(rows), "n_failed_block": sum(f["severity"] == "block" for f in fails),
             "n_failed_warn": sum(f["severity"] != "block" for f in fails), "failures": fails}
@@ -245,9 +262,11 @@ def build_district(data: ReportData) -> dict:
             acts += A.daily_actions({"data_insufficient": True, "completeness_frac": r["day_completeness_frac"]},
                                     r["name_zh"], r["name_en"], r["key"])
     acts += A.line_actions(lines) + A.capacity_actions(cap) + A.dq_actions(dq)
-    counts = {f"n_{s}": sum(r["status"] == s for r in rank) for s in ("red", "yellow", "green", "data_insufficient")}
+    counts = {f"n_{s.value}": sum(r["status"] == s for r in rank) for s in (Status.RED, Status.YELLOW, Status.GREEN,
+                                                                             Status.DATA_INSUFFICIENT)}
     counts |= {"n_enterprises": len(rank), "n_lines": len(lines),
-               "n_lines_worse_than_baseline": sum(ln["classification"] == "worse_than_baseline" for ln in lines)}
+               "n_lines_worse_than_baseline": sum(ln["classification"] == Classification.WORSE_THAN_BASELINE
+                                                  for ln in lines)}
     model = {"scope": "district", "key": "district", "day": data.day.isoformat(), "month": data.day.strftime("%Y-%m"),
              "name_zh": data.district_name_zh, "name_en": data.district_name_en,
              "summary": summary, "daily": daily, "counts": counts, "actions": A.sort_actions(acts),

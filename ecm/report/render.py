@@ -19,7 +19,7 @@ import jinja2
 import pandas as pd
 
 from ecm.periods import TZ
-from ecm.report.labels import CARRIER, CLASSIFICATION, INDUSTRY, STATUS, rate_to_2027
+from ecm.report.labels import CARRIER, CLASSIFICATION, INDUSTRY, STATUS, rate_to_2027, target_words
 
 FONT_FAMILY = "Noto Sans CJK SC"
 
@@ -54,6 +54,7 @@ def make_env() -> jinja2.Environment:
         industry_zh=lambda i: " ".join(INDUSTRY.get(i, (i, ""))).strip(),
         carrier_zh=lambda c: " ".join(CARRIER.get(c, (c, ""))).strip(),
     )
+    env.globals["T"] = target_words()  # targets from config/factors.yaml (path %, years, goals)
     return env
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ecm.periods import TZ, month_start
+from ecm.schema import Classification, DataStatus, Status
 
 FACTORS = "factors-2024.1"
 TAGS = {"kpi_monthly": ["enterprise"], "kpi_daily": ["enterprise"], "energy_daily": ["enterprise", "carrier"],
@@ -29,9 +30,8 @@ def _start(d: date) -> pd.Timestamp:
 
 
 def _status(ci: float, pi: float) -> tuple[str, int]:
-    if ci <= pi:
-        return "green", 0
-    return ("yellow", 1) if ci <= pi * 1.03 else ("red", 2)
+    s = Status.GREEN if ci <= pi else Status.YELLOW if ci <= pi * 1.03 else Status.RED
+    return s.value, s.level
 
 
 def synthetic_kpis(day: date, enterprises: pd.DataFrame, lines: pd.DataFrame, *, seed: int = 7,
@@ -51,7 +51,7 @@ def synthetic_kpis(day: date, enterprises: pd.DataFrame, lines: pd.DataFrame, *,
             ci = pi * (1 + drift) + float(rng.normal(0, 0.004))
             row = {"time": _start(m), "enterprise": eid, "completeness_frac": 0.97, "factor_table_version": FACTORS}
             if eid in insufficient and m == m0:
-                out["kpi_monthly"].append(row | {"status": "data_insufficient", "status_level": 3,
+                out["kpi_monthly"].append(row | {"status": Status.DATA_INSUFFICIENT.value, "status_level": 3,
                                                  "completeness_frac": 0.62, "path_index": pi})
                 continue
             energy = scale * 30 * float(rng.uniform(0.9, 1.1))
@@ -69,7 +69,7 @@ def synthetic_kpis(day: date, enterprises: pd.DataFrame, lines: pd.DataFrame, *,
         for d in days:
             base = {"time": _start(d), "enterprise": eid, "factor_table_version": FACTORS}
             if eid in insufficient:
-                out["kpi_daily"].append(base | {"data_status": "data_insufficient", "completeness_frac": 0.55})
+                out["kpi_daily"].append(base | {"data_status": DataStatus.DATA_INSUFFICIENT.value, "completeness_frac": 0.55})
                 continue
             comp = float(rng.choice([1.0, 0.99, 0.95]))
             tot = {"energy_tce": 0.0, "energy_tce_generation": 0.0, "co2_t": 0.0}
@@ -90,7 +90,8 @@ def synthetic_kpis(day: date, enterprises: pd.DataFrame, lines: pd.DataFrame, *,
         bm = float(rng.uniform(2, 10))
         bl = bm * 1.4
         val = bm * float(rng.uniform(0.85, 1.6))
-        cls = "at_or_better_than_benchmark" if val <= bm else ("between" if val <= bl else "worse_than_baseline")
+        cls = (Classification.AT_OR_BETTER_THAN_BENCHMARK if val <= bm else Classification.BETWEEN if val <= bl
+               else Classification.WORSE_THAN_BASELINE).value
         tags = {"enterprise": ln["enterprise"], "line": ln["line"], "product_class": ln["product_class"]}
         out["benchmark_monthly"].append({"time": _start(m0), **tags, "industry": industry[ln["enterprise"]],
             f"unit_energy_12m_{sfx}": val, f"unit_energy_ytd_{sfx}": val * 0.98, f"benchmark_{sfx}": bm,

@@ -208,7 +208,8 @@ def _quantity_fields(query: str) -> set[str]:
     fields = {v for k, v in vars(S).items() if k.startswith("F_") and isinstance(v, str)}
     named = set(re.findall(r'"([a-z0-9_]+)"', query)) & fields
     regex = {f"/{pat}/" for pat in re.findall(r"\(/\^\(?([a-z_|]+)\)?/\)", query)}
-    return {f for f in named | regex if QUANTITY.search(f)}
+    # a status level (e.g. energy_co2_status_level) is a code mapped to words, not a quantity
+    return {f for f in named | regex if QUANTITY.search(f) and not f.endswith("_status_level")}
 
 
 def test_no_quantity_is_shown_with_unit_none():
@@ -300,7 +301,7 @@ def test_provisioning_files():
 def test_alert_rules():
     doc = yaml.safe_load((PROV / "alerting" / "ecm-alerts.yaml").read_text())
     rules = {r["uid"]: r for g in doc["groups"] for r in g["rules"]}
-    assert set(rules) == {"ecm-enterprise-red", "ecm-device-offline"}
+    assert set(rules) == {"ecm-enterprise-red", "ecm-device-offline", "ecm-meter-silent"}  # silent: tests/ops
     for r in rules.values():
         a = r["data"][0]
         assert a["datasourceUid"] == DS_UID and "$timeFilter" in a["model"]["query"]
@@ -310,3 +311,30 @@ def test_alert_rules():
     assert red["data"][2]["model"]["conditions"][0]["evaluator"] == {"type": "within_range", "params": [1.5, 2.5]}
     off = rules["ecm-device-offline"]
     assert S.MEAS_DEVICE_STATUS in off["data"][0]["model"]["query"] and off["for"] == "72h"
+
+
+def test_required_rate_reads_red_when_steep_and_headroom_when_positive():
+    """required_annual_rate_frac is signed (issue #12 §7): e13's −0.342 (must fall 34.2 %/yr) renders red,
+    the district's +0.02 renders as headroom, in the district and enterprise stat panels (and the table)."""
+    from dashboards.panels import grafana_colour
+    from ecm.accounting.signs import COLOUR_HEX
+
+    found = 0
+    for uid in ("ecm-district-overview.json", "ecm-enterprise-detail.json"):
+        for p in panels(BOARDS[uid]):
+            if p["type"] != "stat" or not any(f'"{S.F_REQUIRED_RATE_FRAC}"' in t["query"] for t in p["targets"]):
+                continue
+            found += 1
+            d = p["fieldConfig"]["defaults"]
+            assert grafana_colour(d, -0.342) == (COLOUR_HEX["red"], None), p["title"]
+            assert grafana_colour(d, 0.02) == (COLOUR_HEX["green"], "余量 headroom"), p["title"]
+            # the plan's own rate (2.747 %/yr) is not steep; twice it is yellow
+            assert grafana_colour(d, -0.02)[0] == COLOUR_HEX["green"]
+            assert grafana_colour(d, -0.04)[0] == COLOUR_HEX["yellow"]
+    assert found == 2
+    table = next(p for p in panels(BOARDS["ecm-district-overview.json"]) if p["type"] == "table"
+                 and any(f'"{S.F_REQUIRED_RATE_FRAC}"' in t["query"] for t in p["targets"]))
+    rate = next(o for o in table["fieldConfig"]["overrides"] if "需年变化" in o["matcher"]["options"])
+    props = {pr["id"]: pr["value"] for pr in rate["properties"]}
+    cfg = {"thresholds": props["thresholds"], "mappings": props["mappings"]}
+    assert grafana_colour(cfg, -0.342)[0] == COLOUR_HEX["red"] and grafana_colour(cfg, 0.02)[1] == "余量 headroom"

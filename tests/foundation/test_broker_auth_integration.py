@@ -7,13 +7,14 @@ import time
 
 import pytest
 
-from ecm.mqtt import make_client
+from ecm.mqtt import gateway_client_id, make_client
 
 pytestmark = pytest.mark.integration
 
 
 def _connect(stack, user, password):
-    c = make_client(user if user.startswith("e") else f"t-{user}-{time.monotonic_ns()}", user, password)
+    c = make_client(gateway_client_id(user) if user.startswith("e") else f"t-{user}-{time.monotonic_ns()}", user,
+                    password)
     result = {}
     done = threading.Event()
 

@@ -22,7 +22,17 @@ def test_reading_published_with_mosquitto_pub_shows_up_in_ecm_query(stack):
     bridge = subprocess.Popen([sys.executable, "-m", "ingest"], env=dict(os.environ),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        time.sleep(2.0)
+        # publish once the bridge is subscribed (a publish before that is answered 0x10 and dropped)
+        health = stack.state_dir / "ingest" / "health-ingest-0.json"
+        t_start = time.time() * 1000
+        for _ in range(600):
+            try:
+                h = json.loads(health.read_text())
+                if h.get("subscribed") and h.get("time_ms", 0) >= t_start:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
         ts = datetime.now(timezone.utc).replace(microsecond=0)
         payload = json.dumps({"ts": ts.isoformat(), "values": {"energy_kwh": 4321.5}, "seq": 1})
         subprocess.run(["mosquitto_pub", "-h", creds["host"], "-p", str(creds["port"]), "-V", "mqttv5", "-q", "1",

@@ -37,6 +37,7 @@ def gw_meters() -> list[dict]:
     ms += [c(f"e01_gw_m{i:02d}", "electricity", "kwh", 7) for i in range(1, N_FLEET + 1)]
     ms += [c(f"e01_gw_k{i:02d}", "electricity", "kwh", 7) for i in range(1, 6)]
     ms += [c(f"e01_gw_d{i:02d}", "electricity", "kwh", 7) for i in range(1, 4)]
+    ms += [g(f"e01_gw_p{i}", "kw") for i in range(1, 5)]
     return ms
 
 
@@ -72,7 +73,7 @@ class GatewayProc:
     def write(self, devices: list[dict], *, port: int | None = None, **top) -> Path:
         cfg = {"enterprise": "e01",
                "mqtt": {"host": self.stack.mqtt_host, "port": port or self.stack.mqtt_port,
-                        "client_id": f"e01-gw-test-{self.dir.name[-12:]}", "keepalive_s": 5},
+                        "keepalive_s": 5},  # client id: the default e01-gw, the one the broker binds to e01
                "store": {"path": "queue.db", "max_mb": 64},
                "registry": str(self.registry), "jitter_frac": 0.1, "devices": devices}
         for k, v in top.items():
@@ -215,3 +216,38 @@ def landed(client, meter: str, field: str, since_ms: int) -> list[dict]:
         return []
     return [{"time_ms": int(t.value // 10**6), "value": float(v), "seq": int(s)}
             for t, v, s in zip(df["time"], df[field], df["seq"])]
+
+
+@pytest.fixture
+def null_modem():
+    """Two serial port paths joined like a null-modem cable (two raw ptys whose masters are pumped
+    into each other): the gateway opens one, a pymodbus serial server the other."""
+    import pty
+    import select
+    import tty
+
+    ma, sa = pty.openpty()
+    mb, sb = pty.openpty()
+    for fd in (sa, sb):
+        tty.setraw(fd)
+    stop_r, stop_w = os.pipe()
+
+    def pump():
+        while True:
+            r, _, _ = select.select([ma, mb, stop_r], [], [])
+            if stop_r in r:
+                return
+            for src, dst in ((ma, mb), (mb, ma)):
+                if src in r:
+                    try:
+                        os.write(dst, os.read(src, 4096))
+                    except OSError:
+                        pass
+
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    yield os.ttyname(sa), os.ttyname(sb)
+    os.write(stop_w, b"x")
+    t.join(5)
+    for fd in (ma, sa, mb, sb, stop_r, stop_w):
+        os.close(fd)

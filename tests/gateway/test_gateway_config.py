@@ -194,3 +194,27 @@ def test_decode_rejects_bad_values():
     assert from_bytes(bytes([4, 3, 2, 1]), "little", "little") == [0x0102, 0x0304]
     assert physical(12345678, 0.01) == 123456.78
     assert physical(5, 0.1, -1.0) == -0.5
+
+
+def test_example_config_and_compose_example_validate(tmp_path):
+    site = load_config(ROOT / "gateway/deploy/gateway.example.yaml")
+    assert [d.transport for d in site.cfg.devices] == ["modbus_tcp", "dlt645_tcp", "modbus_rtu_over_tcp", "opcua"]
+    import shutil
+
+    d = tmp_path / "deploy"
+    shutil.copytree(ROOT / "gateway/deploy", d)
+    (d / "gateway.yaml").write_text("")
+    (d / "mqtt_password").write_text("x")
+    res = subprocess.run(["docker-compose", "-f", str(d / "compose.gateway.yml"), "config"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "python" in res.stdout and "/etc/ecm-gateway/gateway.yaml" in res.stdout
+    unit = (ROOT / "gateway/deploy/ecm-gateway.service").read_text()
+    assert "ExecStart=/opt/ecm-gateway/venv/bin/python -m gateway --config" in unit and "KillSignal=SIGTERM" in unit
+
+
+def test_mqtt_principal_and_client_id(tmp_path):
+    assert load_config(_write(tmp_path, _cfg(mqtt={"username": "e01-gw2"}))).cfg.client_id == "e01-gw2"
+    assert "mqtt.username 'e02' is not a gateway of e01" in _err(tmp_path, _cfg(mqtt={"username": "e02"}))
+    assert "mqtt.client_id 'box1': the broker accepts only 'e01-gw' for user 'e01'" in _err(tmp_path, _cfg(mqtt={"client_id": "box1"}))
+    assert load_config(_write(tmp_path, _cfg(mqtt={"client_id": "e01-gw"}))).cfg.client_id == "e01-gw"

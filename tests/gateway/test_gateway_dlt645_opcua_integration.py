@@ -98,3 +98,38 @@ def test_opcua_kiln_values_land_polled_and_subscribed(stack, gw_bridge, gateway_
     assert gateway_proc.stop() == 0
     h = gateway_proc.health()
     assert h["devices"]["kiln_poll"]["state"] == "online" and h["devices"]["kiln_sub"]["state"] == "online"
+
+
+def test_opcua_with_basic256sha256_sign_and_encrypt(stack, gw_bridge, gateway_proc, emulators, tmp_path):
+    import asyncio
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    asyncio.run(setup_self_signed_certificate(certs / "gw_key.pem", certs / "gw_cert.der", "urn:ecm:gateway:e01",
+                                              "localhost", [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "e01-gw"}))
+    prof = load_profiles()["opcua_kiln_dcs"]
+    loop, emu = emulators(lambda: OpcUaEmulator(prof, cert_dir=certs).start())
+    call(loop, emu.set("kiln_temperature", 1201.25))
+    t0 = now_ms() - 1000
+    secure = {"security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
+              "certificate": str(certs / "gw_cert.der"), "private_key": str(certs / "gw_key.pem"),
+              "server_certificate": str(certs / "server_cert.der")}
+    gateway_proc.write([{"id": "kiln_secure", "profile": "opcua_kiln_dcs", "transport": "opcua", "endpoint": emu.endpoint,
+                         "opcua": secure, "schedule": {"process": 0.5}, "timeout_s": 5,
+                         "meters": {"kiln_temperature": "e01_gw_kiln_temp"}}])
+    gateway_proc.start()
+    cl = stack.client()
+    assert wait_for(lambda: 1201.25 in {r["value"] for r in landed(cl, "e01_gw_kiln_temp", "temperature_c", t0)}, 60), \
+        (gateway_proc.health(), gateway_proc.log_tail(10))
+    assert gateway_proc.stop() == 0
+    # the same server refuses an unsecured client: a status event, no reading
+    gateway_proc.write([{"id": "kiln_plain", "profile": "opcua_kiln_dcs", "transport": "opcua", "endpoint": emu.endpoint,
+                         "schedule": {"process": 0.5}, "timeout_s": 2, "meters": {"kiln_temperature": "e01_gw_kiln_temp"}}])
+    gateway_proc.start()
+    h = gateway_proc.wait(lambda h: h["devices"]["kiln_plain"]["reads_failed"] >= 1, 30, "refused")
+    assert h["devices"]["kiln_plain"]["reads_ok"] == 0 and h["devices"]["kiln_plain"]["state"] == "offline"
+    assert gateway_proc.stop() == 0

@@ -39,6 +39,12 @@ def test_online_after_connect_and_last_will_offline_on_sigkill(stack, gateway_pr
                                 for d in status_watch.docs("gateway")), 20)
     assert wait_for(lambda: any(isinstance(d, dict) and d["state"] == "online" and d["device"] == "meter1"
                                 for d in status_watch.docs("e01_gw_d01")), 20)
+    gateway_proc.wait(lambda h: h["devices"]["meter1"]["state"] == "online" and h["connected"], 20, "online")
+    res = subprocess.run([sys.executable, "-c", "from ecm.cli.main import main; main()", "gateway", "status",
+                          "--config", str(gateway_proc.config)], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("ECM_")})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.startswith("e01-gw ok ") and "dropped=0" in res.stdout and "meter1: online" in res.stdout
     n = len(status_watch.docs("gateway"))
     gateway_proc.kill()
     # keepalive 5 s: the broker publishes the will within 1.5 × keepalive
@@ -149,3 +155,39 @@ def test_clock_skew_warning_against_the_platform_date_header(tmp_path, caplog):
         gw.queue.close()
     finally:
         httpd.shutdown()
+
+
+def test_modbus_crc_errors_and_exception_responses_are_status_events_not_readings(stack, gw_bridge, gateway_proc,
+                                                                                   emulators, status_watch):
+    from gateway.sources import crc16
+
+    assert crc16(bytes.fromhex("010300000002")) == bytes.fromhex("C40B")   # the textbook read of 2 registers
+    prof = load_profiles()["din_rail_3ph_int"]
+    # RTU over TCP (a serial server); registers 0x00-0x0E only, so power_total (0x10) answers exception 2
+    loop, emu = emulators(lambda: ModbusEmulator(prof, [9], framer="rtu", size=0x10).start())
+    emu.set(9, "energy_import", 555.55)
+    t0 = now_ms() - 1000
+    gateway_proc.write([{"id": "rtu_meter", "profile": "din_rail_3ph_int", "transport": "modbus_rtu_over_tcp",
+                         "host": "127.0.0.1", "port": emu.port, "unit": 9, "timeout_s": 0.5,
+                         "schedule": {"energy": 0.4, "power": 0.4},
+                         "meters": {"energy_import": "e01_gw_d03", "power_total": "e01_gw_power"}}])
+    gateway_proc.start()
+    h = gateway_proc.wait(lambda h: h["devices"]["rtu_meter"]["reads_ok"] >= 2
+                          and h["devices"]["rtu_meter"]["errors"].get("modbus_exception", 0) >= 2, 30, "reads")
+    cl = stack.client()
+    assert wait_for(lambda: landed(cl, "e01_gw_d03", "energy_kwh", t0), 20), (gateway_proc.health(), gateway_proc.log_tail(20))
+    assert {r["value"] for r in landed(cl, "e01_gw_d03", "energy_kwh", t0)} == {555.55}
+    assert landed(cl, "e01_gw_power", "power_kw", t0) == []              # the refused register made no reading
+    assert wait_for(lambda: any(isinstance(d, dict) and d["state"] == "offline" and "exception code 2" in d["error"]
+                                for d in status_watch.docs("e01_gw_power")), 10)
+    emu.corrupt_crc = True
+    h = gateway_proc.wait(lambda h: h["devices"]["rtu_meter"]["errors"].get("crc", 0) >= 3, 30, "crc errors")
+    ok = h["devices"]["rtu_meter"]["reads_ok"]
+    time.sleep(1.5)
+    h = gateway_proc.fresh_health()
+    assert h["devices"]["rtu_meter"]["reads_ok"] == ok and "crc" in h["devices"]["rtu_meter"]["last_error"]
+    assert wait_for(lambda: any(isinstance(d, dict) and d["error"].startswith("crc")
+                                for d in status_watch.docs("e01_gw_d03")), 10)
+    emu.corrupt_crc = False
+    gateway_proc.wait(lambda h: h["devices"]["rtu_meter"]["reads_ok"] > ok, 20, "recovery")
+    assert gateway_proc.stop() == 0

@@ -50,11 +50,11 @@ class Publisher:
     """A paho MQTT v5 QoS 1 publisher logged in as ``user``; records each PUBACK reason code."""
 
     def __init__(self, stack, user: str, password: str | None = None, client_id: str | None = None):
-        from ecm.mqtt import make_client
+        from ecm.mqtt import gateway_client_id, make_client
 
         self.acks: dict[int, int] = {}
         self.lock = threading.Lock()
-        self.c = make_client(client_id or user, user,
+        self.c = make_client(client_id or gateway_client_id(user), user,
                              password if password is not None else stack.mqtt_password(user))
         self.c.max_inflight_messages_set(1000)
         self.c.max_queued_messages_set(0)

@@ -26,9 +26,10 @@ def test_sigterm_during_a_crash_loop_exits_within_10s_and_loses_nothing(stack, b
     base = now_ms() - 6 * 86400_000 + 3_600_000
     bridge.start().wait_ready()  # the session exists and is subscribed
     assert bridge.stop() == 0
-    health = stack.state_dir / "ingest" / "health-ingest-0.json"
-    health.unlink()
-    health.mkdir()  # every worker incarnation now fails (IsADirectoryError): a crash loop
+    spool = stack.state_dir / "ingest" / "spool" / "ingest-0"
+    assert not list(spool.glob("*.spool"))
+    shutil.rmtree(spool)
+    spool.write_text("not a folder")  # every worker incarnation now fails at start: a crash loop
     log_file = stack.state_dir / "ingest-bridge.log"
     log_at = log_file.stat().st_size
     try:
@@ -42,7 +43,8 @@ def test_sigterm_during_a_crash_loop_exits_within_10s_and_loses_nothing(stack, b
         took = _sigterm_exit_s(bridge)
         assert took <= 10.0, f"exit took {took:.1f} s"
     finally:
-        shutil.rmtree(health, ignore_errors=True)
+        spool.unlink()
+        spool.mkdir()
     bridge.start().wait_ready()
     assert wait_for(lambda: count_points(cl, meter, base, base + 50_000) >= 500, 30)
     time.sleep(0.5)

@@ -48,7 +48,7 @@ def test_enterprise_cannot_join_the_bridge_share_online_offline_persistent_or_cl
     for k, (clean, expiry, offline) in enumerate([(True, None, False), (False, 3600, False), (False, 3600, True)]):
         t0 = base + k * 600_000
         seen: list = []
-        att, rc, _ = _connect(stack, "e01", "e01", clean=clean, expiry=expiry)
+        att, rc, _ = _connect(stack, "e01", "e01-gw", clean=clean, expiry=expiry)
         assert rc == 0
         codes: list = []
         sub_done = threading.Event()
@@ -67,7 +67,7 @@ def test_enterprise_cannot_join_the_bridge_share_online_offline_persistent_or_cl
         time.sleep(0.5)
         assert count_points(cl, meter, t0, t0 + 20_000) == 2000
         if offline:  # resuming the offline session delivers nothing either
-            att, rc, _ = _connect(stack, "e01", "e01", clean=False, expiry=3600)
+            att, rc, _ = _connect(stack, "e01", "e01-gw", clean=False, expiry=3600)
             att.on_message = lambda c, u, m: seen.append(m.topic)
             time.sleep(1.0)
         _close(att)
@@ -140,10 +140,10 @@ def test_resuming_the_stopped_bridge_session_is_refused_and_queued_readings_land
 def test_another_gateways_client_id_is_refused_and_it_stays_online(stack):
     from ecm.mqtt import status_topic
 
-    e02, rc, e02_state = _connect(stack, "e02", "e02", will=status_topic("e02"))
+    e02, rc, e02_state = _connect(stack, "e02", "e02-gw", will=status_topic("e02"))
     assert rc == 0
     e02.publish(status_topic("e02"), "online", qos=1, retain=True).wait_for_publish(5)
-    for cid in ("e02", "ingest-0", "ingest-7", "ecm-admin", "e01-gw2", "whatever"):
+    for cid in ("e02-gw", "e02", "ingest-0", "ingest-7", "ecm-admin", "e01", "e01-gw2", "whatever"):
         c, rc, _ = _connect(stack, "e01", cid)
         c.loop_stop()
         assert rc == 0x87, cid

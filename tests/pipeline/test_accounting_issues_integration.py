@@ -77,7 +77,7 @@ def test_blocking_accounting_issue_is_stored_and_withholds_the_enterprise_day(st
     # and so does the report
     out = build_report(DAY, client=client, registry=reg, out_dir=tmp_path)
     html = "".join(p.read_text(encoding="utf-8") for p in out.glob("*e02*.html"))
-    assert "ecm.energy.quantity_missing" in html
+    assert "ecm.energy.quantity_missing" in html and "主表全天无计量" in html  # named, in plain words
 
     # the late readings arrive; re-running the day publishes it and the stale issue is gone
     _write(client, clean[clean["meter"] == gas])

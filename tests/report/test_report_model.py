@@ -105,3 +105,23 @@ def test_email_off_by_default_and_message_names_report(data, tmp_path):
     subject, body, files = message_parts(res.path)
     assert "合成测试区" in subject and DAY.isoformat() in subject and "rev" not in subject
     assert files[0].endswith("district.pdf") and all(Path(f).exists() for f in files)
+
+
+def test_district_summary_names_the_window_the_mix_and_the_co2_target(data):
+    """Issue #12: the header states the YTD window (1–2月 / Jan–Feb), the summary carries the structure vs
+    efficiency sentence and the CO₂ index with its status, all as stored in kpi_monthly."""
+    km = data.kpi_monthly.copy()
+    sel = (km.enterprise == "_district") & (km.month == "2024-03")
+    assert sel.sum() == 1
+    km.loc[sel, ["ytd_window_zh", "ytd_window_en", "mix_explanation_zh", "mix_explanation_en", "energy_co2_status",
+                 "co2_label_zh", "co2_label_en"]] = ["1–2月", "Jan–Feb", "降幅主要来自结构变化", "mostly a shift in mix", "red",
+                                                     "能源活动二氧化碳", "energy-related CO₂"]
+    km.loc[sel, ["energy_co2_index_fixed_vintage", "co2_reference_index", "structure_effect_vs_base"]] = [0.9712, 0.9237,
+                                                                                                        0.9031]
+    d = type(data)(**{**data.__dict__, "kpi_monthly": km})
+    s = monthly_summary(d, "_district")
+    assert s["ytd_window_en"] == "Jan–Feb" and s["structure_effect_vs_base"] == pytest.approx(0.9031)
+    html = render_html(make_env(), build_district(d), {"number": 1, "changes": []}, {})
+    assert "年累计 year to date 1–2月 / Jan–Feb" in html
+    assert "降幅主要来自结构变化" in html and "mostly a shift in mix" in html
+    assert "能源活动二氧化碳强度指数" in html and "0.971" in html and "0.924" in html

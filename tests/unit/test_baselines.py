@@ -129,8 +129,10 @@ def test_fsu_by_hand():
 
 def test_drift_detection_days_by_hand():
     # excess 1σ per day, k = 0.5: S = 0.5, 1.0, ... > 10 after 21 days
-    assert bl.drift_detection_days(np.ones(100), 1.0) == 21
-    assert bl.drift_detection_days(np.full(100, 0.4), 1.0) is None
+    assert bl.drift_detection_days(np.ones(100), 1.0, k=0.5) == 21
+    assert bl.drift_detection_days(np.full(100, 0.4), 1.0, k=0.5) is None
+    # ramp 0.1 s σ on day s, k = 1, h = 10: S_T = Σ_{s=11..T} (0.1 s − 1); S_23 = 9.1, S_24 = 10.5
+    assert bl.drift_detection_days(0.1 * np.arange(1, 100), 1.0, k=1.0, h=10.0) == 24
 
 
 def _two_years(step_day: int | None = None, step: float = 0.0, drift_per_day: float = 0.0, seed: int = 20):
@@ -224,3 +226,59 @@ def test_scope_series_builds_enterprise_mix():
     assert list(ent["energy_tce"]) == [4.0, 6.0]
     assert list(ent.columns[:3]) == ["energy_tce", "x:output_a", "x:output_b"]
     assert list(s[("line", "b")]["x:output"]) == [30.0, 40.0]
+
+
+def test_reporting_period_ends_before_the_next_measure_on_the_scope():
+    ms = [{"id": "a", "enterprise": "e1", "line": "l1", "date": "2023-06-01"},
+          {"id": "b", "enterprise": "e1", "line": "l1", "date": "2024-09-01"},
+          {"id": "c", "enterprise": "e1", "line": "l2", "date": "2024-01-01"},
+          {"id": "d", "enterprise": "e1", "line": None, "date": "2025-01-01"}]
+    last = date(2026, 8, 31)
+    assert bl._reporting_end(ms[0], ms, last) == date(2024, 8, 31)   # b is next on l1; c is on another line
+    assert bl._reporting_end(ms[2], ms, last) == date(2024, 12, 31)
+    assert bl._reporting_end(ms[3], ms, last) == last
+
+
+def test_block_uncertainty_by_hand():
+    """Residuals +1/−1 tce alternating per 30-day block, 12 blocks: CV_b = √(12/10)/mean block energy."""
+    from scipy import stats
+
+    n = 360
+    x = np.full(n, 100.0)
+    x[::2] = 120.0                          # output varies so the slope is identified
+    sign = np.where((np.arange(n) // 30) % 2 == 0, 1.0, -1.0)
+    y = 5 + 0.1 * x + sign / 30.0          # +1 / −1 tce summed over each block
+    f = _series(n, y, x)
+    m = bl.fit_model(f, ("line", "l1"), "e1", D0, D0 + timedelta(days=n - 1))
+    r_b, e_b, _ = bl._blocks(f, m, D0, D0 + timedelta(days=n - 1))
+    assert len(r_b) == 12
+    np.testing.assert_allclose(np.abs(r_b), 1.0, rtol=1e-6)
+    cv = math.sqrt(12 / 10) / e_b.mean()
+    # ρ of +1,−1,... is negative → n′ = n; t(0.95, 10)
+    want = stats.t.ppf(0.95, 10) * 1.26 * cv * math.sqrt((1 + 2 / 12) / 6) * 1000.0
+    got = bl.block_savings_uncertainty(f, m, D0, D0 + timedelta(days=n - 1), 1000.0, 180, 0.90)
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_baseline_trend_found_only_when_there_is_one():
+    n = 3 * 365
+    x = 800 + 100 * np.sin(np.arange(n) * 2 * np.pi / 365) + 30 * _noise(n, 30)
+    e = 10 + 0.1 * x
+    aged = e * (1 + 0.02 * np.arange(n) / 365.25) * (1 + 0.01 * _noise(n, 31))
+    flat = e * (1 + 0.01 * _noise(n, 31))
+    last = D0 + timedelta(days=n - 1)
+    for y, want in ((aged, True), (flat, False)):
+        f = _series(n, y, x)
+        m = bl.fit_model(f, ("line", "l1"), "e1", last - timedelta(days=364), last)
+        tr = bl.baseline_trend(f, m, D0, last)
+        assert tr["significant"] is want and tr["n"] == 36
+        if want:
+            assert tr["b"] == pytest.approx(0.02 / 1.03, abs=0.003)   # 2 %/yr of the level at mid-baseline
+
+
+def test_enterprise_scope_pauses_for_a_line_measure():
+    s, e = _two_years(step_day=500, step=0.10)
+    series = {("line", "l1"): s, ("enterprise", "e1"): s}
+    measures = [{"id": "m1", "enterprise": "e1", "line": "l1", "date": (D0 + timedelta(days=500)).isoformat()}]
+    _, _, issues = bl.baseline_daily(series, {"l1": "e1", "e1": "e1"}, measures=measures)
+    assert not [i for i in issues if i.name == "ecm.baseline.drift"]
