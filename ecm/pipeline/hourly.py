@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.counters import counters_to_deltas, deltas_to_periods
+from ecm.accounting.gaps import apportion_gaps
 from ecm.periods import TZ
 from ecm.pipeline.readings import load_readings
 from ecm.schema import MEAS_METER_HOURLY as METER_HOURLY
@@ -18,6 +19,8 @@ def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Times
     """Per counter meter and hour in (start, end]: consumption in the field named by the meter's
     quantity, ``n_intervals``, ``completeness_frac`` and ``flags`` (pure)."""
     deltas, issues = counters_to_deltas(readings, counters)
+    deltas, split_issues = apportion_gaps(deltas, "1h", TZ)   # a gap is shared linearly over its hours
+    issues += split_issues
     per, more = deltas_to_periods(deltas, "1h", TZ, window=(start, end))
     if issues or more:  # the nightly run locates and stores the day's counter issues (dq_result)
         log.info("hourly_counter_issues", extra={"n_issues": len(issues) + len(more), "start": start.isoformat()})
@@ -42,7 +45,7 @@ def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, ch
     ids = registry.enterprise_ids
     for i in range(0, len(ids), chunk_enterprises):
         chunk = ids[i:i + chunk_enterprises]
-        r = load_readings(client, quantities, start, end, enterprises=chunk)
+        r = load_readings(client, quantities, start, end, carry_out=pd.Timedelta(days=1), enterprises=chunk)
         frame = hourly_frame(r[r["meter"].isin(counters.index)], counters, start, end)
         if len(frame):
             n += client.write_frame(frame, METER_HOURLY, ["enterprise", "meter", "quantity"])
