@@ -15,14 +15,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
     AIRFLOW_HOME=/opt/airflow TZ=Asia/Shanghai
 
 # WeasyPrint (PDF reports) needs pango; CJK fonts for Chinese reports and charts;
-# influxdb (1.x client tools, `influxd backup/restore -portable`) for `ecm backup`.
+# `ecm backup`: influxdb (`influxd backup/restore -portable`) and pg_dump/pg_restore of the
+# compose PostgreSQL's major version (16; Debian 12's own client is 15, and pg_dump refuses a
+# newer server), from the PostgreSQL project's Debian repository.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-cjk tzdata \
-      influxdb influxdb-client \
+      influxdb influxdb-client ca-certificates curl \
+ && install -d /usr/share/postgresql-common/pgdg \
+ && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update && apt-get install -y --no-install-recommends postgresql-client-16 \
  && rm -rf /var/lib/apt/lists/*
 
 RUN pip install "apache-airflow==${AIRFLOW_VERSION}" \
       apache-airflow-providers-fab apache-airflow-providers-postgres apache-airflow-providers-smtp \
+      apache-airflow-providers-celery \
       psycopg2-binary \
       --constraint "${AIRFLOW_CONSTRAINTS}"
 

@@ -20,3 +20,13 @@ done
 echo "ecm-init: volumes ready"
 # 4. InfluxDB retention policies and shard durations (admin credentials from the environment)
 ecm retention apply
+# 5. Grafana alerting: the generated rules plus contact points and policies for the channels this
+#    site configured (ALERT_* in .env; the file holds ${VAR} references, not the addresses)
+mkdir -p /grafana-alerting
+rm -f /grafana-alerting/*.yaml
+cp /opt/ecm-grafana-rules/ecm-alerts.yaml /grafana-alerting/
+python -m ecm.alerting /grafana-alerting \
+  $([ -n "${ALERT_EMAIL_TO:-}" ] && echo --email) \
+  $([ -n "${ALERT_WECOM_WEBHOOK_URL:-}" ] && echo --wecom) \
+  $([ -n "${ALERT_DINGTALK_WEBHOOK_URL:-}" ] && echo --dingtalk)
+chmod 0644 /grafana-alerting/*.yaml

@@ -8,6 +8,8 @@
 - ``.compose/mosquitto/dynsec.json``: the broker's dynamic-security config (ecm/dynsec.py: principals
   bound to client ids, subscriptions denied to enterprises), the same as the local broker's
   (``ecm services start``); installed into the broker's data volume at every start.
+- ``.compose/mosquitto/tls/``: the broker's CA and server certificate (generated once; gateways
+  connect to the published TLS port 8883 with ``ca.crt``).
 - ``.env``: every secret docker-compose.yml needs, among them ``AIRFLOW_ADMIN_PASSWORD`` (the
   Airflow UI ``admin`` of the FAB auth manager, created by airflow-init). Existing values are kept
   unless ``--force``; nothing has a default password.
@@ -72,6 +74,15 @@ def env_values(sec: dict, old: dict[str, str]) -> dict[str, str]:
         "AIRFLOW_ADMIN_PASSWORD": pw(),
         "AIRFLOW_CONN_SMTP_DEFAULT": "smtp://mail.example.invalid:587",
         "ECM_REPORT_EMAIL_TO": "",
+        # alert channels (ecm.alerting; empty = not used) and Grafana's SMTP for e-mail alerts
+        "ALERT_EMAIL_TO": "",
+        "ALERT_WECOM_WEBHOOK_URL": "",
+        "ALERT_DINGTALK_WEBHOOK_URL": "",
+        "ALERT_SMTP_ENABLED": "false",
+        "ALERT_SMTP_HOST": "",
+        "ALERT_SMTP_USER": "",
+        "ALERT_SMTP_PASSWORD": "",
+        "ALERT_SMTP_FROM": "",
     }
     return {k: old.get(k, v) for k, v in fresh.items()}
 
@@ -97,6 +108,9 @@ def generate(out: Path, env_file: Path, *, force: bool = False) -> None:
     (out / "mosquitto").mkdir(parents=True, exist_ok=True)
     for stale in ("passwd", "acl"):  # pre-dynsec files
         (out / "mosquitto" / stale).unlink(missing_ok=True)
+    from ecm.tls import ensure_tls
+
+    ensure_tls(out / "mosquitto" / "tls", extra_names=("mosquitto",))  # once; --force keeps the CA
     _write(out / "mosquitto" / "dynsec.json",
            json.dumps(dynsec.build_config(sec["mqtt"], reg.enterprise_ids, ingest_user=INGEST_USER), indent=1))
     env = env_values(sec, {} if force else _read_env(env_file))

@@ -5,14 +5,26 @@
 - ``ecm-device-offline``: a meter or gateway whose retained status has been ``offline``
   (``device_status.online`` = 0, gateways' last will) for 72 h, i.e. never later than the
   national 3-working-day rule. Grafana's pending period carries the duration.
-Written to ``provisioning/alerting/ecm-alerts.yaml`` by ``python -m dashboards.generate``.
+- ``ecm-meter-silent``: a meter whose newest reading was *received* (``received_ms``, stamped by
+  the ingest bridge) 72 h or more before the newest reading of any meter, so a silent meter behind
+  an online gateway fires too. Grafana's expressions have no clock: the platform's own newest
+  arrival (query N) is "now", which also keeps a platform-wide outage (ingest down) from paging
+  every meter at once; that outage is the ingest-health board's job. A meter silent for longer
+  than the query window (35 days) drops out of the rule: decommission it in the registry.
+Every rule has a ``severity`` label (critical, warning): ecm.alerting routes it to the site's
+channels (e-mail, WeCom, DingTalk). Written to ``provisioning/alerting/ecm-alerts.yaml`` by
+``python -m dashboards.generate``.
 """
 from __future__ import annotations
 
 from dashboards import panels as P
 from ecm import schema as S
 
-FOLDER = "ECM 能耗监测 / Energy monitoring"
+#: Grafana folder of the rules and boards; a "/" would be read as a nested folder path
+FOLDER = "ECM 能耗监测 · Energy monitoring"
+#: raw readings' source in the deployment (compose: ECM_INFLUX_RAW_RP=raw, see ecm.retention)
+READINGS_FROM = f'{P.ident("raw")}.{P.ident(S.MEAS_READINGS)}'
+SILENT_WINDOW_S = 35 * 86400
 
 
 def _query(ref: str, query: str, seconds: int) -> dict:
@@ -38,6 +50,27 @@ def _rule(uid: str, ttl: str, query: str, seconds: int, evaluator: dict, for_: s
     }
 
 
+def silent_meter_rule() -> dict:
+    """Per meter: (newest arrival anywhere − the meter's newest arrival) in hours ≥ 72 → firing."""
+    q_meter = (f"SELECT last({P.ident(S.F_RECEIVED_MS)}) FROM {READINGS_FROM} WHERE $timeFilter "
+               f"GROUP BY {P.ident(S.TAG_ENTERPRISE)}, {P.ident(S.TAG_METER)}")
+    q_now = f"SELECT last({P.ident(S.F_RECEIVED_MS)}) FROM {READINGS_FROM} WHERE $timeFilter"
+    return {
+        "uid": "ecm-meter-silent", "title": "表计静默超72小时 / meter silent for 72 h", "condition": "D",
+        "for": "10m", "noDataState": "OK", "execErrState": "Error",
+        "data": [_query("A", q_meter, SILENT_WINDOW_S), _query("N", q_now, SILENT_WINDOW_S),
+                 _expr("B", {"type": "reduce", "expression": "A", "reducer": "last", "settings": {"mode": "dropNN"}}),
+                 _expr("M", {"type": "reduce", "expression": "N", "reducer": "last", "settings": {"mode": "dropNN"}}),
+                 _expr("C", {"type": "math", "expression": "($M - $B) / 3600000"}),
+                 _expr("D", {"type": "threshold", "expression": "C",
+                             "conditions": [{"evaluator": {"type": "gt", "params": [S.OFFLINE_FLAG_H - 1e-9]}}]})],
+        "annotations": {"summary": "{{ $labels.enterprise }}/{{ $labels.meter }} 静默 ≥ 72 h: no reading received "
+                                   "for {{ humanize $values.C.Value }} h (3-working-day rule)",
+                        "__dashboardUid__": "ecm-ingest-health"},
+        "labels": {"severity": "warning", "team": "district-energy"}, "isPaused": False,
+    }
+
+
 def build() -> dict:
     red = _rule(
         "ecm-enterprise-red", "企业红色预警 / enterprise status red",
@@ -56,5 +89,5 @@ def build() -> dict:
         "ecm-ingest-health")
     return {"apiVersion": 1, "groups": [
         {"orgId": 1, "name": "ecm-compliance", "folder": FOLDER, "interval": "1h", "rules": [red]},
-        {"orgId": 1, "name": "ecm-devices", "folder": FOLDER, "interval": "5m", "rules": [offline]},
+        {"orgId": 1, "name": "ecm-devices", "folder": FOLDER, "interval": "5m", "rules": [offline, silent_meter_rule()]},
     ]}

@@ -42,7 +42,7 @@ def panels(first_id: int = 40, y: int = 40) -> list[dict]:
         first_id, P.title("产线能耗 实际 vs 基线预期", "line energy, actual vs baseline expected", "吨标准煤 tce"),
         [P.target(q["actual"], "A", alias="$tag_line 实际 actual"),
          P.target(q["expected"], "B", alias="$tag_line 预期 expected")],
-        P.grid(0, y, 12, 9), interval="1d", decimals=1,
+        P.grid(0, y, 12, 9), interval="1d", decimals=1, unit=P.U_TCE,
         overrides=[P.override("byRegexp", "/expected/", [P.prop("custom.lineStyle", {"fill": "dash", "dash": [8, 6]})])],
         desc="Expected = the line's energy baseline (ISO 50006 / GB/T 36713 regression on output, 2022) "
              "at the day's output. Dashed: expected; solid: actual.")
@@ -50,8 +50,8 @@ def panels(first_id: int = 40, y: int = 40) -> list[dict]:
         first_id + 1, P.title("累积偏差 CUSUM（实际 − 预期）", "CUSUM of actual − expected", "吨标准煤 tce"),
         [P.target(q["cusum"], "A", alias="$tag_line CUSUM"),
          P.target(q["alarms"], "B", alias="$tag_line 漂移告警 drift alarm")],
-        P.grid(12, y, 12, 9), interval="1d", decimals=1,
-        overrides=[P.override("byRegexp", "/drift/", [P.prop("custom.drawStyle", "points"),
+        P.grid(12, y, 12, 9), interval="1d", decimals=1, unit=P.U_TCE,
+        overrides=[P.override("byRegexp", "/drift/", [P.prop("unit", "none"),P.prop("custom.drawStyle", "points"),
                                                       P.prop("custom.pointSize", 10),
                                                       P.prop("color", {"mode": "fixed", "fixedColor": "red"})])],
         desc="Falling = using less than the baseline (savings); rising = more. Red points: ecm.baseline.drift "
@@ -59,6 +59,9 @@ def panels(first_id: int = 40, y: int = 40) -> list[dict]:
     savings = P.table(
         first_id + 2, P.title("节能措施核定节能量（90% 区间）", "verified savings per measure (90 % band)",
                               "吨标准煤 tce, 吨二氧化碳 tCO₂"),
-        [P.target(q["savings"], "A", fmt="table")], P.grid(0, y + 9, 24, 7), decimals=1,
+        [P.target(q["savings"], "A", fmt="table")], P.grid(0, y + 9, 24, 7), decimals=1, unit=P.U_TCE,
+        overrides=[P.override("byName", "co2_t", [P.prop("unit", P.U_TCO2)]),
+                   P.override("byName", "since", [P.prop("unit", "string")]),
+                   P.override("byName", "model", [P.prop("unit", "string")])],
         desc="IPMVP option C avoided energy since each measure, with ASHRAE Guideline 14 uncertainty at 90 %.")
     return [actual_expected, cusum, savings]

@@ -50,6 +50,17 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def ensure_binary(name: str, configured: str) -> str:
     """Path of ``configured``; installs the Debian package when missing and running as root."""
     path = shutil.which(configured) or (configured if os.path.exists(configured) else None)
@@ -122,10 +133,12 @@ class MosquittoService:
 
     name = "mosquitto"
 
-    def __init__(self, state_dir: Path, host: str, port: int, enterprise_ids: list[str], binary: str = "mosquitto"):
+    def __init__(self, state_dir: Path, host: str, port: int, enterprise_ids: list[str], binary: str = "mosquitto",
+                 tls_port: int | None = None, tls_host: str = "0.0.0.0"):
         self.dir = Path(state_dir).resolve() / "mosquitto"
         self.state_dir = Path(state_dir).resolve()
         self.host, self.port, self.enterprise_ids, self.binary = host, port, enterprise_ids, binary
+        self.tls_port, self.tls_host = tls_port or None, tls_host
         self.pidfile = self.dir / "mosquitto.pid"
 
     def write_config(self) -> Path:
@@ -135,9 +148,20 @@ class MosquittoService:
         rewrites it on every live change), and live changes go through ``sync_live``."""
         from ecm import dynsec
 
+        if not _is_loopback(self.host):
+            raise ServiceError(f"the plaintext MQTT listener must be on loopback, not {self.host}",
+                               hint="enterprises connect over TLS (ECM_MQTT_TLS_PORT); keep ECM_MQTT_HOST=127.0.0.1")
         secrets = ensure_secrets(self.state_dir, self.enterprise_ids)
         (self.dir / "data").mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
+        tls = ""
+        if self.tls_port:
+            from ecm.tls import ensure_tls
+
+            t = ensure_tls(self.dir / "tls")
+            tls = (f"\n# Enterprises: TLS (certificates generated once under {self.dir / 'tls'}; give gateways ca.crt)\n"
+                   f"listener {self.tls_port} {self.tls_host}\ncafile {t['cafile']}\ncertfile {t['certfile']}\n"
+                   f"keyfile {t['keyfile']}\ntls_version tlsv1.2\n")
         ds = self.dir / "dynsec.json"
         if _read_pid(self.pidfile) is None:
             dynsec.write_config(ds, dynsec.build_config(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER))
@@ -161,13 +185,14 @@ max_queued_messages 2000000
 max_queued_bytes 0
 max_packet_size 4194304
 set_tcp_nodelay true
-listener {self.port} {self.host}
 log_dest file {self.dir / 'mosquitto.log'}
 log_type error
 log_type warning
 log_type notice
 connection_messages false
-""")
+# Platform services (ingest, simulator, CLI): plaintext, loopback only
+listener {self.port} {self.host}
+{tls}""")
         return conf
 
     def control(self):
@@ -176,6 +201,25 @@ connection_messages false
 
         pw = ensure_secrets(self.state_dir, self.enterprise_ids)["mqtt"][ADMIN_USER]
         return DynsecControl(self.host, self.port, pw)
+
+    def rotate_password(self, user: str) -> str:
+        """New password for principal ``user``: saved, applied live, and every session using the
+        old one disconnected at once (the plugin kicks a client it disables)."""
+        from ecm.secrets import rotate_mqtt_password
+
+        if self.status().running:
+            self.sync_live()  # the principal exists in the running broker
+        pw = rotate_mqtt_password(self.state_dir, user)
+        if not self.status().running:
+            return pw  # applied when the broker starts (its config is generated from the secrets)
+        ctl = self.control()
+        try:
+            ctl.run([{"command": "setClientPassword", "username": user, "password": pw},
+                     {"command": "disableClient", "username": user},
+                     {"command": "enableClient", "username": user}])
+        finally:
+            ctl.close()
+        return pw
 
     def sync_live(self) -> None:
         """Bring the running broker's principals and roles to the registry's (idempotent)."""
@@ -285,6 +329,8 @@ bind-address = "127.0.0.1:{rpc}"
   auth-enabled = true
   log-enabled = false
   write-tracing = false
+  # no /debug/pprof (profiles, heap dumps) without credentials; see InfluxService.write_config
+  pprof-enabled = false
   max-row-limit = 0
   max-body-size = 0
   max-connection-limit = 0
@@ -378,7 +424,7 @@ def local_services(settings=None, registry=None) -> list:
     reg = registry or get_registry()
     ids = reg.enterprise_ids
     return [
-        MosquittoService(s.state_path, s.mqtt_host, s.mqtt_port, ids, s.mosquitto_bin),
+        MosquittoService(s.state_path, s.mqtt_host, s.mqtt_port, ids, s.mosquitto_bin, s.mqtt_tls_port, s.mqtt_tls_host),
         InfluxService(s.state_path, s.influx_url, s.influx_db, ids, s.influxd_bin,
                       raw_retention_days=s.influx_raw_retention_days,
                       retention_check_interval=s.influx_retention_check_interval),

@@ -48,7 +48,10 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(Path(".ecm"), description="Folder for data, secrets and logs of local services.")
     mqtt_host: str = Field("127.0.0.1", description="MQTT broker host.")
-    mqtt_port: int = Field(18830, description="MQTT broker TCP port (loopback listener).")
+    mqtt_port: int = Field(18830, description="MQTT broker TCP port (plaintext listener, loopback only).")
+    mqtt_tls_port: int = Field(8883, description="MQTT over TLS port for enterprises (certificates generated once "
+                                                 "under the state dir); 0 = no TLS listener.")
+    mqtt_tls_host: str = Field("0.0.0.0", description="Address of the TLS listener.")
     influx_url: str = Field("http://127.0.0.1:18086", description="InfluxDB base URL (v1 HTTP API).")
     influx_db: str = Field("ecm", description="InfluxDB database (1.x) or DBRP-mapped bucket (2.x/3.x).")
     influx_token: str = Field("", description="InfluxDB 2.x/3.x API token; empty means v1 user/password auth.")
@@ -60,6 +63,7 @@ class Settings(BaseSettings):
     influx_raw_rp: str = Field("", description="Retention policy of raw readings ('raw'); empty = the default policy.")
     influx_raw_retention_days: int = Field(400, description="Days raw readings are kept (retention policy 'raw').")
     influx_retention_check_interval: str = Field("30m", description="How often influxd drops expired shards (local server).")
+    influx_rpc_address: str = Field("", description="host:port of influxd's RPC service for backup/restore; empty = the local server's.")
     district_file: Path = Field(Path("config/district.yaml"), description="District registry YAML.")
     factors_file: Path = Field(Path("config/factors.yaml"), description="Factor and benchmark tables YAML.")
     reports_dir: Path = Field(Path("reports"), description="Where reports are written.")

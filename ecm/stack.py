@@ -138,11 +138,13 @@ class Stack:
 
     def __init__(self, state_dir: Path, *, mqtt_host: str, mqtt_port: int, influx_url: str, db: str,
                  enterprise_ids: list[str], district_file: Path | None = None, owns_state: bool = False,
-                 mosquitto_bin: str = "mosquitto", influxd_bin: str = "influxd"):
+                 mosquitto_bin: str = "mosquitto", influxd_bin: str = "influxd",
+                 mqtt_tls_port: int | None = None, mqtt_tls_host: str = "127.0.0.1"):
         self.state_dir = Path(state_dir)
         self.mqtt_host, self.mqtt_port, self.influx_url, self.db = mqtt_host, mqtt_port, influx_url, db
         self.district_file, self.owns_state = district_file, owns_state
-        self.mosquitto = MosquittoService(self.state_dir, mqtt_host, mqtt_port, enterprise_ids, mosquitto_bin)
+        self.mosquitto = MosquittoService(self.state_dir, mqtt_host, mqtt_port, enterprise_ids, mosquitto_bin,
+                                          mqtt_tls_port, mqtt_tls_host)
         self.influx = InfluxService(self.state_dir, influx_url, db, enterprise_ids, influxd_bin)
 
     @classmethod
@@ -159,7 +161,8 @@ class Stack:
         state = Path(tempfile.mkdtemp(prefix=prefix)) if owns else Path(state_dir)
         return cls(state, mqtt_host="127.0.0.1", mqtt_port=free_port(), influx_url=f"http://127.0.0.1:{free_port()}",
                    db=db, enterprise_ids=list(enterprise_ids), district_file=district_file or s.district_path,
-                   owns_state=owns, mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin)
+                   owns_state=owns, mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin,
+                   mqtt_tls_port=free_port(), mqtt_tls_host="127.0.0.1")
 
     @classmethod
     def from_settings(cls, settings=None, registry=None) -> "Stack":
@@ -171,7 +174,8 @@ class Stack:
         reg = registry or get_registry()
         return cls(s.state_path, mqtt_host=s.mqtt_host, mqtt_port=s.mqtt_port, influx_url=s.influx_url,
                    db=s.influx_db, enterprise_ids=reg.enterprise_ids, district_file=s.district_path,
-                   mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin)
+                   mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin,
+                   mqtt_tls_port=s.mqtt_tls_port, mqtt_tls_host=s.mqtt_tls_host)
 
     # -- environment ------------------------------------------------------------------
     def env(self, clean: bool = False, **extra: str) -> dict:

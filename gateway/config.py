@@ -197,8 +197,8 @@ class Mqtt(_Strict):
     username: str | None = Field(None, description="Default: the enterprise id.")
     password_env: str | None = Field("GATEWAY_MQTT_PASSWORD", description="Environment variable with the password.")
     password_file: Path | None = Field(None, description="File holding the password (first line).")
-    client_id: str | None = Field(None, description="Default and only accepted value: the username (the broker "
-                                                    "binds each gateway principal to it, ecm/dynsec.py).")
+    client_id: str | None = Field(None, description="Default and only accepted value: the principal's bound client "
+                                                    "id (<E>-gw for username <E>, else the username; ecm/dynsec.py).")
     keepalive_s: int = Field(30, ge=5, le=3600)
     tls: bool = False
     ca_file: Path | None = None
@@ -315,9 +315,11 @@ class GatewayConfig(_Strict):
         if u != self.enterprise and not u.startswith(self.enterprise + "-"):
             raise ValueError(f"mqtt.username {u!r} is not a gateway of {self.enterprise} "
                              f"(use {self.enterprise} or {self.enterprise}-<name>)")
-        if self.mqtt.client_id not in (None, u):
-            raise ValueError(f"mqtt.client_id {self.mqtt.client_id!r}: the broker accepts only the username {u!r} "
-                             "as client id (leave client_id out)")
+        from ecm.mqtt import gateway_client_id
+
+        if self.mqtt.client_id not in (None, gateway_client_id(u)):
+            raise ValueError(f"mqtt.client_id {self.mqtt.client_id!r}: the broker accepts only "
+                             f"{gateway_client_id(u)!r} for user {u!r} (leave client_id out)")
         return self
 
     @property

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 import time
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,27 +53,20 @@ def main() -> None:
     ap.add_argument("--enterprises", type=int, default=200)
     ap.add_argument("--day", default="2026-03-10")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="ecm-bench-baselines-"))
-    from ecm.services import InfluxService, free_port
-    from ecm.settings import reset_settings_cache
-
-    port = free_port()
-    os.environ.update({"ECM_STATE_DIR": str(tmp), "ECM_INFLUX_URL": f"http://127.0.0.1:{port}",
-                       "ECM_INFLUX_DB": "bench"})
-    reset_settings_cache()
     import sim_devices
-    from ecm.influx import InfluxClient
     from ecm.pipeline.baselines import run_baselines
     from ecm.registry import get_registry
+    from ecm.stack import Stack
 
     reg = sim_devices.select_registry(get_registry(), args.enterprises)
-    ix = InfluxService(tmp, os.environ["ECM_INFLUX_URL"], "bench", reg.enterprise_ids)
-    ix.start()
+    st = Stack.ephemeral(db="bench", enterprise_ids=reg.enterprise_ids, prefix="ecm-bench-baselines-")
+    st.activate()
+    st.start()
     try:
         day = date.fromisoformat(args.day)
         t0 = time.perf_counter()
         ld, kpi = history_frames(reg, date(2022, 1, 1), day, sim_devices.DEFAULT_SEED)
-        client = InfluxClient.from_settings()
+        client = st.client(timeout_s=300)
 
         def timed(df):
             tt = pd.to_datetime(df["day_cst"]).dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
@@ -95,7 +85,7 @@ def main() -> None:
               f"= {res['seconds'] / LIMIT_S:.2f} × the {LIMIT_S:.0f} s budget; {args.enterprises} enterprises, "
               f"{len(reg.lines_frame())} lines, {len(ld):,} line-days")
     finally:
-        ix.stop()
+        st.stop()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,10 +21,18 @@ from sim_devices.faults import Extra, FaultConfig, Rows
 
 log = logging.getLogger("sim_devices.publisher")
 _TZ = timezone(timedelta(hours=8))
+#: PUBACK reason codes worth a resend (ingest/README.md): 0x10 no matching subscribers (e.g. the
+#: bridge re-subscribing after a broker restart), 0x80 unspecified, 0x83 implementation specific,
+#: 0x91 packet id in use, 0x97 quota exceeded. Others (0x87 not authorized, 0x8F topic invalid,
+#: 0x99 payload format invalid) are permanent: resending cannot help.
+RETRY_CODES = frozenset({0x10, 0x80, 0x83, 0x91, 0x97})
+MAX_ATTEMPTS = 30
 
 
 class Gateways:
-    """One paho client per enterprise; QoS 1 with a large in-flight window."""
+    """One paho client per enterprise; QoS 1 with a large in-flight window. A message is done when
+    the broker PUBACKs it with 0; a retryable reason code resends it with back-off (up to
+    ``MAX_ATTEMPTS``), and a lost connection resends what was in flight (paho, on reconnect)."""
 
     def __init__(self, enterprise_ids: list[str], host: str, port: int, state_dir: Path,
                  inflight: int = 1000, connect_timeout_s: float = 15.0):
@@ -32,6 +41,14 @@ class Gateways:
         self.unacked = 0
         self.n_messages = 0
         self.n_bytes = 0
+        self.n_resent = 0
+        self.failed: list[tuple[str, str, int]] = []  # (enterprise, topic, reason code) given up
+        self._msgs: dict[tuple[str, int], tuple[str, bytes, bool, int]] = {}
+        self._events: deque = deque()
+        self._due: list[tuple[float, str, str, bytes, bool, int]] = []
+        self._closing = threading.Event()
+        self._retrier = threading.Thread(target=self._retry_loop, name="sim-publish-retry", daemon=True)
+        self._retrier.start()
         self._failed: dict[str, str] = {}
         self._connected: set[str] = set()
         for e in enterprise_ids:
@@ -40,7 +57,7 @@ class Gateways:
             c.max_inflight_messages_set(inflight)
             c.max_queued_messages_set(0)
             c.on_connect = self._on_connect(e)
-            c.on_publish = self._on_publish
+            c.on_publish = self._on_publish(e)
             c.connect_async(host, port, keepalive=60)
             c.loop_start()
             self.clients[e] = c
@@ -63,22 +80,68 @@ class Gateways:
             self._connected.add(e)
         return cb
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties):
+    def _on_publish(self, e: str):
+        def cb(client, userdata, mid, reason_code, properties):
+            self._events.append((e, mid, reason_code.value, 0))  # network thread: only queue it
+        return cb
+
+    def _send(self, e: str, topic: str, payload, retain: bool, attempt: int) -> None:
+        info = self.clients[e].publish(topic, payload, qos=1, retain=retain)
         with self._lock:
-            self.unacked -= 1
+            self._msgs[(e, info.mid)] = (topic, payload, retain, attempt)
 
     def publish(self, e: str, topic: str, payload, retain: bool = False) -> None:
         with self._lock:
             self.unacked += 1
-        self.clients[e].publish(topic, payload, qos=1, retain=retain)
+        self._send(e, topic, payload, retain, 1)
         self.n_messages += 1
         self.n_bytes += len(payload)
 
+    def _retry_loop(self) -> None:
+        while not self._closing.is_set():
+            busy = False
+            for _ in range(len(self._events)):
+                e, mid, code, tries = self._events.popleft()
+                with self._lock:
+                    msg = self._msgs.pop((e, mid), None)
+                if msg is None:  # PUBACK raced ahead of _send's bookkeeping (or a status message)
+                    if tries < 100:
+                        self._events.append((e, mid, code, tries + 1))
+                    continue
+                busy = True
+                topic, payload, retain, attempt = msg
+                if code == 0:
+                    with self._lock:
+                        self.unacked -= 1
+                elif code in RETRY_CODES and attempt < MAX_ATTEMPTS:
+                    self._due.append((time.monotonic() + min(0.2 * 2 ** (attempt - 1), 5.0), e, topic, payload,
+                                      retain, attempt + 1))
+                else:
+                    log.error("publish_refused", extra={"enterprise": e, "topic": topic, "reason_code": hex(code),
+                                                        "attempts": attempt})
+                    with self._lock:
+                        self.failed.append((e, topic, code))
+                        self.unacked -= 1
+            now = time.monotonic()
+            due = [d for d in self._due if d[0] <= now]
+            if due:
+                self._due = [d for d in self._due if d[0] > now]
+                for _t, e, topic, payload, retain, attempt in due:
+                    self.n_resent += 1
+                    self._send(e, topic, payload, retain, attempt)
+            if not busy:
+                time.sleep(0.01)
+
     def drain(self, timeout_s: float = 300.0) -> None:
-        """Wait until the broker acknowledged every message (QoS 1)."""
+        """Wait until the broker accepted every message (PUBACK 0, after resends); raise when one
+        was refused for good or the time runs out."""
         deadline = time.monotonic() + timeout_s
         while self.unacked > 0 and time.monotonic() < deadline:
             time.sleep(0.01)
+        if self.failed:
+            e, topic, code = self.failed[0]
+            raise EcmError(f"{len(self.failed)} messages refused by the broker; first: {topic} as {e}, "
+                           f"reason code {code:#04x}", hint="0x87: topic outside ecm/v1/<enterprise>/")
         if self.unacked > 0:
             raise EcmError(f"{self.unacked} messages not acknowledged by the broker after {timeout_s:.0f} s")
 
@@ -89,6 +152,7 @@ class Gateways:
                 c.publish(status_topic(e), "offline", qos=1, retain=True).wait_for_publish(5)
             c.disconnect()
             c.loop_stop()
+        self._closing.set()
 
 
 def rows_between(tracks, t_lo: int, t_hi: int, interval_s: int | None) -> Rows:

@@ -428,6 +428,7 @@ def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
         return up, down, alarm
     sp = sn = 0.0
     level, learn_until, learn_y, learn_e = 1.0, None, 0.0, 0.0
+    days, y, exp, mask = list(days), np.asarray(y, float).tolist(), np.asarray(exp, float).tolist(), list(mask)
     r_iter = iter(restarts)
     nxt = next(r_iter, None)
     for i in range(n):
@@ -462,8 +463,10 @@ SAVINGS_COLUMNS = ["level", "measure", "enterprise", "line", "date", "kind", "de
 
 
 def _co2_ratio(co2, ent: str, d0: date, d1: date) -> float:
-    """tCO₂ per tce of an enterprise: a fixed figure, or Σ co2_t ÷ Σ energy_tce over [d0, d1] of a
-    daily frame (``day``, ``enterprise``, ``energy_tce``, ``co2_t``)."""
+    """tCO₂ per tce of an enterprise: a fixed figure, Σ co2_t ÷ Σ energy_tce over [d0, d1] of a
+    daily frame (``day``, ``enterprise``, ``energy_tce``, ``co2_t``), or ``co2(ent, d0, d1)``."""
+    if callable(co2):
+        return float(co2(ent, d0, d1))
     if isinstance(co2, pd.DataFrame):
         g = co2[(co2["enterprise"] == ent) & (co2["day"] >= d0) & (co2["day"] <= d1)]
         tce = g["energy_tce"].sum()

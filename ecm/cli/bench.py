@@ -15,6 +15,12 @@ from ecm.cli.common import echo_json, handle_errors
 @click.group("bench")
 def bench() -> None:
     """Benchmarks that start their own servers on free ports (never the operator's data)."""
+    import signal
+    import sys
+
+    # SIGTERM (a timeout, a supervisor) unwinds like Ctrl-C: every benchmark's `finally` stops its
+    # servers and removes its temp dir, secrets included
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @bench.command("ingest")

@@ -76,23 +76,28 @@ def load_line_daily(client, registry, first: date, last: date) -> pd.DataFrame:
     return df[df["line"].isin(units.index)][cols].reset_index(drop=True)
 
 
-def load_emissions(client, first: date, last: date) -> pd.DataFrame:
-    """``day, enterprise, energy_tce, co2_t`` from ``kpi_daily`` (published days only)."""
-    from ecm.influx import time_literal
+def emissions_ratio(client):
+    """``(enterprise, d0, d1) → tCO₂ per tce`` of ``kpi_daily`` over Beijing days [d0, d1], summed
+    by InfluxDB (published days only; NaN without energy)."""
+    from ecm.influx import quote_str, time_literal
 
-    s, _ = day_bounds_utc(first)
-    _, e = day_bounds_utc(last)
-    df = client.query_frame(f"SELECT energy_tce, co2_t FROM {MEAS_KPI_DAILY} WHERE time >= {time_literal(s)} "
-                            f"AND time < {time_literal(e)} AND enterprise != '_district' GROUP BY enterprise")
-    if df.empty:
-        return pd.DataFrame(columns=["day", "enterprise", "energy_tce", "co2_t"])
-    df["day"] = _days(df)
-    return df.dropna(subset=["energy_tce", "co2_t"])[["day", "enterprise", "energy_tce", "co2_t"]]
+    def ratio(ent: str, d0: date, d1: date) -> float:
+        s, _ = day_bounds_utc(d0)
+        _, e = day_bounds_utc(d1)
+        df = client.query_frame(f"SELECT sum(co2_t) AS co2_t, sum(energy_tce) AS energy_tce FROM {MEAS_KPI_DAILY} "
+                                f"WHERE enterprise = {quote_str(ent)} AND time >= {time_literal(s)} "
+                                f"AND time < {time_literal(e)}")
+        if df.empty or not df["energy_tce"].iloc[0]:
+            return float("nan")
+        return float(df["co2_t"].iloc[0] / df["energy_tce"].iloc[0])
+
+    return ratio
 
 
-def compute(line_daily: pd.DataFrame, emissions: pd.DataFrame | None, registry, day: date, *,
+def compute(line_daily: pd.DataFrame, emissions, registry, day: date, *,
             inputs: dict | None = None) -> tuple[dict[str, pd.DataFrame], list[Issue]]:
-    """The pure part of a run: frames ``daily``, ``models``, ``savings`` and the issues."""
+    """The computing part of a run: frames ``daily``, ``models``, ``savings`` and the issues.
+    ``emissions``: tCO₂ per tce source for the savings (see ``baselines._co2_ratio``)."""
     inputs = inputs or registry_inputs(registry)
     lines = registry.lines_frame().reset_index(drop=True)
     series = bl.scope_series(line_daily[line_daily["day"] <= day], lines)
@@ -119,8 +124,13 @@ def compute(line_daily: pd.DataFrame, emissions: pd.DataFrame | None, registry, 
 
 
 def _timed(df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
+    """Beijing day → UTC timestamp column ``time``; ±inf (an uncertainty that cannot be computed)
+    becomes NaN, i.e. the field is absent (line protocol has no infinity)."""
     t = pd.to_datetime(df[col].map(lambda d: d.isoformat())).dt.tz_localize(TZ).dt.tz_convert("UTC")
-    return df.drop(columns=[col]).assign(time=t.to_numpy())
+    out = df.drop(columns=[col]).assign(time=t.to_numpy())
+    num = out.select_dtypes(include="number").columns
+    out[num] = out[num].replace([np.inf, -np.inf], np.nan)
+    return out
 
 
 def write(client, frames: dict[str, pd.DataFrame], first: date, day: date, factor_table_version: str = "") -> int:
@@ -197,16 +207,17 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
     inputs = registry_inputs(registry)
     first = window_start(inputs)
     ld = load_line_daily(client, registry, first, day)
-    em = load_emissions(client, first, day)
     t_load = time.perf_counter() - t0
-    frames, issues = compute(ld, em, registry, day, inputs=inputs)
+    frames, issues = compute(ld, emissions_ratio(client), registry, day, inputs=inputs)
     t_compute = time.perf_counter() - t0 - t_load
     from ecm.factors import get_factors
 
     n = write(client, frames, first if full else max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)), day,
               get_factors().table_version)
-    for i in issues:
-        (log.warning if i.name == "ecm.baseline.drift" else log.info)("%s: %s", i.name, i.message)
+    recent = (day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)).isoformat()
+    for i in issues:  # drift alarms of the rewritten days are news; older ones were logged before
+        news = i.name == "ecm.baseline.drift" and i.evidence.get("day", "") >= recent
+        (log.warning if news else log.debug)("%s: %s", i.name, i.message)
     today = [i.evidence for i in issues if i.name == "ecm.baseline.drift" and i.evidence.get("day") == day.isoformat()]
     return {"day": day.isoformat(), "points": n, "scopes": int(frames["models"].shape[0]),
             "invalid_models": int((~frames["models"]["valid"].astype(bool)).sum()) if len(frames["models"]) else 0,

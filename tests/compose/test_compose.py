@@ -16,7 +16,7 @@ import yaml
 from ecm.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-ECM_SERVICES = ("ecm-init", "ingest", "sim", "airflow-init", "airflow-api-server", "airflow-scheduler",
+ECM_SERVICES = ("ecm-init", "ingest", "sim", "backup", "airflow-init", "airflow-api-server", "airflow-scheduler",
                 "airflow-dag-processor", "airflow-triggerer")
 AIRFLOW_SERVICES = tuple(s for s in ECM_SERVICES if s.startswith("airflow"))
 
@@ -69,7 +69,7 @@ def test_refuses_to_start_without_generated_secrets(project, tmp_path):
 
 
 def test_all_services_present_pinned_and_healthchecked(config):
-    want = {"mosquitto", "influxdb", "postgres", "grafana", "ingest", "sim", "ecm-init", *AIRFLOW_SERVICES}
+    want = {"mosquitto", "influxdb", "postgres", "grafana", "ingest", "sim", "ecm-init", "backup", *AIRFLOW_SERVICES}
     assert want == set(config["services"])
     for name, svc in config["services"].items():
         assert "healthcheck" in svc and svc["healthcheck"]["test"], name
@@ -100,7 +100,8 @@ def test_every_setting_is_set_for_the_project_services(config):
         assert not missing, f"{name} lacks {sorted(missing)}"
         unknown = {k for k in env if k.startswith("ECM_")} - keys
         assert not unknown, f"{name}: unknown settings {unknown} would fail at start"
-        assert env["ECM_INFLUX_URL"] == "http://influxdb:8086" and env["ECM_MQTT_HOST"] == "mosquitto"
+        want_url = "http://127.0.0.1:8086" if name == "backup" else "http://influxdb:8086"   # backup: influxdb's netns
+        assert env["ECM_INFLUX_URL"] == want_url and env["ECM_MQTT_HOST"] == "mosquitto"
         assert env["ECM_INFLUX_PASSWORD"] and env["ECM_INFLUX_USER"]
 
 
@@ -125,7 +126,8 @@ def test_airflow_connections_used_by_the_code_are_set(config):
 def test_secrets_are_generated_not_defaulted(project, config):
     env = dict(line.split("=", 1) for line in (project / ".env").read_text().splitlines()
                if line and not line.startswith("#"))
-    secret_keys = [k for k in env if re.search(r"PASSWORD|SECRET|FERNET", k)]
+    # generated secrets (ALERT_* are the site's own channels and SMTP account, filled in by the operator)
+    secret_keys = [k for k in env if re.search(r"PASSWORD|SECRET|FERNET", k) and not k.startswith("ALERT_")]
     assert len(secret_keys) >= 7
     values = [env[k] for k in secret_keys]
     assert all(len(v) >= 24 for v in values) and len(set(values)) == len(values)
@@ -142,7 +144,9 @@ def test_secrets_are_generated_not_defaulted(project, config):
 def test_grafana_mounts_provisioning_and_boards(config):
     targets = {dst: Path(src) for _k, src, dst in mounts(config["services"]["grafana"])}
     assert (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").exists()
-    assert (targets["/etc/grafana/provisioning/alerting"] / "ecm-alerts.yaml").exists()
+    assert str(targets["/etc/grafana/provisioning/alerting"]) == "grafana-alerting"   # assembled by ecm-init
+    init = {dst: Path(src) for _k, src, dst in mounts(config["services"]["ecm-init"])}
+    assert (init["/opt/ecm-grafana-rules"] / "ecm-alerts.yaml").exists() and str(init["/grafana-alerting"]) == "grafana-alerting"
     assert (targets["/var/lib/grafana/dashboards"] / "ecm-district-overview.json").exists()
     env = config["services"]["grafana"]["environment"]
     for var in re.findall(r"\$\{(\w+)\}", (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").read_text()):
@@ -159,10 +163,11 @@ def test_mosquitto_config_and_acl_match_the_local_broker(project, tmp_path):
     from ecm.services import MosquittoService
 
     ids = load_registry(ROOT / "config" / "district.yaml").enterprise_ids
-    local = MosquittoService(tmp_path, "127.0.0.1", 1883, ids)
+    local = MosquittoService(tmp_path, "127.0.0.1", 1883, ids, tls_port=8883)
     local_conf = _options(local.write_config().read_text())
     compose_conf = _options((ROOT / "compose" / "mosquitto" / "mosquitto.conf").read_text())
-    path_like = {"plugin", "plugin_opt_config_file", "user", "persistence_location", "listener", "log_dest"}
+    path_like = {"plugin", "plugin_opt_config_file", "user", "persistence_location", "listener", "log_dest",
+                 "cafile", "certfile", "keyfile"}
     assert {k: v for k, v in local_conf.items() if k not in path_like} == \
            {k: v for k, v in compose_conf.items() if k not in path_like}
     assert set(local_conf) == set(compose_conf)
@@ -199,7 +204,10 @@ def test_generated_passwords_authenticate_on_a_real_broker(project, tmp_path):
         secrets = json.loads((project / ".compose" / "state" / "secrets.json").read_text())
 
         def connect(user: str, password: str, client_id: str | None = None) -> int:
-            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or user, protocol=mqtt.MQTTv5)
+            from ecm.mqtt import gateway_client_id
+
+            cid = client_id or (user if user == "ingest" else gateway_client_id(user))
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
             c.username_pw_set(user, password)
             try:
                 rc = c.connect("127.0.0.1", port, keepalive=5)
@@ -299,3 +307,27 @@ def test_retention_is_applied_before_ingest_writes(config):
     env = config["services"]["ingest"]["environment"]
     assert env["ECM_INFLUX_RAW_RP"] == "raw" and int(env["ECM_INFLUX_RAW_RETENTION_DAYS"]) == 400
     assert "ecm-init" in _depends(config, "ingest")
+
+
+def test_mosquitto_publishes_only_tls(config, project):
+    ports = [str(p) for p in config["services"]["mosquitto"].get("ports", [])]
+    assert ports and all("8883" in p for p in ports) and not any("1883" in p for p in ports), ports
+    tls = project / ".compose" / "mosquitto" / "tls"
+    assert {p.name for p in tls.iterdir()} >= {"ca.crt", "server.crt", "server.key"}
+    assert oct((tls / "server.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_scheduled_backup_reaches_the_loopback_rpc_and_every_part(config):
+    svc, influx = config["services"]["backup"], config["services"]["influxdb"]
+    assert svc["network_mode"] == "service:influxdb"
+    assert influx["environment"]["INFLUXDB_BIND_ADDRESS"] == svc["environment"]["ECM_INFLUX_RPC_ADDRESS"] == "127.0.0.1:8088"
+    assert not any("8088" in str(p) for p in influx.get("ports", []))
+    assert svc["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
+        config["services"]["airflow-scheduler"]["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    targets = {dst: src for _k, src, dst in mounts(svc)}
+    assert targets["/backups"] == "ecm-backups" and "/var/lib/ecm/secrets.json" in targets
+    loop = (ROOT / "compose" / "backup-loop.sh").read_text()
+    assert "ecm backup create" in loop and "--include /run/ecm-compose/env" in loop
+    assert "/run/ecm-compose/env" in targets            # .env: every other service's secrets
+    assert "postgresql-client-16" in (ROOT / "Dockerfile").read_text()
+    assert config["services"]["postgres"]["image"].startswith("postgres:16.")   # pg_dump major = server major

@@ -132,6 +132,13 @@ def _live(reg, now) -> dict[str, list[pd.DataFrame]]:
                 "time": day.tz_convert("UTC"), "suite": "readings_daily", "expectation": exp, S.TAG_ENTERPRISE: e.id,
                 S.TAG_SEVERITY: sev, S.F_SUCCESS: int(e.id != "e05" or j), S.F_OBSERVED: "0.97",
                 S.F_OBSERVED_VALUE: 0.97, S.F_PERIOD: day.strftime("%Y-%m-%d")}]))
+        day = (now - pd.Timedelta(days=1)).tz_convert(TZ).normalize()
+        if e.id == "e01":   # one accounting issue (docs/contracts.md §2.1: accounting suites add subject, blocking)
+            out["dq"].append(pd.DataFrame([{
+                "time": day.tz_convert("UTC"), "suite": S.SUITE_ACCOUNTING_DAILY, "expectation": "ecm.counters.reset_detected",
+                S.TAG_ENTERPRISE: e.id, S.TAG_SEVERITY: "warn", S.F_SUCCESS: 0,
+                S.F_OBSERVED: "counter e01_elec_main restarted at 12345 (meter replaced)", S.F_SUBJECT: "e01_elec_main",
+                S.F_BLOCKING: 0, S.F_PERIOD: day.strftime("%Y-%m-%d")}]))
     return out
 
 

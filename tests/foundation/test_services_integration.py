@@ -67,3 +67,23 @@ def test_credentials_command_prints_enterprise_login(env):
     assert doc["port"] == int(env["ECM_MQTT_PORT"])
     bad = _run(env, "credentials", "e999")
     assert bad.returncode == 1 and bad.stderr.startswith("error: unknown enterprise 'e999'")
+
+
+def test_influxdb_debug_endpoints_off_or_loopback_only(stack):
+    """pprof (profiles, heap dumps) is off. InfluxDB 1.6 has no switch for /debug/vars and
+    /debug/requests, so the HTTP listener is loopback-only: unreachable from another address."""
+    import socket
+    from urllib.parse import urlparse
+
+    import requests
+
+    for path in ("/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"):
+        assert requests.get(stack.influx_url + path, timeout=5).status_code == 404, path
+    port = urlparse(stack.influx_url).port
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect(("192.0.2.123", 9))  # no packet is sent; picks the outbound interface
+    ip = probe.getsockname()[0]
+    probe.close()
+    assert not ip.startswith("127.")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((ip, port), timeout=5)

@@ -61,7 +61,7 @@ def test_valid_config(tmp_path):
     d0 = site.cfg.devices[0]
     assert site.interval(d0, "energy") == 60 and site.interval(d0, "power") == 5
     assert site.store_path == tmp_path / "q.db"
-    assert site.cfg.client_id == "e01" and site.cfg.username == "e01"
+    assert site.cfg.client_id == "e01-gw" and site.cfg.username == "e01"
     assert {m for m, _p in site.published_points(d0).values()} == {"e01_elec_main", "e01_power_main"}
 
 
@@ -216,4 +216,5 @@ def test_example_config_and_compose_example_validate(tmp_path):
 def test_mqtt_principal_and_client_id(tmp_path):
     assert load_config(_write(tmp_path, _cfg(mqtt={"username": "e01-gw2"}))).cfg.client_id == "e01-gw2"
     assert "mqtt.username 'e02' is not a gateway of e01" in _err(tmp_path, _cfg(mqtt={"username": "e02"}))
-    assert "mqtt.client_id 'box1': the broker accepts only the username 'e01'" in _err(tmp_path, _cfg(mqtt={"client_id": "box1"}))
+    assert "mqtt.client_id 'box1': the broker accepts only 'e01-gw' for user 'e01'" in _err(tmp_path, _cfg(mqtt={"client_id": "box1"}))
+    assert load_config(_write(tmp_path, _cfg(mqtt={"client_id": "e01-gw"}))).cfg.client_id == "e01-gw"

@@ -44,7 +44,7 @@ def test_online_after_connect_and_last_will_offline_on_sigkill(stack, gateway_pr
                           "--config", str(gateway_proc.config)], capture_output=True, text=True, cwd=ROOT, timeout=60,
                          env={k: v for k, v in os.environ.items() if not k.startswith("ECM_")})
     assert res.returncode == 0, res.stdout + res.stderr
-    assert res.stdout.startswith("e01 ok ") and "dropped=0" in res.stdout and "meter1: online" in res.stdout
+    assert res.stdout.startswith("e01-gw ok ") and "dropped=0" in res.stdout and "meter1: online" in res.stdout
     n = len(status_watch.docs("gateway"))
     gateway_proc.kill()
     # keepalive 5 s: the broker publishes the will within 1.5 × keepalive

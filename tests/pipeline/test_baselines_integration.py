@@ -15,8 +15,6 @@ session's InfluxDB server, so the other pipeline tests' data are untouched.
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 from datetime import date, timedelta
 
 import numpy as np
@@ -41,44 +39,33 @@ NOISE_MARGIN_DAYS = 30
 def district(stack):
     """The district in its own database, KPIs computed, baselines run as of LAST."""
     import sim_devices
-    from ecm.stack import wait_landed
-    from ecm.influx import InfluxClient
+    from ecm.influx import InfluxClient, InfluxConfig
     from ecm.pipeline.baselines import run_baselines
     from ecm.pipeline.daily import run_days
     from ecm.registry import get_registry
-    from ecm.secrets import load_secrets
-    from ecm.settings import reset_settings_cache
+    from ecm.stack import wait_landed
 
     admin = stack.client("admin")
     admin.execute(f'CREATE DATABASE "{DB}"', db="")
-    svc = load_secrets(stack.state_dir)["influx"]["service"]["user"]
-    admin.execute(f'GRANT ALL ON "{DB}" TO "{svc}"', db="")
-    old = os.environ.get("ECM_INFLUX_DB")
-    os.environ["ECM_INFLUX_DB"] = DB
-    reset_settings_cache()
+    svc = stack.secrets()["influx"]["service"]
+    admin.execute(f'GRANT ALL ON "{DB}" TO "{svc["user"]}"', db="")
+    client = InfluxClient(InfluxConfig(url=stack.influx_url, db=DB, user=svc["user"], password=svc["password"],
+                                       timeout_s=120))
+    reg = get_registry()
+    bridge = stack.bridge(log=stack.state_dir / "ingest-baselines.log", ECM_INFLUX_DB=DB,
+                          ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400))
     try:
-        reg = get_registry()
-        client = InfluxClient(dataclasses.replace(stack.client().cfg, db=DB))
-        bridge = stack.bridge(log=stack.state_dir / "ingest-baselines.log", ECM_INFLUX_DB=DB,
-                              ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400))
-        try:
-            out = sim_devices.backfill(reg, FIRST, LAST, seed=sim_devices.DEFAULT_SEED, faults=[DRIFT],
-                                       interval_s=86400, host=stack.mqtt_host, port=stack.mqtt_port,
-                                       state_dir=stack.state_dir, progress=False, publish_stats=False)
-            wait_landed(client, day_bounds_utc(FIRST)[0], out["readings"], timeout_s=600)
-        finally:
-            bridge.stop()
-        days = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
-        run_days(days, client=client, registry=reg, gate="history")
-        summary = run_baselines(LAST, client=client, registry=reg, full=True)
-        print(f"\nbaseline step: {summary}")
-        yield {"client": client, "registry": reg, "summary": summary}
+        out = sim_devices.backfill(reg, FIRST, LAST, seed=sim_devices.DEFAULT_SEED, faults=[DRIFT],
+                                   interval_s=86400, host=stack.mqtt_host, port=stack.mqtt_port,
+                                   state_dir=stack.state_dir, progress=False, publish_stats=False)
+        wait_landed(client, day_bounds_utc(FIRST)[0], out["readings"], timeout_s=900)
     finally:
-        if old is None:
-            os.environ.pop("ECM_INFLUX_DB", None)
-        else:
-            os.environ["ECM_INFLUX_DB"] = old
-        reset_settings_cache()
+        bridge.stop()
+    days = [FIRST + timedelta(days=i) for i in range((LAST - FIRST).days + 1)]
+    run_days(days, client=client, registry=reg, gate="history")
+    summary = run_baselines(LAST, client=client, registry=reg, full=True)
+    print(f"\nbaseline step: {summary}")
+    return {"client": client, "registry": reg, "summary": summary}
 
 
 def _true_savings_tce(reg, faults, periods: dict) -> pd.Series:
