@@ -52,11 +52,11 @@ def _kpi_monthly(reg, months) -> pd.DataFrame:
                          S.F_PATH_INDEX: 1.0 - 0.005 * i, S.F_REQUIRED_RATE_FRAC: 0.025 + 0.01 * level,
                          S.F_STATUS: S.STATUS_LEVELS[level], S.F_STATUS_LEVEL: level,
                          S.F_COMPLETENESS_FRAC: 0.5 if level == 3 else 0.98, S.F_FACTOR_TABLE_VERSION: "demo",
-                         # issue #12 fields (docs/contracts.md §4): window words, LMDI effects, CO2 target
-                         S.F_YTD_WINDOW_ZH: "1–10月", S.F_YTD_WINDOW_EN: "Jan–Oct",
-                         S.F_STRUCTURE_EFFECT_VS_BASE: 0.95, S.F_INTENSITY_EFFECT_VS_BASE: idx / 0.95,
-                         S.F_FIXED_WEIGHT_INDEX_VS_BASE: idx + 0.03, S.F_CO2_INDEX_FIXED: idx + 0.01,
-                         S.F_CO2_REFERENCE_INDEX: 1.0 - 0.003 * i, S.F_CO2_STATUS_LEVEL: level})
+                         # issue #12 fields (docs/contracts.md §2.1): window, LMDI effects, CO2 target
+                         S.F_YTD_WINDOW_ZH: f"1–{t.tz_convert(TZ).month}月", S.F_YTD_WINDOW_EN: "Jan–",
+                         S.F_STRUCTURE_EFFECT_VS_BASE: 0.97, S.F_INTENSITY_EFFECT_VS_BASE: idx / 0.97,
+                         S.F_FIXED_WEIGHT_INDEX_VS_BASE: idx / 0.97, S.F_CO2_INDEX_FIXED: 0.95 - 0.002 * i,
+                         S.F_CO2_REFERENCE_INDEX: 0.96, S.F_CO2_STATUS_LEVEL: level, S.F_CO2_STATUS: S.STATUS_LEVELS[level]})
     return pd.DataFrame(rows)
 
 
