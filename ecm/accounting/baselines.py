@@ -422,14 +422,47 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
 def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
     """Two-sided tabular CUSUM on (y − level·exp)/σ over ``mask`` days; restarts pause detection
     for ``relearn_days`` and re-estimate the level. Returns (S⁺, S⁻, alarm)."""
+    up, down, alarm, _ = detect_cusum(days, y, exp, mask, sigma, restarts, k, h, relearn_days)
+    return up, down, alarm
+
+
+@dataclass
+class DetectState:
+    """Where :func:`detect_cusum` stopped, so that a later run can continue from the next day
+    with the same results as one pass over the whole history (incremental nightly runs).
+
+    ``last_day``: the last day processed (restarts on or before it were applied); ``sp``/``sn``:
+    S⁺/S⁻; ``level``: the learnt level (actual ÷ expected) detection compares with;
+    ``learn_until``: while relearning, the first day detection resumes, with the running sums
+    ``learn_y``/``learn_e``; ``cusum``: Σ (actual − expected) so far (for :func:`cusum_continue`)."""
+
+    last_day: date | None = None
+    sp: float = 0.0
+    sn: float = 0.0
+    level: float = 1.0
+    learn_until: date | None = None
+    learn_y: float = 0.0
+    learn_e: float = 0.0
+    cusum: float = 0.0
+
+
+def detect_cusum(days, y, exp, mask, sigma, restarts, k, h, relearn_days,
+                 state: DetectState | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, DetectState]:
+    """:func:`_detect` continuing from ``state`` (None: a fresh start). ``days`` must all be after
+    ``state.last_day``; restarts on or before it are taken as already applied. Returns
+    (S⁺, S⁻, alarm, the state after the last day) — a history cut anywhere and run in two calls
+    gives the same arrays as one call."""
     n = len(days)
     up, down, alarm = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    st = DetectState() if state is None else DetectState(**vars(state))
     if not np.isfinite(sigma) or sigma <= 0:
-        return up, down, alarm
-    sp = sn = 0.0
-    level, learn_until, learn_y, learn_e = 1.0, None, 0.0, 0.0
+        if n:
+            st.last_day = days[-1]
+        return up, down, alarm, st
+    sp, sn, level = st.sp, st.sn, st.level
+    learn_until, learn_y, learn_e = st.learn_until, st.learn_y, st.learn_e
     days, y, exp, mask = list(days), np.asarray(y, float).tolist(), np.asarray(exp, float).tolist(), list(mask)
-    r_iter = iter(restarts)
+    r_iter = iter([r for r in restarts if st.last_day is None or r > st.last_day])
     nxt = next(r_iter, None)
     for i in range(n):
         d = days[i]
@@ -451,7 +484,18 @@ def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
         if sp > h or sn > h:  # one alarm per episode: the drifted level becomes the new normal
             alarm[i] = True
             learn_until, learn_y, learn_e, sp, sn = d + timedelta(days=relearn_days), 0.0, 0.0, 0.0, 0.0
-    return up, down, alarm
+    if n:
+        st.last_day = days[-1]
+    st.sp, st.sn, st.level, st.learn_until, st.learn_y, st.learn_e = sp, sn, level, learn_until, learn_y, learn_e
+    return up, down, alarm, st
+
+
+def cusum_continue(residual: np.ndarray, after: np.ndarray, start: float = 0.0) -> np.ndarray:
+    """Σ residual over the ``after`` days (NaN before), continuing from ``start`` (the last stored
+    ``cusum_tce``); sequential like ``np.cumsum`` over the whole history, so results are equal."""
+    r = np.where(after, np.asarray(residual, float), 0.0)
+    c = np.cumsum(np.concatenate([[float(start)], r]))[1:]
+    return np.where(after, c, np.nan)
 
 
 # -- savings per measure ---------------------------------------------------------------------------------
