@@ -284,7 +284,7 @@ def test_enterprise_scope_pauses_for_a_line_measure():
     assert not [i for i in issues if i.name == "ecm.baseline.drift"]
 
 
-@pytest.mark.parametrize("cut", [1, 200, 365, 400, 520, 521, 700, 899])
+@pytest.mark.parametrize("cut", [1, 200, 365, 400, 520, 521, 660, 700, 820, 899])
 def test_detection_continued_from_state_equals_one_pass(cut):
     """The incremental nightly run's core: detection (S⁺, S⁻, alarms, relearning after a restart
     or an alarm) and the CUSUM, cut at any day and continued from the carried state, give exactly
@@ -310,6 +310,8 @@ def test_detection_continued_from_state_equals_one_pass(cut):
     np.testing.assert_array_equal(bl._detect(days, y, exp, mask, *args)[0], up)
     c = min(cut, len(days))
     u1, d1, a1, st = bl.detect_cusum(days[:c], y[:c], exp[:c], mask[:c], *args)
+    if c in (660, 820):   # cut while detecting against a relearnt level, with S⁺ > 0
+        assert st.learn_until is None and st.level > 1.02 and st.sp > 0
     u2, d2, a2, _ = bl.detect_cusum(days[c:], y[c:], exp[c:], mask[c:], *args, state=st)
     np.testing.assert_array_equal(np.concatenate([u1, u2]), up)
     np.testing.assert_array_equal(np.concatenate([d1, d2]), down)
