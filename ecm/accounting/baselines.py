@@ -365,7 +365,9 @@ def _as_date(v) -> date:
 def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, str], *,
                    baseline: tuple[date, date] = DEFAULT_BASELINE, measures: list[dict] | None = None,
                    adjustments: list[dict] | None = None, k: float | None = None, h: float | None = None,
-                   relearn_days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
+                   relearn_days: int | None = None, states: dict | None = None, since: date | None = None,
+                   state_day: date | None = None, states_out: dict | None = None,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
     """Expected energy, CUSUM and drift detection per scope-day.
 
     ``series`` from :func:`scope_series`; ``enterprise_of``: scope id → enterprise. Returns
@@ -373,7 +375,13 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
     energy_tce, expected_tce, residual_tce, cusum_tce, drift_up, drift_down, drift_alarm (int),
     production (int), model_kind, valid (int), completeness_frac``; ``models`` (MODEL_COLUMNS). Issues:
     ``ecm.baseline.model_invalid`` (fallback used, reasons), ``ecm.baseline.data_insufficient``
-    (no model), ``ecm.baseline.drift`` (one per alarm)."""
+    (no model), ``ecm.baseline.drift`` (one per alarm).
+
+    Incremental use (a nightly run): with ``states`` (scope → :class:`DetectState` at the end of
+    ``since`` − 1) only the days from ``since`` are computed, continuing the CUSUM and detection
+    (the series must still hold the baseline period to fit the model); a scope with a model but
+    no state raises :class:`MissingState`. With ``state_day`` and ``states_out`` the state at the
+    end of ``state_day`` is stored into ``states_out`` for the next run."""
     rows, models, issues = [], [], []
     b0, b1 = baseline
     k = CUSUM_K if k is None else k
@@ -391,6 +399,12 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
             issues.append(Issue("ecm.baseline.model_invalid", f"{scope[0]} {scope[1]}: regression rejected ("
                                 + "; ".join(model.reasons) + "); ratio EnPI fallback used",
                                 {"scope": scope[0], "scope_id": scope[1], "reasons": model.reasons}))
+        st0 = None
+        if states is not None:
+            st0 = states.get(scope)
+            if st0 is None:
+                raise MissingState(scope)
+            f = f[f.index >= since]
         X, prod = _X(f, model)
         scale, delta = _adjustment(f, adjustments, scope, ent)
         exp = model.expected(X, prod) * scale + delta
@@ -398,10 +412,21 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
         res = y - exp
         days = np.array(f.index)
         after = days > b1
-        cusum = np.where(after, np.cumsum(np.where(after, res, 0.0)), np.nan)
+        if st0 is None:
+            cusum = np.where(after, np.cumsum(np.where(after, res, 0.0)), np.nan)
+        else:
+            cusum = cusum_continue(res, after, st0.cusum)
         restarts = sorted({_as_date(e["date"]) for e in (measures or []) + (adjustments or [])
                            if _applies(e, scope, ent) and _as_date(e["date"]) > b1})
-        up, down, alarm = _detect(days, y, exp, prod & after, model.sigma_long, restarts, k, h, relearn_days)
+        det = (model.sigma_long, restarts, k, h, relearn_days)
+        cut = int(sum(1 for d in days if d <= state_day)) if state_day is not None else len(days)
+        u1, d1, a1, s1 = detect_cusum(days[:cut], y[:cut], exp[:cut], (prod & after)[:cut], *det, state=st0)
+        u2, d2, a2, _ = detect_cusum(days[cut:], y[cut:], exp[cut:], (prod & after)[cut:], *det, state=s1)
+        up, down, alarm = np.concatenate([u1, u2]), np.concatenate([d1, d2]), np.concatenate([a1, a2])
+        if states_out is not None and state_day is not None:
+            done = after[:cut]
+            s1.cusum = float(cusum[:cut][done][-1]) if done.any() else (st0.cusum if st0 is not None else 0.0)
+            states_out[scope] = s1
         for i in np.flatnonzero(alarm):
             direction = "up" if up[i] > h else "down"
             issues.append(Issue("ecm.baseline.drift",
@@ -444,6 +469,10 @@ class DetectState:
     learn_y: float = 0.0
     learn_e: float = 0.0
     cusum: float = 0.0
+
+
+class MissingState(KeyError):
+    """An incremental :func:`baseline_daily` found a scope without a carried state (run in full)."""
 
 
 def detect_cusum(days, y, exp, mask, sigma, restarts, k, h, relearn_days,

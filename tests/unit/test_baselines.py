@@ -321,3 +321,30 @@ def test_detection_continued_from_state_equals_one_pass(cut):
     first = bl.cusum_continue(res[:c], after[:c])
     start = np.nan_to_num(first[after[:c]][-1]) if after[:c].any() else 0.0
     np.testing.assert_array_equal(np.concatenate([first, bl.cusum_continue(res[c:], after[c:], start)]), whole)
+
+
+@pytest.mark.parametrize("cut_day", [380, 470, 560, 700])
+def test_incremental_baseline_daily_equals_the_full_run(cut_day):
+    """A nightly run that carries yesterday's stored state (``states_out`` of the previous run)
+    and computes only the days from ``since`` gives the full run's rows for those days: expected,
+    residual, CUSUM, S⁺/S⁻ and alarms — across a measure's relearning and a drift alarm."""
+    s, _ = _two_years(drift_per_day=0.02 / 30.4375)
+    s2, _ = _two_years(step_day=500, step=0.10, seed=31)
+    series = {("line", "l1"): s, ("line", "l2"): s2}
+    kw = {"measures": [{"id": "m1", "enterprise": "e2", "line": "l2", "date": D0 + timedelta(days=500)}],
+          "adjustments": [{"enterprise": "e1", "line": "l1", "date": D0 + timedelta(days=600), "end": None,
+                           "note": "kiln added", "tce_per_day": 0.5, "scale": 1.0}]}
+    enterprise_of = {"l1": "e1", "l2": "e2"}
+    full, _, issues = bl.baseline_daily(series, enterprise_of, **kw)
+    assert [i for i in issues if i.name == "ecm.baseline.drift"]   # an alarm and its relearning are in the case
+    state_day = D0 + timedelta(days=cut_day)
+    states: dict = {}
+    prev, _, _ = bl.baseline_daily(series, enterprise_of, state_day=state_day, states_out=states, **kw)
+    pd.testing.assert_frame_equal(prev, full)   # asking for the state changes nothing
+    since = state_day + timedelta(days=1)
+    inc, _, _ = bl.baseline_daily(series, enterprise_of, states=states, since=since, **kw)
+    want = full[full["day"] >= since].reset_index(drop=True)
+    assert len(inc) == len(want) > 0
+    pd.testing.assert_frame_equal(inc, want, check_exact=True)
+    with pytest.raises(bl.MissingState):
+        bl.baseline_daily(series, enterprise_of, states={("line", "l1"): states[("line", "l1")]}, since=since, **kw)
