@@ -243,12 +243,12 @@ def read_states(client, state_day: date, key: str) -> dict | None:
 
 def load_incremental(client, registry, inputs: dict, first: date, since: date, day: date) -> pd.DataFrame:
     """What a nightly run needs: every line over the baseline periods [first, end of the last
-    baseline] and over [since, day]; the lines of registered measures (all lines of an
+    baseline] and over [since, day]; the lines of measures started by ``day`` (all lines of an
     enterprise-wide measure) over the whole history, for their savings."""
     lines = registry.lines_frame().reset_index(drop=True)
     bend = max(p[1] for p in [inputs["baseline"], *inputs["periods"].values()])
     full_lines = set()
-    for m in inputs["measures"]:
+    for m in (m for m in inputs["measures"] if m["date"] <= day):   # measures started by the day
         full_lines |= {m["line"]} if m["line"] else set(lines.loc[lines["enterprise"] == m["enterprise"], "line"])
     parts = [load_line_daily(client, registry, first, bend),
              load_line_daily(client, registry, bend + timedelta(days=1), since - timedelta(days=1), sorted(full_lines)),
