@@ -20,7 +20,8 @@ import pandas as pd
 from ecm.accounting import baselines as bl
 from ecm.accounting.issues import Issue
 from ecm.periods import TZ, day_bounds_utc
-from ecm.schema import MEAS_BASELINE_DAILY, MEAS_BASELINE_MODEL, MEAS_KPI_DAILY, MEAS_LINE_DAILY, MEAS_MEASURE_SAVINGS
+from ecm.schema import (MEAS_BASELINE_DAILY, MEAS_BASELINE_MODEL, MEAS_BASELINE_STATE, MEAS_KPI_DAILY, MEAS_LINE_DAILY,
+                        MEAS_MEASURE_SAVINGS)
 
 log = logging.getLogger("ecm.pipeline.baselines")
 
@@ -196,9 +197,8 @@ def window_start(inputs: dict) -> date:
 #: days of ``baseline_daily`` a nightly run rewrites (covers late data within the ingest max age)
 NIGHTLY_REWRITE_DAYS = 35
 
-#: the CUSUM and drift-detection state per scope at the end of a day (``bl.DetectState``), written
-#: by every run for its first rewritten day so that the next night can start from it
-MEAS_BASELINE_STATE = "baseline_state"
+# MEAS_BASELINE_STATE: the CUSUM and drift-detection state per scope at the end of a day
+# (``bl.DetectState``), written by every run for its first rewritten day for the next night
 
 
 def inputs_key(inputs: dict) -> str:
