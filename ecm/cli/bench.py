@@ -95,4 +95,15 @@ def quality_() -> None:
         click.echo(f"{k:>24}: {v:.3f}" if not k.startswith("n_") else f"{k:>24}: {int(v)}")
 
 
+@bench.command("baselines")
+@click.option("--enterprises", "n_ent", type=int, default=200, show_default=True, help="Simulated enterprises.")
+@click.option("--day", default="2026-03-10", show_default=True, help="Beijing day of the nightly run (history from 2022-01-01).")
+@handle_errors
+def baselines_(n_ent: int, day: str) -> None:
+    """One nightly baselines step (baselines, CUSUM, savings) over the history of N enterprises (budget 10 s)."""
+    from ecm.bench.baselines import run_bench
+
+    echo_json(run_bench(n_ent, day, echo=lambda m: click.echo(m, err=True)))
+
+
 COMMANDS = [bench]
