@@ -17,6 +17,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from ecm.schema import MEAS_KPI_DAILY, MEAS_LINE_DAILY
+
 LIMIT_S = 10.0
 
 
@@ -73,8 +75,8 @@ def run_bench(n_enterprises: int = 200, day: str = "2026-03-10", echo=print) -> 
 
         for unit, g in ld.groupby("unit"):
             w = g[["day_cst", "enterprise", "line", "energy_tce", "output"]].rename(columns={"output": f"output_{unit}"})
-            client.write_frame(timed(w.assign(completeness_frac=1.0)), "line_daily", ["enterprise", "line"])
-        client.write_frame(timed(kpi), "kpi_daily", ["enterprise"])
+            client.write_frame(timed(w.assign(completeness_frac=1.0)), MEAS_LINE_DAILY, ["enterprise", "line"])
+        client.write_frame(timed(kpi), MEAS_KPI_DAILY, ["enterprise"])
         echo(f"seeded {len(ld):,} line-days and {len(kpi):,} enterprise-days in {time.perf_counter() - t0:.1f} s")
         # the day before, nothing stored: the whole history (as the first run, or `full`); it stores the state
         whole = run_baselines(d - timedelta(days=1), client=client, registry=reg)
