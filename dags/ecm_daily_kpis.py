@@ -2,7 +2,10 @@
 
 Schedule: daily at 01:00 Asia/Shanghai; each run owns the Beijing day of its data interval
 start (or ``conf["day"]`` for manual runs); runs can be made for any day from 2022-01-01.
-Reads: ``readings``. Days with late readings (within the ingest max age) are recomputed in the
+Reads: ``meter_hourly`` only (24 rows a meter and day: consumption, flags and the quality
+metrics the gate validates); ``rollup_hours`` first rolls up the hours of its days that have no
+rollup yet (a manual run on freshly ingested data) and the hours holding late readings, the only
+reads of ``readings``. Days with late readings (within the ingest max age) are recomputed in the
 same run; every write overwrites its day (idempotent). Emits asset ``kpi_daily`` (extra: the day),
 which triggers ``ecm_monthly_compliance``.
 
@@ -39,7 +42,14 @@ def ecm_daily_kpis():
         return sorted({day, *find_late_days(day)})
 
     @task
-    def quality_gate(days: list[str]) -> dict[str, list[str]]:
+    def rollup_hours(days: list[str], day: str) -> int:
+        from ecm.pipeline.hourly import ensure_days_rolled_up
+        from ecm.pipeline.late import find_late_day_hours
+
+        return ensure_days_rolled_up(days, find_late_day_hours(day))
+
+    @task
+    def quality_gate(days: list[str], rolled: int) -> dict[str, list[str]]:
         from ecm.pipeline.daily import run_quality_gate
 
         return run_quality_gate(days)
@@ -55,7 +65,7 @@ def ecm_daily_kpis():
 
     day = day_partition()
     days = days_to_compute(day)
-    compute_kpis(days, quality_gate(days), day)
+    compute_kpis(days, quality_gate(days, rollup_hours(days, day)), day)
 
 
 ecm_daily_kpis()

@@ -110,10 +110,13 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     resolution, where interval completeness does not apply); it only runs for a single day.
     ``meter_days`` replaces :func:`meter_day_consumption` (same signature and result), e.g.
     ``ecm.pipeline.rollup_source.meter_day_from_hourly`` once raw readings have expired."""
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
     from ecm.quality import run_suite
 
     last = last or first
-    md, qmetrics, issues = (meter_days or meter_day_consumption)(
+    if meter_days is None:  # the nightly run builds on meter_hourly; multi-day imports read raw readings
+        meter_days = meter_day_from_hourly if (gate_readings and first == last) else meter_day_consumption
+    md, qmetrics, issues = meter_days(
         client, registry, first, last, chunk_enterprises=chunk_enterprises, with_quality=gate_readings)
     md = allocation.in_service(md)
     dq = [run_suite("readings_daily", qmetrics, period=first.isoformat())] if qmetrics is not None else []
@@ -244,6 +247,10 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
     registry = registry or get_registry()
     factors = factors or get_factors()
     out: dict[str, list[str]] = {}
+    if gate == "inline":  # the hours of the days must be rolled up (the DAG has a task for it)
+        from ecm.pipeline.hourly import ensure_days_rolled_up
+
+        ensure_days_rolled_up([d.isoformat() for d in days], client=client, registry=registry)
     if gate == "history":  # contiguous runs of up to a month in one vectorised pass
         days = sorted(days)
         runs: list[list[date]] = []
@@ -275,6 +282,7 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
 def run_quality_gate(days: list[str]) -> dict[str, list[str]]:
     """DAG task: the raw-readings suite per day → {day: enterprises whose KPIs are blocked}."""
     from ecm.influx import InfluxClient
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
     from ecm.quality import blocking_enterprises, run_suite, write_results
     from ecm.registry import get_registry
 
@@ -282,8 +290,9 @@ def run_quality_gate(days: list[str]) -> dict[str, list[str]]:
     out = {}
     for d in days:
         day = date.fromisoformat(d)
-        # counter issues are computed again, located and stored by compute_daily_kpis
-        res = [run_suite("readings_daily", meter_day_consumption(client, registry, day).quality, period=d)]
+        # from the day's meter_hourly quality rows (ensured by the DAG's rollup task); counter
+        # issues are located and stored by compute_daily_kpis
+        res = [run_suite("readings_daily", meter_day_from_hourly(client, registry, day, with_quality=True)[1], period=d)]
         write_results(client, res)
         out[d] = sorted(blocking_enterprises(res, d))
     return out

@@ -53,9 +53,14 @@ def test_hourly_rollup_dag(seeded, airflow_db):
     df = client.query_frame(f"SELECT * FROM meter_hourly WHERE time = '{hour}'")
     from ecm.registry import get_registry
 
-    n_counters = int((get_registry().meters_frame()["kind"] == "counter").sum())
-    assert len(df) == n_counters
-    assert (df["completeness_frac"] == 1.0).all()
+    meters = get_registry().meters_frame()
+    counters = df[df["n_intervals"].notna()]
+    assert set(counters["meter"]) == set(meters.index[meters["kind"] == "counter"])
+    assert (counters["completeness_frac"] == 1.0).all()
+    # every registry meter (gauges too) carries the hour's quality metrics: 4 readings at 15 min
+    quality = df[df["n_received"].notna()]
+    assert set(quality["meter"]) >= set(meters.index)
+    assert (quality.set_index("meter").loc[list(meters.index), "n_received"] == 4).all()
 
 
 def test_daily_kpis_dag_is_idempotent(seeded, airflow_db):
