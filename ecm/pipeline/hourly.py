@@ -69,7 +69,29 @@ def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Times
     qm = pd.concat(parts, ignore_index=True)
     if out.empty:
         return qm
+    # merged for the caller; rollup_range writes the two parts apart so integer fields stay integers
     return out.merge(qm, on=["time", "enterprise", "meter", "quantity"], how="outer")
+
+
+def _split(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """The counter part and the quality part of an :func:`hourly_frame` (same series and time:
+    InfluxDB merges their fields into one point), each without NaN-widened integer columns."""
+    from ecm.quality_frames import HOURLY_QUALITY_COLUMNS
+
+    key = ["time", "enterprise", "meter", "quantity"]
+    qcols = [c for c in HOURLY_QUALITY_COLUMNS if c in frame.columns]
+    ccols = [c for c in frame.columns if c not in key and c not in qcols]
+    parts = []
+    for cols, marker in ((ccols, "n_intervals"), (qcols, "n_received")):
+        if marker in frame.columns:
+            p = frame.loc[frame[marker].notna(), key + cols].copy()
+            for c in cols:
+                if c.startswith("n_") or c in ("stuck_head", "stuck_tail"):
+                    p[c] = p[c].fillna(0).astype("int64")
+            if "known_meter" in p.columns:
+                p["known_meter"] = p["known_meter"].astype(bool)
+            parts.append(p)
+    return parts
 
 
 def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, chunk_enterprises: int = 40) -> int:
@@ -85,8 +107,8 @@ def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, ch
         chunk = ids[i:i + chunk_enterprises]
         r = load_readings(client, quantities, start, end, enterprises=chunk, carry_out=pd.Timedelta(hours=1))
         frame = hourly_frame(r, counters, start, end, meters=meters)
-        if len(frame):
-            n += client.write_frame(frame, METER_HOURLY, ["enterprise", "meter", "quantity"])
+        for part in _split(frame) if len(frame) else []:
+            n += client.write_frame(part, METER_HOURLY, ["enterprise", "meter", "quantity"])
     return n
 
 
