@@ -3,8 +3,10 @@
 Schedule: after every ``kpi_daily`` update (asset) — so the month to date is always fresh —
 and on the 1st of each month at 03:00 Asia/Shanghai to close the previous month. Each run owns
 the Beijing month of its day (``conf["day"]``, else the day the triggering ``kpi_daily`` event
-names, else the logical date's day minus one). Reads: ``kpi_daily``, ``line_daily``,
-``enterprise_monthly``. Each write overwrites its month. Emits asset ``kpi_monthly`` (extra: the
+names, else the logical date's day minus one). Reads: ``kpi_daily``, ``energy_daily``, ``line_daily``,
+``enterprise_monthly``, and the ``readings`` around blocked stretches of the compared spans (recovered
+from counter registers, docs/contracts.md §4). Each write overwrites its month; a closed month whose
+row predates statistics that have since arrived is recomputed in the same run. Emits asset ``kpi_monthly`` (extra: the
 day), which triggers ``ecm_nightly_report``.
 
 Writes: kpi_monthly, benchmark_monthly, capacity_share_monthly, dq_result[stats_monthly], dq_result[accounting_monthly]

@@ -286,16 +286,29 @@ class InfluxClient:
         for _ in self.query_raw(influxql, db=db, method="POST"):
             pass
 
+    #: skip a DELETE whose range holds no point (see :meth:`delete_range`); benchmarks turn it off
+    skip_empty_deletes = True
+
     def delete_range(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp,
-                     tags: dict[str, list[str]] | None = None) -> None:
+                     tags: dict[str, list[str]] | None = None) -> bool:
         """Delete points of ``measurement`` with ``start <= time < end`` (optionally only series whose
         tags match). Used before re-writing a derived partition so that rows that disappear (a line,
         a carrier, an enterprise now ``data_insufficient``) do not linger. InfluxQL DELETE works on
-        1.x; on 2.x/3.x the partition overwrite relies on identical series being rewritten."""
+        1.x; on 2.x/3.x the partition overwrite relies on identical series being rewritten.
+
+        Delete only what must disappear: a range without any point (a first import, a backfill of
+        new days) is left alone. That check reads one point from the shards overlapping the range;
+        InfluxDB 1.x's DELETE visits every shard of the database, so on a growing database the
+        skipped DELETEs are what keeps a history import flat. Returns whether a DELETE ran."""
         cond = f"time >= {time_literal(start)} AND time < {time_literal(end)}"
         for k, values in (tags or {}).items():
             cond += " AND (" + " OR ".join(f"{quote_ident(k)} = {quote_str(v)}" for v in values) + ")"
+        if self.skip_empty_deletes:
+            probe = self.query_frame(f"SELECT * FROM {quote_ident(measurement)} WHERE {cond} LIMIT 1")
+            if probe.empty:
+                return False
         self.execute(f"DELETE FROM {quote_ident(measurement)} WHERE {cond}")
+        return True
 
     # -- bootstrap ----------------------------------------------------------------
     def create_database(self, db: str | None = None) -> None:

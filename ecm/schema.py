@@ -138,7 +138,7 @@ KPI_MONTHLY_FIELDS = [
     "data_status", F_ESTIMATED, F_INSUFFICIENT_SPANS, "covered_frac_cur", "covered_frac_prev", "covered_frac_base",
     "estimated_frac_cur", "estimated_frac_prev", "estimated_frac_base", "energy_prev_year_tce",
     "value_added_prev_year_10k_cny", "energy_base_tce", "value_added_base_10k_cny", "base_intensity_tce_per_10k_cny",
-    F_ENTERPRISE_SHARE_FRAC, F_N_MEMBERS, F_YTD_WINDOW_ZH, F_YTD_WINDOW_EN, F_STATUS_NOTE_ZH, F_STATUS_NOTE_EN,
+    F_ENTERPRISE_SHARE_FRAC, F_N_MEMBERS, "n_value_added_months", F_YTD_WINDOW_ZH, F_YTD_WINDOW_EN, F_STATUS_NOTE_ZH, F_STATUS_NOTE_EN,
     F_REQUIRED_RATE_KIND, F_REQUIRED_RATE_COLOUR, F_REQUIRED_RATE_TEXT_ZH, F_REQUIRED_RATE_TEXT_EN, F_RED_REASON,
     F_ACTION_ZH, F_ACTION_EN,
     *[f"{e}_{c}" for c in ("vs_base", "vs_prev") for e in LMDI_EFFECTS], F_MIX_EXPLANATION_ZH, F_MIX_EXPLANATION_EN,

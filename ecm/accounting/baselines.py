@@ -428,6 +428,7 @@ def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
         return up, down, alarm
     sp = sn = 0.0
     level, learn_until, learn_y, learn_e = 1.0, None, 0.0, 0.0
+    days, y, exp, mask = list(days), np.asarray(y, float).tolist(), np.asarray(exp, float).tolist(), list(mask)
     r_iter = iter(restarts)
     nxt = next(r_iter, None)
     for i in range(n):

@@ -24,7 +24,7 @@ from ecm.accounting.issues import Issue
 from ecm.accounting.january import january_rule
 from ecm.accounting.signs import required_rate_display, status_action
 from ecm.accounting.status import DATA_OK
-from ecm.accounting.ytd import window_energy, window_value_added, ytd_spans
+from ecm.accounting.ytd import value_added_months, window_energy, window_value_added, ytd_spans
 from ecm.schema import Status
 
 SUM_COLUMNS = ("energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny")
@@ -229,6 +229,8 @@ def intensity_frame(kd: pd.DataFrame, stats: pd.DataFrame, enterprise_ids: list[
                       structure_effect=d["structure_effect_vs_base"], intensity_effect=d["intensity_effect_vs_base"],
                       fixed_weight_index=d["fixed_weight_index_vs_base"], n_red=int((firms["status"] == Status.RED.value).sum()),
                       n_enterprises=len(firms), lang="en")
+    # the figures the district verdict rests on: a later run recomputes the month when this grows
+    df["n_value_added_months"] = np.where(is_d, float(value_added_months(stats, comp_spans)), np.nan)
     df["mix_explanation_zh"] = np.where(is_d, zh, "")
     df["mix_explanation_en"] = np.where(is_d, en_, "")
     df["ytd_through"] = end.isoformat()

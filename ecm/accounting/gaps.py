@@ -109,3 +109,26 @@ def apportion_gaps(deltas: pd.DataFrame, freq: str = "1D", tz: str = TZ, *,
                             f"{meter}: {n} gap interval(s) shared linearly over the {freq} periods they span (estimated)",
                             {"meter": meter, "enterprise": ent, "n_intervals": n, "freq": freq}))
     return out, issues
+
+
+def days_reopened(deltas: pd.DataFrame, window_start: pd.Timestamp, tz: str = TZ) -> list:
+    """Beijing days before ``window_start`` that a gap closing inside the window also spans.
+
+    A day computed while a gap was still open got none of the gap's consumption; once the reading
+    that closes the gap arrives (in a later day's window), :func:`apportion_gaps` owes those earlier
+    days their linear share, so they must be computed again. Input: the interval frame of
+    :func:`ecm.accounting.counters.counters_to_deltas`; output: sorted ``datetime.date`` list.
+    """
+    if len(deltas) == 0:
+        return []
+    w0 = pd.Timestamp(window_start)
+    g = deltas[deltas["flags"].astype(str).str.contains("gap", regex=False) & (deltas["start"] < w0)
+               & (deltas["end"] > w0)]
+    days = set()
+    last = (w0.tz_convert(tz) - pd.Timedelta(seconds=1)).date()
+    for s in g["start"]:
+        d = s.tz_convert(tz).date()
+        while d <= last:
+            days.add(d)
+            d = d + pd.Timedelta(days=1).to_pytimedelta()
+    return sorted(days)

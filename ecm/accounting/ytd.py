@@ -117,3 +117,36 @@ def by_year(frame: pd.DataFrame, fn: Callable, factors, *, empty_year: int, day_
                                                     "rows", "day", "days", "period"))
             issues.append(i if located else Issue(i.name, i.message, {**i.evidence, "days": days}, i.blocking))
     return pd.concat(parts, ignore_index=True), issues
+
+
+def value_added_months(stats: pd.DataFrame, spans: dict[str, tuple[date, date]]) -> int:
+    """Number of (enterprise, month) value-added figures the compared spans rest on (Σ over spans of
+    :func:`window_value_added` ``n_months``): it grows when late statistics arrive."""
+    return int(sum(window_value_added(stats, *v)["n_months"].sum() for v in spans.values()))
+
+
+def late_statistics_months(stored: pd.DataFrame, stats: pd.DataFrame, enterprise_ids: list[str],
+                           month_ends: list[date], base_year: int) -> list[date]:
+    """Closed months whose stored row predates statistics that have since arrived.
+
+    ``stored``: the district row of each computed month (``month`` ``YYYY-MM``, ``ytd_through``
+    ISO date, ``n_value_added_months``). For each month end ``d`` of ``month_ends`` that has a stored
+    row, the window it would get now (:func:`ytd_end_for` on ``stats``) and the value-added figures
+    it would rest on (:func:`value_added_months` over cur/prev/base) are compared with the stored
+    ones; the month is returned (to be recomputed) when the window would reach further or more
+    figures would be used. A month never computed is not returned (the 1st-of-month run closes it).
+    """
+    rows = stored.set_index("month") if len(stored) else pd.DataFrame(columns=["ytd_through", "n_value_added_months"])
+    out = []
+    for d in month_ends:
+        key = d.strftime("%Y-%m")
+        if key not in rows.index:
+            continue
+        r = rows.loc[key]
+        end, _ = ytd_end_for(stats, enterprise_ids, d)
+        spans = {k: v for k, v in ytd_spans(d, end, base_year).items() if k != "month"}
+        n_now = value_added_months(stats, spans)
+        n_then = pd.to_numeric(pd.Series([r.get("n_value_added_months")]), errors="coerce").iloc[0]
+        if str(r.get("ytd_through")) != end.isoformat() or pd.isna(n_then) or n_now > n_then:
+            out.append(d)
+    return out

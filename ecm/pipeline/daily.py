@@ -19,6 +19,7 @@ import pandas as pd
 
 from ecm.accounting import allocation, status
 from ecm.accounting.counters import counter_flags, counters_to_deltas, deltas_to_periods
+from ecm.accounting.gaps import apportion_gaps, days_reopened
 from ecm.accounting.issues import Issue, blocked_pairs, issue_records
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc
 from ecm.pipeline.readings import load_readings
@@ -47,12 +48,18 @@ class DayFrames:
     dq: list = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     records: pd.DataFrame | None = None   #: issues located (issue_records), set by apply_status
+    reopened: tuple = ()                  #: earlier days a gap closing here spans (recomputed by run_days)
 
 
 class MeterDays(NamedTuple):
     meter_day: pd.DataFrame        #: per counter meter and day: delta, completeness_frac, flags, …
     quality: pd.DataFrame | None   #: readings_daily metrics (single day with quality only)
     issues: list[Issue]            #: counter issues
+    reopened: tuple = ()           #: earlier days a gap closing in this window also spans (recompute them)
+
+
+#: how far past the window the first reading is looked for, so a gap open at midnight is apportioned
+GAP_CARRY_OUT = pd.Timedelta(days=8)
 
 
 def _chunks(ids: list[str], n: int) -> list[list[str]]:
@@ -75,13 +82,20 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
     _, end = day_bounds_utc(last)
     n_days = (last - first).days + 1
     parts, metrics, issues = [], [], []
+    reopened: set = set()
     for chunk in _chunks(registry.enterprise_ids, chunk_enterprises):
-        r = load_readings(client, quantities, start, end, enterprises=chunk)
+        r = load_readings(client, quantities, start, end, carry_out=GAP_CARRY_OUT, enterprises=chunk)
         rc = r[r["meter"].isin(counters.index)]
         deltas, iss = counters_to_deltas(rc, counters)
         issues += iss
-        per, iss = deltas_to_periods(deltas, "1D", TZ, window=(start, end))
+        reopened.update(days_reopened(deltas, start))
+        # a gap spanning midnight is shared linearly over the days it spans (flag estimated)
+        split, iss = apportion_gaps(deltas, "1D", TZ)
         issues += iss
+        per, iss = deltas_to_periods(split, "1D", TZ, window=(start, end))
+        issues += iss
+        deltas = deltas[deltas["end"] <= end]     # the quality metrics judge the window's own readings
+        r = r[r["time"] <= end]
         per["day"] = per["period_start"].dt.date
         # meters without any reading in the window still get rows (completeness 0)
         missing = counters[counters["enterprise"].isin(chunk) & ~counters.index.isin(set(per["meter"]))]
@@ -100,7 +114,7 @@ def meter_day_consumption(client, registry, first: date, last: date | None = Non
     md = md.merge(counters[["carrier", "quantity", "role", "line", "decommissioned"]], left_on="meter",
                   right_index=True, how="left")
     qm = pd.concat(metrics, ignore_index=True) if metrics else None
-    return MeterDays(md, qm, issues)
+    return MeterDays(md, qm, issues, tuple(sorted(reopened)))
 
 
 def compute_day(client, registry, factors, first: date, last: date | None = None, *, gate_readings: bool = True,
@@ -116,8 +130,10 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     last = last or first
     if meter_days is None:  # the nightly run builds on meter_hourly; multi-day imports read raw readings
         meter_days = meter_day_from_hourly if (gate_readings and first == last) else meter_day_consumption
-    md, qmetrics, issues = meter_days(
+    res = meter_days(
         client, registry, first, last, chunk_enterprises=chunk_enterprises, with_quality=gate_readings)
+    md, qmetrics, issues = res[0], res[1], res[2]
+    reopened = res[3] if len(res) > 3 else ()
     md = allocation.in_service(md)
     dq = [run_suite("readings_daily", qmetrics, period=first.isoformat())] if qmetrics is not None else []
     energy, iss = allocation.enterprise_energy(md, factors, empty_year=first.year)
@@ -125,7 +141,7 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     line_daily, iss = allocation.line_daily(md, energy, registry.lines_frame(), factors, empty_year=first.year)
     issues += iss
     kpi = allocation.enterprise_day_kpis(md, energy, registry.enterprise_ids, factors.table_version)
-    return DayFrames(first, last, md, energy, line_daily, kpi, dq, issues)
+    return DayFrames(first, last, md, energy, line_daily, kpi, dq, issues, reopened=reopened)
 
 
 def gate_aggregates(frames: DayFrames, client, registry) -> None:
@@ -268,14 +284,21 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
                 if progress:
                     progress(d)
         return out
+    reopened: set[date] = set()
     for day in days:
         frames = compute_day(client, registry, factors, day, gate_readings=(gate == "inline"))
         gate_aggregates(frames, client, registry)
         extra = set((blocked or {}).get(day.isoformat(), [])) if gate == "given" else set()
         out[day.isoformat()] = apply_status(frames, extra, registry=registry).get(day.isoformat(), [])
         write_day(client, frames)
+        reopened.update(frames.reopened)
         if progress:
             progress(day)
+    # days a gap closing in this run also spans get their linear share now (ecm.accounting.gaps)
+    again = sorted(reopened - set(days))
+    if again:
+        log.info("gap_days_recomputed", extra={"days": [d.isoformat() for d in again]})
+        out.update(run_days(again, client=client, registry=registry, factors=factors, gate="inline"))
     return out
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ecm.accounting.counters import FLAGS, counter_flags, counters_to_deltas, deltas_to_periods
+from ecm.accounting.gaps import apportion_gaps
 from ecm.periods import TZ
 from ecm.pipeline.readings import load_readings
 from ecm.schema import MEAS_METER_HOURLY as METER_HOURLY
@@ -16,6 +17,15 @@ log = logging.getLogger("ecm.pipeline.hourly")
 
 def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
                  meters: pd.DataFrame | None = None) -> pd.DataFrame:
+    """See :func:`_hourly_frame`; ``attrs["reopened_from"]``: the earliest hour a gap closing in the
+    window shares into (before ``start``), else None."""
+    frame, reopened_from = _hourly_frame(readings, counters, start, end, meters=meters)
+    frame.attrs["reopened_from"] = reopened_from
+    return frame
+
+
+def _hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
+                  meters: pd.DataFrame | None = None):
     """Per meter and hour in (start, end] (pure). Counter meters: consumption in the field named by
     the meter's quantity, ``n_intervals``, ``completeness_frac``, ``flags`` and ``n_<flag>``
     (intervals per flag). With ``meters`` (the registry's meters_frame), every meter with readings
@@ -26,7 +36,12 @@ def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Times
     from ecm.quality_frames import readings_hourly_metrics
 
     rc = readings[readings["meter"].isin(counters.index)]
-    deltas, issues = counters_to_deltas(rc, counters)
+    raw_deltas, issues = counters_to_deltas(rc, counters)
+    deltas, split_issues = apportion_gaps(raw_deltas, "1h", TZ)   # a gap is shared linearly over its hours
+    issues += split_issues
+    gaps = raw_deltas[(raw_deltas["end"] > start) & (raw_deltas["start"] < start)
+                      & raw_deltas["flags"].str.contains("gap", regex=False)] if len(raw_deltas) else raw_deltas
+    reopened_from = gaps["start"].min().floor("h") if len(gaps) else None   # earlier hours a gap shares into
     per, more = deltas_to_periods(deltas, "1h", TZ, window=(start, end))
     if issues or more:  # the nightly run rebuilds the day's counter issues from n_<flag> (dq_result)
         log.info("hourly_counter_issues", extra={"n_issues": len(issues) + len(more), "start": start.isoformat()})
@@ -48,8 +63,8 @@ def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Times
                 out = out.merge(n.rename(f"n_{f}").reset_index(), on=["meter", "time"], how="left")
                 out[f"n_{f}"] = out[f"n_{f}"].fillna(0).astype(int)
     if meters is None:
-        return out
-    flags = counter_flags(deltas)
+        return out, reopened_from
+    flags = counter_flags(raw_deltas)   # the quality checks judge the readings, not the apportioned shares
     r = readings.reset_index(drop=True)
     t = pd.to_datetime(r["time"], utc=True)
     idx = np.floor(((t - start).dt.total_seconds().to_numpy() - 1e-9) / 3600.0)
@@ -65,12 +80,12 @@ def hourly_frame(readings: pd.DataFrame, counters: pd.DataFrame, start: pd.Times
         sel[1:] |= inside[:-1] & same_next           # and its next reading (glitch context)
         parts.append(readings_hourly_metrics(r[sel], meters, h0, flags=flags).assign(time=h0))
     if not parts:
-        return out
+        return out, reopened_from
     qm = pd.concat(parts, ignore_index=True)
     if out.empty:
-        return qm
+        return qm, reopened_from
     # merged for the caller; rollup_range writes the two parts apart so integer fields stay integers
-    return out.merge(qm, on=["time", "enterprise", "meter", "quantity"], how="outer")
+    return out.merge(qm, on=["time", "enterprise", "meter", "quantity"], how="outer"), reopened_from
 
 
 def _split(frame: pd.DataFrame) -> list[pd.DataFrame]:
@@ -101,14 +116,20 @@ def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, ch
     counters = meters[meters["kind"] == "counter"]
     quantities = sorted(meters["quantity"].unique())
     client.delete_range(METER_HOURLY, start, end)
-    n = 0
+    n, earliest = 0, None
     ids = registry.enterprise_ids
     for i in range(0, len(ids), chunk_enterprises):
         chunk = ids[i:i + chunk_enterprises]
-        r = load_readings(client, quantities, start, end, enterprises=chunk, carry_out=pd.Timedelta(hours=1))
+        r = load_readings(client, quantities, start, end, enterprises=chunk, carry_out=pd.Timedelta(days=1))
         frame = hourly_frame(r, counters, start, end, meters=meters)
         for part in _split(frame) if len(frame) else []:
             n += client.write_frame(part, METER_HOURLY, ["enterprise", "meter", "quantity"])
+        if frame.attrs.get("reopened_from") is not None:
+            earliest = min(earliest or frame.attrs["reopened_from"], frame.attrs["reopened_from"])
+    if earliest is not None and earliest < start:
+        # a gap closing in this range is shared linearly into earlier hours (ecm.accounting.gaps): redo them
+        log.info("gap_hours_reopened", extra={"from": earliest.isoformat(), "to": start.isoformat()})
+        n += rollup_range(client, registry, earliest, start, chunk_enterprises=chunk_enterprises)
     return n
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ecm.accounting import compliance, status
 from ecm.accounting.intensity import STATUS_LEVEL, deflate_value_added
 from ecm.accounting.issues import issue_records
-from ecm.accounting.ytd import shift_year, ytd_end_for, ytd_spans
+from ecm.accounting.ytd import late_statistics_months, shift_year, ytd_end_for, ytd_spans
 from ecm.influx import time_literal
 from ecm.periods import TZ, day_bounds_utc, month_bounds_utc
 from ecm.schema import MEAS_BENCHMARK_MONTHLY as BENCHMARK_MONTHLY
@@ -112,8 +112,34 @@ def load_energy(client, first: date, last: date) -> pd.DataFrame:
     return df
 
 
-def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, factors=None) -> dict:
-    """Compute and write the month-to-date compliance of ``day_iso``'s month; returns a summary."""
+def _stored_district_rows(client, first: date, before: date) -> pd.DataFrame:
+    """The stored ``_district`` kpi_monthly rows of the months in [first, before)."""
+    s, _ = day_bounds_utc(first)
+    e, _ = day_bounds_utc(before)
+    df = client.query_frame(f"SELECT ytd_through, n_value_added_months FROM {KPI_MONTHLY} WHERE "
+                            f"enterprise = '{DISTRICT}' AND time >= {time_literal(s)} AND time < {time_literal(e)}")
+    if df.empty:
+        return pd.DataFrame(columns=["month", "ytd_through", "n_value_added_months"])
+    df["month"] = df["time"].dt.tz_convert(TZ).dt.strftime("%Y-%m")
+    for c in ("ytd_through", "n_value_added_months"):
+        if c not in df:
+            df[c] = None
+    return df[["month", "ytd_through", "n_value_added_months"]]
+
+
+def _closed_month_ends(day: date, base_year: int, n: int = 12) -> list[date]:
+    ends, m = [], day.replace(day=1) - timedelta(days=1)
+    while len(ends) < n and m.year >= base_year:
+        ends.append(m)
+        m = m.replace(day=1) - timedelta(days=1)
+    return sorted(ends)
+
+
+def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, factors=None,
+                               recompute_late: bool = True) -> dict:
+    """Compute and write the month-to-date compliance of ``day_iso``'s month; returns a summary.
+    With ``recompute_late``, earlier months (last 12) whose rows predate statistics that have since
+    arrived are recomputed too (``ytd.late_statistics_months``; summary key ``recomputed``)."""
     from ecm.factors import get_factors
     from ecm.influx import InfluxClient
     from ecm.quality import accounting_results, blocking_enterprises, run_month, write_rows
@@ -161,8 +187,17 @@ def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, fact
         scols = ["industry", "level_basis", "benchmark_capacity_share_frac", "baseline_capacity_share_frac", "capacity_total",
                  "benchmark_line_share_frac", "baseline_line_share_frac", "n_lines", "factor_table_version"]
         client.write_frame(shares[scols].assign(time=m0), CAPACITY_SHARE, ["industry"])
+    recomputed = []
+    if recompute_late:
+        ends = _closed_month_ends(day, t.base_year)
+        if ends:
+            stored = _stored_district_rows(client, ends[0].replace(day=1), day.replace(day=1))
+            for m_end in late_statistics_months(stored, stats, registry.enterprise_ids, ends, t.base_year):
+                compute_monthly_compliance(m_end.isoformat(), client=client, registry=registry, factors=factors,
+                                           recompute_late=False)
+                recomputed.append(m_end.strftime("%Y-%m"))
     d = kf[kf["enterprise"] == DISTRICT].iloc[0]
-    return {"month": f"{day:%Y-%m}", "district_status": d["status"], "n_issues": len(records),
+    return {"recomputed": recomputed, "month": f"{day:%Y-%m}", "district_status": d["status"], "n_issues": len(records),
             "district_ytd_intensity_tce_per_10k_cny": None if pd.isna(d["ytd_intensity_tce_per_10k_cny"]) else round(float(d["ytd_intensity_tce_per_10k_cny"]), 4),
             "n_red": int((kf["status"] == Status.RED).sum()),
             "n_insufficient": int((kf["status"] == Status.DATA_INSUFFICIENT).sum())}

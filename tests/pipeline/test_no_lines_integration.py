@@ -22,6 +22,7 @@ def _energy_only_registry():
     data["enterprises"] = data["enterprises"][:3]
     for e in data["enterprises"]:
         e["lines"] = []
+        e.pop("measures", None)  # energy-saving measures name lines
         e["meters"] = [m for m in e["meters"] if m.get("line") is None and m["carrier"] != "output"]
     return parse_registry(data, "energy-only district")
 

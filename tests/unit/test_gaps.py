@@ -72,3 +72,18 @@ def test_uneven_split_and_jitter_left_alone():
     assert a3["delta"].tolist() == [4.0]
     a4, _ = apportion_gaps(d3, "1D", gaps_only=False)
     assert a4["delta"].tolist() == pytest.approx([4.0 * 870 / 900, 4.0 * 30 / 900])
+
+
+def test_days_reopened_by_a_gap_closing_after_midnight():
+    """A gap from 22:00 on 1 March to 02:00 on 3 March (Beijing), closed in the 3 March window, also
+    spans 1 and 2 March: those days were computed without their share and are recomputed."""
+    from datetime import date as _d
+
+    from ecm.accounting.gaps import days_reopened
+
+    t = lambda s: pd.Timestamp(s, tz="Asia/Shanghai").tz_convert("UTC")  # noqa: E731
+    d = pd.DataFrame({"enterprise": ["e", "e"], "meter": ["m", "m"], "start": [t("2024-03-01 22:00"), t("2024-03-03 02:00")],
+                      "end": [t("2024-03-03 02:00"), t("2024-03-03 02:15")], "flags": ["gap", ""]})
+    assert days_reopened(d, t("2024-03-03 00:00")) == [_d(2024, 3, 1), _d(2024, 3, 2)]
+    assert days_reopened(d.assign(flags=""), t("2024-03-03 00:00")) == []     # not a gap: booked at its end
+    assert days_reopened(d, t("2024-03-01 00:00")) == []                      # the gap closes after the window

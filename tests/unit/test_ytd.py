@@ -56,3 +56,29 @@ def test_by_year_uses_each_years_factors_and_dates_unlocated_issues():
     assert [i.evidence["days"] for i in issues] == [["2023-12-31"], ["2024-01-01", "2024-01-02"]]
     out, issues = by_year(f.iloc[:0], fn, None, empty_year=2026)
     assert seen[-1] == (2026, 0) and [i.name for i in issues] == ["ecm.ytd.no_rows"]
+
+
+def test_late_statistics_months_finds_rows_computed_before_their_statistics():
+    """A closed month is recomputed when statistics it lacked have arrived: its window would now
+    reach further (ytd_through) or rest on more value-added figures; a month never computed is left alone."""
+    from datetime import date as _d
+
+    import pandas as _pd
+
+    from ecm.accounting.ytd import late_statistics_months, value_added_months
+
+    ids = ["a", "b"]
+    months = [f"{y}-{m:02d}" for y in (2022, 2023) for m in (1, 2, 3)]
+    stats = _pd.DataFrame([{"enterprise": e, "month": m, "value_added_10k_cny": 10.0,
+                            "value_added_current_10k_cny": 10.0} for e in ids for m in months])
+    # Feb 2023 closed: cur Jan–Feb 2023 (2 ent × 2 months), prev = base Jan–Feb 2022 (2 × 2 each) → 12 figures
+    feb = {"cur": (_d(2023, 1, 1), _d(2023, 2, 28)), "prev": (_d(2022, 1, 1), _d(2022, 2, 28)),
+           "base": (_d(2022, 1, 1), _d(2022, 2, 28))}
+    assert value_added_months(stats, feb) == 12
+    stored = _pd.DataFrame({"month": ["2023-01", "2023-02"], "ytd_through": ["2023-01-31", "2023-02-28"],
+                            "n_value_added_months": [6, 11]})   # Feb computed when b's Feb figure was missing
+    ends = [_d(2023, 1, 31), _d(2023, 2, 28), _d(2023, 3, 31)]
+    assert late_statistics_months(stored, stats, ids, ends, 2022) == [_d(2023, 2, 28)]
+    # January computed before any January figure: its window had stopped at 31 Dec
+    stored.loc[0, "ytd_through"] = "2022-12-31"
+    assert late_statistics_months(stored, stats, ids, ends, 2022) == [_d(2023, 1, 31), _d(2023, 2, 28)]
