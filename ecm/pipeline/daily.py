@@ -302,23 +302,60 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
     return out
 
 
-def run_quality_gate(days: list[str]) -> dict[str, list[str]]:
-    """DAG task: the raw-readings suite per day → {day: enterprises whose KPIs are blocked}."""
-    from ecm.influx import InfluxClient
+#: enterprises per mapped quality-gate task (``ecm_daily_kpis``: ``quality_gate.expand``)
+GATE_CHUNK_ENTERPRISES = 50
+
+
+def enterprise_chunks(registry=None, size: int = GATE_CHUNK_ENTERPRISES) -> list[list[str]]:
+    """The registry's enterprises in chunks of ``size``: one mapped task each."""
+    from ecm.registry import get_registry
+
+    return _chunks((registry or get_registry()).enterprise_ids, size)
+
+
+def registry_subset(registry, enterprises: list[str]):
+    """The registry restricted to ``enterprises`` (a mapped task's chunk)."""
+    from ecm.registry import Registry
+
+    keep = set(enterprises)
+    return Registry(district=registry.district, enterprises=tuple(e for e in registry.enterprises if e.id in keep))
+
+
+def quality_gate_results(client, registry, day: date, enterprises: list[str] | None = None):
+    """The readings_daily suite for ``day`` on the day's ``meter_hourly`` quality rows (the
+    ``enterprises`` chunk, or all): one :class:`ecm.quality.DqResult`."""
     from ecm.pipeline.rollup_source import meter_day_from_hourly
-    from ecm.quality import blocking_enterprises, run_suite, write_results
+    from ecm.quality import run_suite
+
+    reg = registry_subset(registry, enterprises) if enterprises is not None else registry
+    return run_suite("readings_daily", meter_day_from_hourly(client, reg, day, with_quality=True)[1],
+                     period=day.isoformat())
+
+
+def run_quality_gate(days: list[str], enterprises: list[str] | None = None) -> dict[str, list[str]]:
+    """DAG task (mapped over enterprise chunks): the readings suite per day on the hourly
+    rollups → {day: enterprises whose KPIs are blocked}. Counter issues are located and stored by
+    compute_daily_kpis."""
+    from ecm.influx import InfluxClient
+    from ecm.quality import blocking_enterprises, write_results
     from ecm.registry import get_registry
 
     client, registry = InfluxClient.from_settings(), get_registry()
     out = {}
     for d in days:
-        day = date.fromisoformat(d)
-        # from the day's meter_hourly quality rows (ensured by the DAG's rollup task); counter
-        # issues are located and stored by compute_daily_kpis
-        res = [run_suite("readings_daily", meter_day_from_hourly(client, registry, day, with_quality=True)[1], period=d)]
+        res = [quality_gate_results(client, registry, date.fromisoformat(d), enterprises)]
         write_results(client, res)
         out[d] = sorted(blocking_enterprises(res, d))
     return out
+
+
+def merge_gates(results) -> dict[str, list[str]]:
+    """The mapped gate tasks' {day: blocked} merged into one."""
+    out: dict[str, set[str]] = {}
+    for r in results:
+        for d, ents in r.items():
+            out.setdefault(d, set()).update(ents)
+    return {d: sorted(e) for d, e in out.items()}
 
 
 def compute_daily_kpis(days: list[str], blocked: dict[str, list[str]]) -> list[str]:
