@@ -296,7 +296,9 @@ def readings_daily_from_hourly(hourly: pd.DataFrame, meters: pd.DataFrame, day: 
     h = h.copy()
     h["known_meter"] = h["known_meter"].map(lambda v: v is True or v in (1, "true", "True", 1.0))
     for c in _HOURLY_SUMS + ["stuck_head", "stuck_tail", "n_stuck_inner"]:
-        h[c] = h[c].fillna(0).astype("int64")
+        h[c] = pd.to_numeric(h[c], errors="coerce").fillna(0).astype("int64")
+    for c in ("max_rate_frac", "max_grid_offset_s"):
+        h[c] = pd.to_numeric(h[c], errors="coerce").astype("float64")
     known = h[h["known_meter"] & h["meter"].isin(set(reg["meter"]))]
     unknown = h[~h["known_meter"]]
     unk = (unknown.groupby(["enterprise", "meter"])["n_received"].sum().reset_index()

@@ -72,6 +72,9 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     issues = _counter_issues(h_all, counters, first, last)
     if parts:
         h = h_all.drop(columns=[c for c in ("quantity",) if c in h_all.columns])
+        for c in [*quantities, "n_intervals", "completeness_frac"]:   # SELECT * mixes gauge rows in: numbers stay numbers
+            if c in h.columns:
+                h[c] = pd.to_numeric(h[c], errors="coerce").astype("float64")
         h = h[h["meter"].isin(counters.index)]
         h = h[h["n_intervals"].notna()] if "n_intervals" in h.columns else h[:0]
         h["day"] = h["time"].dt.tz_convert(TZ).dt.date
