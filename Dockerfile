@@ -30,6 +30,7 @@ RUN apt-get update \
 
 RUN pip install "apache-airflow==${AIRFLOW_VERSION}" \
       apache-airflow-providers-fab apache-airflow-providers-postgres apache-airflow-providers-smtp \
+      apache-airflow-providers-celery \
       psycopg2-binary \
       --constraint "${AIRFLOW_CONSTRAINTS}"
 

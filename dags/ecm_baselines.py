@@ -5,9 +5,10 @@ daily KPIs, and at 03:30 Asia/Shanghai as a safety net. Each run owns a Beijing 
 (``conf["day"]``, else the day the triggering ``kpi_daily`` event names, else the logical date's
 day minus one). Reads: ``line_daily``, ``kpi_daily``, the registry's measures and adjustments.
 Rewrites the last 35 days of ``baseline_daily`` (from the earliest baseline day with
-``conf["full"]``) and the day's ``baseline_model`` and ``measure_savings``. Emits asset
+``conf["full"]``) and the day's ``baseline_model`` and ``measure_savings``; keeps the CUSUM state
+in ``baseline_state`` so the next night computes only its 35 days. Emits asset
 ``baseline_daily`` (extra: the day).
-Writes: baseline_daily, baseline_model, measure_savings
+Writes: baseline_daily, baseline_model, measure_savings, baseline_state
 """
 from __future__ import annotations
 

@@ -253,8 +253,9 @@ def _trust_row(y: int) -> list[dict]:
 
 
 def annotations() -> list[dict]:
-    """Data-insufficient enterprise-days and counter resets / meter replacements (dq_result), on every chart."""
-    return [enterprise_detail.insufficient_days_annotation(FIRMS), enterprise_detail.counter_annotation(FIRMS)]
+    """Registry retrofits and meter changes, data-insufficient enterprise-days and counter resets (dq_result)."""
+    return [P.registry_annotation(), enterprise_detail.insufficient_days_annotation(FIRMS),
+            enterprise_detail.counter_annotation(FIRMS)]
 
 
 def build() -> dict:

@@ -4,7 +4,8 @@ Top row: status, year-to-date intensity, change on last year, the annual change 
 required, data completeness. Then one row per question: is the enterprise on its path (path chart,
 energy by carrier); are its lines at 标杆/基准 (unit energy per line and a line table, each linking to
 the line on the benchmarking board); can its data be trusted (data-quality results, devices).
-Annotations mark data-insufficient days and counter resets / meter replacements.
+Annotations mark data-insufficient days and counter resets / meter replacements; the last row lists
+the accounting issues of the period (dq_result suites ``accounting_*``) in plain words.
 """
 from __future__ import annotations
 
@@ -165,12 +166,33 @@ def _trust_row(y: int) -> list[dict]:
                 "1": {"text": "在线 online", "color": "green", "index": 0},
                 "0": {"text": "离线 offline", "color": "red", "index": 1}}}]), P.cell_color()])],
         desc="Last retained status per meter/gateway in the last 30 days (time = when it was reported).")
-    return [P.row(30, P.title("数据是否可信?", "Can we trust the data?"), y), dq, devices]
+    dqm = P.ident(S.MEAS_DQ_RESULT)
+    issues = P.table(
+        33, P.title("核算问题清单", "accounting issues"),
+        [P.target(f"SELECT last({P.ident(S.F_OBSERVED)}) AS {P.ident(S.F_OBSERVED)}, last({P.ident(S.F_SUBJECT)}) AS "
+                  f"{P.ident(S.F_SUBJECT)}, last({P.ident(S.F_BLOCKING)}) AS {P.ident(S.F_BLOCKING)}, "
+                  f"last({P.ident(S.F_PERIOD)}) AS {P.ident(S.F_PERIOD)}, count({P.ident(S.F_SUCCESS)}) AS \"n_periods\" "
+                  f"FROM {dqm} WHERE {ENT} AND {P.ident(S.TAG_SUITE)} =~ /^accounting/ AND $timeFilter "
+                  f"GROUP BY {P.ident(S.TAG_SUITE)}, {P.ident(S.TAG_EXPECTATION)}", fmt="table")],
+        P.grid(0, y + 10, 24, 7), unit="none", no_value="无 none",
+        sort_by=[{"displayName": "阻断 withheld", "desc": True}],
+        transformations=P.merge_organize({S.TAG_SUITE: "范围 scope", S.TAG_EXPECTATION: "问题 issue",
+                                          S.F_OBSERVED: "说明 what happened", S.F_SUBJECT: "表计/产线 meters, lines",
+                                          S.F_BLOCKING: "阻断 withheld", S.F_PERIOD: "最近 latest",
+                                          "n_periods": "次数 periods"}),
+        overrides=[P.override("byName", "阻断 withheld", [
+            P.prop("mappings", [{"type": "value", "options": {
+                "1": {"text": "数值暂缓 figure withheld", "color": "purple", "index": 0},
+                "0": {"text": "提示 note", "color": "text", "index": 1}}}]), P.cell_color()])],
+        desc="Issues the accounting raised for this enterprise (dq_result suites accounting_daily/monthly): a "
+             "blocking one withholds the figure it concerns (data_insufficient).")
+    return [P.row(30, P.title("数据是否可信?", "Can we trust the data?"), y), dq, devices, issues]
 
 
 def build() -> dict:
     panels = _top_row() + _path_row(4) + _lines_row(14) + _trust_row(31)
     return P.dashboard(UID, "企业详情 / Enterprise detail", panels, tags=["enterprise"],
                        variables=[P.enterprise_variable()], time_from="now-90d", refresh="5m", links=P.board_links(),
-                       annotations=[insufficient_days_annotation(), counter_annotation(), failed_checks_annotation()],
+                       annotations=[P.registry_annotation("$enterprise"), insufficient_days_annotation(),
+                                    counter_annotation(), failed_checks_annotation()],
                        description="One enterprise: status, energy by carrier, lines vs 标杆/基准, data quality, devices.")

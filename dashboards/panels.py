@@ -259,6 +259,16 @@ def annotation(name: str, query: str, color: str, *, text_column: str, tags_colu
     return a
 
 
+def registry_annotation(*tags: str) -> dict:
+    """Retrofits, meters out of service and baseline adjustments from the registry: Grafana's own
+    annotations tagged ``ecm-registry`` (written by ``ecm dashboards push``, see ecm/events.py)."""
+    from ecm.events import REGISTRY_TAG
+
+    return {"name": "改造与表计 / retrofits and meters (registry)", "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+            "enable": True, "hide": False, "iconColor": "blue",
+            "target": {"type": "tags", "tags": [REGISTRY_TAG, *tags], "matchAny": False, "limit": 500}}
+
+
 def builtin_annotation() -> dict:
     """Grafana's own annotations and alerts (kept so the board behaves like any other)."""
     return {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,

@@ -37,6 +37,7 @@ WRITERS = {
     f"{MEAS_DQ_RESULT}[stats_monthly]": DAG_MONTHLY, f"{MEAS_DQ_RESULT}[accounting_monthly]": DAG_MONTHLY,
     REPORTS_OUTPUT: DAG_REPORT,
     "baseline_daily": "ecm_baselines", "baseline_model": "ecm_baselines", "measure_savings": "ecm_baselines",
+    "baseline_state": "ecm_baselines",
 }
 #: written outside the DAGs: readings/device_status/ingest_* by the ingest bridge, enterprise_monthly
 #: by `ecm stats import` / MQTT statistics
@@ -287,6 +288,7 @@ def target_words() -> dict:
 MEAS_BASELINE_DAILY = "baseline_daily"
 MEAS_BASELINE_MODEL = "baseline_model"
 MEAS_MEASURE_SAVINGS = "measure_savings"
+MEAS_BASELINE_STATE = "baseline_state"   #: internal: CUSUM/detection state carried to the next night
 TAG_SCOPE = "scope"              #: "line" or "enterprise"
 TAG_PURPOSE = "purpose"          #: "enpi" or "measure"
 TAG_MEASURE = "measure"          #: measure id; "_enterprise" / "_district" on roll-up rows

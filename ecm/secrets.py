@@ -62,6 +62,16 @@ def ensure_secrets(state_dir: Path, enterprise_ids: list[str]) -> dict:
     return data
 
 
+def rotate_mqtt_password(state_dir: Path, user: str) -> str:
+    """Replace ``user``'s MQTT password with a new random one (saved 0600); returns it."""
+    data = load_secrets(state_dir)
+    if user not in data.get("mqtt", {}):
+        raise EcmError(f"no MQTT credentials for {user!r} in {state_dir}", hint="run `ecm services start` first")
+    data["mqtt"][user] = new_password()
+    _save(state_dir, data)
+    return data["mqtt"][user]
+
+
 def mqtt_credentials(state_dir: Path, user: str) -> tuple[str, str]:
     """(username, password) of an MQTT user; raises when secrets were not generated yet."""
     pw = load_secrets(state_dir).get("mqtt", {}).get(user)

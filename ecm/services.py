@@ -202,6 +202,25 @@ listener {self.port} {self.host}
         pw = ensure_secrets(self.state_dir, self.enterprise_ids)["mqtt"][ADMIN_USER]
         return DynsecControl(self.host, self.port, pw)
 
+    def rotate_password(self, user: str) -> str:
+        """New password for principal ``user``: saved, applied live, and every session using the
+        old one disconnected at once (the plugin kicks a client it disables)."""
+        from ecm.secrets import rotate_mqtt_password
+
+        if self.status().running:
+            self.sync_live()  # the principal exists in the running broker
+        pw = rotate_mqtt_password(self.state_dir, user)
+        if not self.status().running:
+            return pw  # applied when the broker starts (its config is generated from the secrets)
+        ctl = self.control()
+        try:
+            ctl.run([{"command": "setClientPassword", "username": user, "password": pw},
+                     {"command": "disableClient", "username": user},
+                     {"command": "enableClient", "username": user}])
+        finally:
+            ctl.close()
+        return pw
+
     def sync_live(self) -> None:
         """Bring the running broker's principals and roles to the registry's (idempotent)."""
         from ecm import dynsec

@@ -143,6 +143,7 @@ class Stack:
         self.state_dir = Path(state_dir)
         self.mqtt_host, self.mqtt_port, self.influx_url, self.db = mqtt_host, mqtt_port, influx_url, db
         self.district_file, self.owns_state = district_file, owns_state
+        self.throwaway = False  # set by ephemeral(): a failed start takes down what it started
         self.mosquitto = MosquittoService(self.state_dir, mqtt_host, mqtt_port, enterprise_ids, mosquitto_bin,
                                           mqtt_tls_port, mqtt_tls_host)
         self.influx = InfluxService(self.state_dir, influx_url, db, enterprise_ids, influxd_bin)
@@ -159,10 +160,12 @@ class Stack:
             enterprise_ids = (load_registry(district_file) if district_file else get_registry()).enterprise_ids
         owns = state_dir is None
         state = Path(tempfile.mkdtemp(prefix=prefix)) if owns else Path(state_dir)
-        return cls(state, mqtt_host="127.0.0.1", mqtt_port=free_port(), influx_url=f"http://127.0.0.1:{free_port()}",
-                   db=db, enterprise_ids=list(enterprise_ids), district_file=district_file or s.district_path,
-                   owns_state=owns, mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin,
-                   mqtt_tls_port=free_port(), mqtt_tls_host="127.0.0.1")
+        st = cls(state, mqtt_host="127.0.0.1", mqtt_port=free_port(), influx_url=f"http://127.0.0.1:{free_port()}",
+                 db=db, enterprise_ids=list(enterprise_ids), district_file=district_file or s.district_path,
+                 owns_state=owns, mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin,
+                 mqtt_tls_port=free_port(), mqtt_tls_host="127.0.0.1")
+        st.throwaway = True
+        return st
 
     @classmethod
     def from_settings(cls, settings=None, registry=None) -> "Stack":
@@ -210,7 +213,8 @@ class Stack:
             if influx:
                 self.influx.start()
         except BaseException:
-            self.stop()
+            if self.throwaway:  # never stop an operator's running services
+                self.stop()
             raise
         return self
 

@@ -67,15 +67,13 @@ def _pending(db: Path) -> int:
 
 def run_bench(devices: int = 200, interval_s: float = 10.0, duration_s: float = 60.0, backlog_hours: float = 1.0,
               echo=print) -> dict:
-    from ecm.influx import InfluxClient, InfluxConfig
-    from ecm.secrets import ensure_secrets
-    from ecm.services import InfluxService, MosquittoService, free_port
+    from ecm.stack import Bridge, Stack
     from gateway.store import Queue
 
     s = get_settings()
     state = Path(tempfile.mkdtemp(prefix="ecm-bench-gw-"))
     procs: list[subprocess.Popen] = []
-    mq = ix = None
+    stack = None
     res: dict = {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "devices": devices, "interval_s": interval_s}
     try:
         # registry: the district plus 2 meters (energy, power) per emulated device, all of e01
@@ -89,27 +87,22 @@ def run_bench(devices: int = 200, interval_s: float = 10.0, duration_s: float = 
         district = state / "district.yaml"
         district.write_text(yaml.safe_dump(reg, allow_unicode=True, sort_keys=False), encoding="utf-8")
         ids = [e["id"] for e in reg["enterprises"]]
-        mport, iport = free_port(), free_port()
-        mq = MosquittoService(state, "127.0.0.1", mport, ids, s.mosquitto_bin)
-        ix = InfluxService(state, f"http://127.0.0.1:{iport}", "ecm_bench", ids, s.influxd_bin)
         echo("starting mosquitto, influxd, the ingest bridge and the device emulators ...")
-        mq.start()
-        ix.start()
-        secrets = ensure_secrets(state, ids)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ECM_")}
-        env.update({"ECM_STATE_DIR": str(state), "ECM_MQTT_PORT": str(mport), "ECM_INFLUX_URL": ix.url,
-                    "ECM_INFLUX_DB": "ecm_bench", "ECM_DISTRICT_FILE": str(district), "ECM_LOG_LEVEL": "WARNING",
-                    "GATEWAY_MQTT_PASSWORD": secrets["mqtt"]["e01"], "PYTHONPATH": str(PROJECT_ROOT)})
+        stack = Stack.ephemeral(state_dir=state, db="ecm_bench", district_file=district, enterprise_ids=ids).start()
+        mport = stack.mqtt_port
+        secrets = stack.secrets()
+        env = stack.env(clean=True, ECM_LOG_LEVEL="WARNING", GATEWAY_MQTT_PASSWORD=secrets["mqtt"]["e01"],
+                        PYTHONPATH=str(PROJECT_ROOT))
         log = open(state / "bench.log", "ab")
-        procs.append(subprocess.Popen([sys.executable, "-m", "ingest"], env=env, stdout=log, stderr=log))
+        bridge = Bridge(env, log=state / "bench.log").start()
+        procs.append(bridge.proc)
         ports_file = state / "ports.json"
         per = -(-devices // SERVERS)
         emu = subprocess.Popen([sys.executable, "-m", "gateway.emulators", "--servers", str(SERVERS), "--units",
                                 str(per), "--ports-file", str(ports_file)], env=env, stdout=log, stderr=log)
         procs.append(emu)
         ports = _wait(lambda: ports_file.exists() and json.loads(ports_file.read_text()), 60, "emulators")
-        _wait(lambda: (state / "ingest" / "health-ingest-0.json").exists()
-              and json.loads((state / "ingest" / "health-ingest-0.json").read_text()).get("subscribed"), 60, "bridge")
+        bridge.wait_ready()
 
         devs = []
         for i in range(devices):
@@ -168,8 +161,7 @@ def run_bench(devices: int = 200, interval_s: float = 10.0, duration_s: float = 
         backlog = q.pending()
         q.close()
         echo(f"draining a backlog of {backlog} readings ({backlog_hours:g} h × {devices} devices × 2 points) ...")
-        cfg_client = InfluxClient(InfluxConfig(url=ix.url, db="ecm_bench", user=secrets["influx"]["service"]["user"],
-                                               password=secrets["influx"]["service"]["password"], timeout_s=60))
+        cfg_client = stack.client()
 
         def landed() -> int:
             df = cfg_client.query_frame(f"SELECT count(energy_kwh) FROM readings WHERE time >= {t_lo - 1}ms "
@@ -198,8 +190,6 @@ def run_bench(devices: int = 200, interval_s: float = 10.0, duration_s: float = 
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(5)
-        if ix is not None:
-            ix.stop()
-        if mq is not None:
-            mq.stop()
+        if stack is not None:
+            stack.stop()
         shutil.rmtree(state, ignore_errors=True)

@@ -22,6 +22,7 @@ import signal
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -79,6 +80,8 @@ class Worker:
         self.influx = InfluxClient(replace(cfg, retries=1, timeout_s=min(cfg.timeout_s, 10.0)))
         self.inbox: deque = deque()
         self._batch_bytes = 0
+        self._inflight = None  # (future, batch, bytes, readings, points) of the write in flight
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"write-{self.client_id}")
         self.gen = 0
         self.session_present: bool | None = None
         self.subscribed = False
@@ -115,6 +118,7 @@ class Worker:
             self.client_id, user, password, self.s.mqtt_host, self.s.mqtt_port, SHARE_TOPIC, inbox=self.inbox,
             keepalive=30, session_expiry_s=self.s.ingest_session_expiry_s,
             receive_maximum=self.s.ingest_receive_maximum, max_unacked_bytes=self.s.ingest_max_unacked_mb << 20,
+            read_ahead_bytes=4 * BATCH_MAX_BYTES,
             retire=self.retire, on_connect=self._on_connect, on_subscribe=self._on_subscribe,
             on_disconnect=self._on_disconnect, hold=self._stop).start()
 
@@ -248,7 +252,7 @@ class Worker:
             return []
         limit = self.s.ingest_batch_messages
         if (len(inbox) < limit and now_ms() - inbox[0][4] < self.s.ingest_batch_ms and not self._stop.is_set()
-                and self.client.pending_bytes < BATCH_MAX_BYTES):
+                and self.client.queued_bytes < BATCH_MAX_BYTES):
             return []
         batch, size, pop = [], 0, inbox.popleft
         while inbox and len(batch) < limit and size < BATCH_MAX_BYTES:
@@ -256,6 +260,7 @@ class Worker:
             size += len(item[2]) + len(item[3])
             batch.append(item)
         self._batch_bytes = size
+        self.client.taken(size)
         return batch
 
     def process(self, batch: list) -> None:
@@ -306,15 +311,26 @@ class Worker:
         writes = [("ms", "\n".join(points[i:i + WRITE_CHUNK_LINES]).encode())
                   for i in range(0, len(points), WRITE_CHUNK_LINES)]
         writes.append(("ns", "\n".join(reject_lines).encode("utf-8", "backslashreplace")))
-        if not self._store(writes):
+        # one write in flight: this batch is stored while the next one is parsed; acks follow its store
+        self._finish_write()
+        self._inflight = (self._writer.submit(self._store, writes), batch, self._batch_bytes, n_readings, len(points))
+
+    def _finish_write(self) -> None:
+        """Wait for the write in flight, then ack its batch (nothing when it was left unstored)."""
+        if self._inflight is None:
+            return
+        fut, batch, n_bytes, n_readings, n_points = self._inflight
+        self._inflight = None
+        if not fut.result():
             return  # stopping while the spool is full: leave unacked for redelivery
+        st = self.stats
         t_done = now_ms()
         n_acked = self.client.ack(batch)
-        self.client.release(self._batch_bytes)
+        self.client.release(n_bytes)
         st.c["messages_in"] += len(batch)
         st.c["messages_acked"] += n_acked
         st.c["readings_in"] += n_readings
-        st.c["points_written"] += len(points)
+        st.c["points_written"] += n_points
         st.add_latency(None, [t_done - b[4] for b in batch])
 
     def _periodic(self, state: dict) -> None:
@@ -322,6 +338,8 @@ class Worker:
         if t >= state["health"] or (self.subscribed and not state["told_subscribed"]):
             state["health"] = t + 1.0
             state["told_subscribed"] = self.subscribed
+            if t >= state["stats"]:
+                self._finish_write()  # the writer thread adds latency samples; none in flight now
             snap = self.stats.snapshot() if t >= state["stats"] else None
             if snap is not None:
                 state["stats"] = t + self.s.ingest_stats_interval_s
@@ -360,6 +378,7 @@ class Worker:
                     self.process(batch)
                     last_msg = time.monotonic()
                 else:
+                    self._finish_write()
                     self._replay()
                     if self._stop.is_set() and not self.inbox:
                         break
@@ -371,6 +390,10 @@ class Worker:
             self._shutdown(health)
 
     def _shutdown(self, health) -> None:
+        try:
+            self._finish_write()
+        finally:
+            self._writer.shutdown(wait=True)
         c = self.client
         if c is not None:  # acks went out synchronously; a retired worker's session ends now (expiry 0)
             c.stop(session_expiry_s=0 if self.retire else None)

@@ -16,8 +16,10 @@ PUBACK through a socket pair to its network thread. The bridge needs a small par
   id of an older connection means nothing to the broker: the message is redelivered instead);
 - PINGREQ within the Keep Alive (§3.1.2.10), DISCONNECT with Session Expiry 0 to end a session.
 
-Memory is bounded by bytes: once ``max_unacked_bytes`` of received payload is neither processed nor
-released, the reader stops reading the socket (the broker then holds the rest, and TCP pushes back).
+Memory is bounded by bytes: once ``max_unacked_bytes`` of received payload is not yet released (acked)
+by the consumer, or ``read_ahead_bytes`` wait in the inbox untaken, the reader stops reading the
+socket; the broker then holds the rest (TCP pushes back). The read-ahead keeps the working set near
+a few batches when the bridge is slower than its publishers (a backlog, a seeding run).
 Topic aliases are never enabled (Topic Alias Maximum stays 0), so every PUBLISH carries its topic.
 """
 from __future__ import annotations
@@ -90,13 +92,15 @@ class SessionClient:
 
     def __init__(self, client_id: str, username: str, password: str, host: str, port: int, topic: str, *,
                  inbox: deque, keepalive: int = 30, session_expiry_s: int = 7 * 86400,
-                 receive_maximum: int = 20000, max_unacked_bytes: int = 256 << 20, retire: bool = False,
+                 receive_maximum: int = 20000, max_unacked_bytes: int = 256 << 20, read_ahead_bytes: int = 32 << 20,
+                 retire: bool = False,
                  ssl_context: ssl.SSLContext | None = None, min_delay_s: float = 1.0, max_delay_s: float = 10.0,
                  on_connect=None, on_subscribe=None, on_disconnect=None, hold: threading.Event | None = None):
         self.client_id, self.username, self.password = client_id, username, password
         self.host, self.port, self.topic, self.inbox = host, port, topic, inbox
         self.keepalive, self.session_expiry_s, self.receive_maximum = keepalive, session_expiry_s, receive_maximum
         self.max_unacked_bytes, self.retire, self.ssl_context = max_unacked_bytes, retire, ssl_context
+        self.read_ahead_bytes = read_ahead_bytes
         self.min_delay_s, self.max_delay_s = min_delay_s, max_delay_s
         self.on_connect, self.on_subscribe, self.on_disconnect = on_connect, on_subscribe, on_disconnect
         self.hold = hold or threading.Event()  # set: messages are no longer taken (stopping); never acked
@@ -104,6 +108,7 @@ class SessionClient:
         self.connected = False
         self.session_present: bool | None = None
         self.pending_bytes = 0  # payload bytes received and not yet released by the consumer
+        self.queued_bytes = 0  # of which still in the inbox, not yet taken
         self._sock: socket.socket | None = None
         self._send_lock = threading.Lock()
         self._room = threading.Condition()
@@ -118,6 +123,12 @@ class SessionClient:
 
     def is_connected(self) -> bool:
         return self.connected
+
+    def taken(self, n_bytes: int) -> None:
+        """The consumer took ``n_bytes`` of payload out of the inbox (still unacked)."""
+        with self._room:
+            self.queued_bytes -= n_bytes
+            self._room.notify_all()
 
     def release(self, n_bytes: int) -> None:
         """The consumer is done with ``n_bytes`` of payload (processed and acked, or dropped)."""
@@ -206,10 +217,9 @@ class SessionClient:
     def _read_loop(self) -> None:
         sock, ka = self._sock, self.keepalive
         while not self._stop.is_set():
-            if self.pending_bytes >= self.max_unacked_bytes:  # backpressure: leave it in the broker
+            if not self._room_left():  # backpressure: leave it in the broker
                 with self._room:
-                    self._room.wait_for(lambda: self.pending_bytes < self.max_unacked_bytes or self._stop.is_set(),
-                                        timeout=1.0)
+                    self._room.wait_for(lambda: self._room_left() or self._stop.is_set(), timeout=1.0)
                 self._ping_if_due(ka)
                 continue
             try:
@@ -221,6 +231,9 @@ class SessionClient:
                 raise OSError("connection closed by the broker")
             self._feed(data)
             self._ping_if_due(ka)
+
+    def _room_left(self) -> bool:
+        return self.pending_bytes < self.max_unacked_bytes and self.queued_bytes < self.read_ahead_bytes
 
     def _ping_if_due(self, ka: int) -> None:
         if self.connected and time.monotonic() - self._last_send > ka / 2:
@@ -274,6 +287,7 @@ class SessionClient:
         if inbox_bytes:
             with self._room:
                 self.pending_bytes += inbox_bytes
+                self.queued_bytes += inbox_bytes
 
     def _control(self, first: int, body: bytes) -> None:
         kind = first >> 4

@@ -365,7 +365,9 @@ def _as_date(v) -> date:
 def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, str], *,
                    baseline: tuple[date, date] = DEFAULT_BASELINE, measures: list[dict] | None = None,
                    adjustments: list[dict] | None = None, k: float | None = None, h: float | None = None,
-                   relearn_days: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
+                   relearn_days: int | None = None, states: dict | None = None, since: date | None = None,
+                   state_day: date | None = None, states_out: dict | None = None,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
     """Expected energy, CUSUM and drift detection per scope-day.
 
     ``series`` from :func:`scope_series`; ``enterprise_of``: scope id → enterprise. Returns
@@ -373,7 +375,13 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
     energy_tce, expected_tce, residual_tce, cusum_tce, drift_up, drift_down, drift_alarm (int),
     production (int), model_kind, valid (int), completeness_frac``; ``models`` (MODEL_COLUMNS). Issues:
     ``ecm.baseline.model_invalid`` (fallback used, reasons), ``ecm.baseline.data_insufficient``
-    (no model), ``ecm.baseline.drift`` (one per alarm)."""
+    (no model), ``ecm.baseline.drift`` (one per alarm).
+
+    Incremental use (a nightly run): with ``states`` (scope → :class:`DetectState` at the end of
+    ``since`` − 1) only the days from ``since`` are computed, continuing the CUSUM and detection
+    (the series must still hold the baseline period to fit the model); a scope with a model but
+    no state raises :class:`MissingState`. With ``state_day`` and ``states_out`` the state at the
+    end of ``state_day`` is stored into ``states_out`` for the next run."""
     rows, models, issues = [], [], []
     b0, b1 = baseline
     k = CUSUM_K if k is None else k
@@ -391,6 +399,12 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
             issues.append(Issue("ecm.baseline.model_invalid", f"{scope[0]} {scope[1]}: regression rejected ("
                                 + "; ".join(model.reasons) + "); ratio EnPI fallback used",
                                 {"scope": scope[0], "scope_id": scope[1], "reasons": model.reasons}))
+        st0 = None
+        if states is not None:
+            st0 = states.get(scope)
+            if st0 is None:
+                raise MissingState(scope)
+            f = f[f.index >= since]
         X, prod = _X(f, model)
         scale, delta = _adjustment(f, adjustments, scope, ent)
         exp = model.expected(X, prod) * scale + delta
@@ -398,10 +412,21 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
         res = y - exp
         days = np.array(f.index)
         after = days > b1
-        cusum = np.where(after, np.cumsum(np.where(after, res, 0.0)), np.nan)
+        if st0 is None:
+            cusum = np.where(after, np.cumsum(np.where(after, res, 0.0)), np.nan)
+        else:
+            cusum = cusum_continue(res, after, st0.cusum)
         restarts = sorted({_as_date(e["date"]) for e in (measures or []) + (adjustments or [])
                            if _applies(e, scope, ent) and _as_date(e["date"]) > b1})
-        up, down, alarm = _detect(days, y, exp, prod & after, model.sigma_long, restarts, k, h, relearn_days)
+        det = (model.sigma_long, restarts, k, h, relearn_days)
+        cut = int(sum(1 for d in days if d <= state_day)) if state_day is not None else len(days)
+        u1, d1, a1, s1 = detect_cusum(days[:cut], y[:cut], exp[:cut], (prod & after)[:cut], *det, state=st0)
+        u2, d2, a2, _ = detect_cusum(days[cut:], y[cut:], exp[cut:], (prod & after)[cut:], *det, state=s1)
+        up, down, alarm = np.concatenate([u1, u2]), np.concatenate([d1, d2]), np.concatenate([a1, a2])
+        if states_out is not None and state_day is not None:
+            done = after[:cut]
+            s1.cusum = float(cusum[:cut][done][-1]) if done.any() else (st0.cusum if st0 is not None else 0.0)
+            states_out[scope] = s1
         for i in np.flatnonzero(alarm):
             direction = "up" if up[i] > h else "down"
             issues.append(Issue("ecm.baseline.drift",
@@ -422,14 +447,51 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
 def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
     """Two-sided tabular CUSUM on (y − level·exp)/σ over ``mask`` days; restarts pause detection
     for ``relearn_days`` and re-estimate the level. Returns (S⁺, S⁻, alarm)."""
+    up, down, alarm, _ = detect_cusum(days, y, exp, mask, sigma, restarts, k, h, relearn_days)
+    return up, down, alarm
+
+
+@dataclass
+class DetectState:
+    """Where :func:`detect_cusum` stopped, so that a later run can continue from the next day
+    with the same results as one pass over the whole history (incremental nightly runs).
+
+    ``last_day``: the last day processed (restarts on or before it were applied); ``sp``/``sn``:
+    S⁺/S⁻; ``level``: the learnt level (actual ÷ expected) detection compares with;
+    ``learn_until``: while relearning, the first day detection resumes, with the running sums
+    ``learn_y``/``learn_e``; ``cusum``: Σ (actual − expected) so far (for :func:`cusum_continue`)."""
+
+    last_day: date | None = None
+    sp: float = 0.0
+    sn: float = 0.0
+    level: float = 1.0
+    learn_until: date | None = None
+    learn_y: float = 0.0
+    learn_e: float = 0.0
+    cusum: float = 0.0
+
+
+class MissingState(KeyError):
+    """An incremental :func:`baseline_daily` found a scope without a carried state (run in full)."""
+
+
+def detect_cusum(days, y, exp, mask, sigma, restarts, k, h, relearn_days,
+                 state: DetectState | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, DetectState]:
+    """:func:`_detect` continuing from ``state`` (None: a fresh start). ``days`` must all be after
+    ``state.last_day``; restarts on or before it are taken as already applied. Returns
+    (S⁺, S⁻, alarm, the state after the last day) — a history cut anywhere and run in two calls
+    gives the same arrays as one call."""
     n = len(days)
     up, down, alarm = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    st = DetectState() if state is None else DetectState(**vars(state))
     if not np.isfinite(sigma) or sigma <= 0:
-        return up, down, alarm
-    sp = sn = 0.0
-    level, learn_until, learn_y, learn_e = 1.0, None, 0.0, 0.0
+        if n:
+            st.last_day = days[-1]
+        return up, down, alarm, st
+    sp, sn, level = st.sp, st.sn, st.level
+    learn_until, learn_y, learn_e = st.learn_until, st.learn_y, st.learn_e
     days, y, exp, mask = list(days), np.asarray(y, float).tolist(), np.asarray(exp, float).tolist(), list(mask)
-    r_iter = iter(restarts)
+    r_iter = iter([r for r in restarts if st.last_day is None or r > st.last_day])
     nxt = next(r_iter, None)
     for i in range(n):
         d = days[i]
@@ -451,7 +513,18 @@ def _detect(days, y, exp, mask, sigma, restarts, k, h, relearn_days):
         if sp > h or sn > h:  # one alarm per episode: the drifted level becomes the new normal
             alarm[i] = True
             learn_until, learn_y, learn_e, sp, sn = d + timedelta(days=relearn_days), 0.0, 0.0, 0.0, 0.0
-    return up, down, alarm
+    if n:
+        st.last_day = days[-1]
+    st.sp, st.sn, st.level, st.learn_until, st.learn_y, st.learn_e = sp, sn, level, learn_until, learn_y, learn_e
+    return up, down, alarm, st
+
+
+def cusum_continue(residual: np.ndarray, after: np.ndarray, start: float = 0.0) -> np.ndarray:
+    """Σ residual over the ``after`` days (NaN before), continuing from ``start`` (the last stored
+    ``cusum_tce``); sequential like ``np.cumsum`` over the whole history, so results are equal."""
+    r = np.where(after, np.asarray(residual, float), 0.0)
+    c = np.cumsum(np.concatenate([[float(start)], r]))[1:]
+    return np.where(after, c, np.nan)
 
 
 # -- savings per measure ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ machine say little on their own.
 - ``sim``     — ``ecm.bench.sim``: simulator backfill rate and real-time CPU
 - ``report``  — ``ecm.bench.report``: rendering the district report of N synthetic enterprises
 - ``quality`` — ``ecm.bench.quality``: the GX suites over one synthetic district day
+- ``baselines`` — ``ecm.bench.baselines``: one nightly baselines step over 4 years of ``line_daily``
 """
 from __future__ import annotations
 

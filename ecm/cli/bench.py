@@ -15,6 +15,12 @@ from ecm.cli.common import echo_json, handle_errors
 @click.group("bench")
 def bench() -> None:
     """Benchmarks that start their own servers on free ports (never the operator's data)."""
+    import signal
+    import sys
+
+    # SIGTERM (a timeout, a supervisor) unwinds like Ctrl-C: every benchmark's `finally` stops its
+    # servers and removes its temp dir, secrets included
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 @bench.command("ingest")
@@ -87,6 +93,17 @@ def quality_() -> None:
     click.echo(host_line())
     for k, v in quality_bench().items():
         click.echo(f"{k:>24}: {v:.3f}" if not k.startswith("n_") else f"{k:>24}: {int(v)}")
+
+
+@bench.command("baselines")
+@click.option("--enterprises", "n_ent", type=int, default=200, show_default=True, help="Simulated enterprises.")
+@click.option("--day", default="2026-03-10", show_default=True, help="Beijing day of the nightly run (history from 2022-01-01).")
+@handle_errors
+def baselines_(n_ent: int, day: str) -> None:
+    """One nightly baselines step (baselines, CUSUM, savings) over the history of N enterprises (budget 10 s)."""
+    from ecm.bench.baselines import run_bench
+
+    echo_json(run_bench(n_ent, day, echo=lambda m: click.echo(m, err=True)))
 
 
 COMMANDS = [bench]

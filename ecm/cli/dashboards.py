@@ -53,8 +53,21 @@ def load_boards() -> list[dict]:
     return [json.loads(f.read_text(encoding="utf-8")) for f in files]
 
 
-def push_boards(url: str, token: str, boards: list[dict], *, timeout_s: float = 10.0) -> list[dict]:
-    """Create the folder when missing, then create-or-overwrite every board. Returns Grafana's answers."""
+def sync_annotations(api, events: list[dict]) -> None:
+    """Replace Grafana's annotations tagged ``ecm-registry`` with ``events`` (idempotent: a re-push leaves
+    one annotation per registry event)."""
+    from ecm.events import REGISTRY_TAG
+
+    for old in api.annotations.find_annotations(tags=[REGISTRY_TAG], limit=100000) or []:
+        api.annotations.delete_annotations_by_id(old["id"])
+    for ev in events:
+        api.annotations.add_annotation(time_from=ev["time"], time_to=ev["time"], tags=ev["tags"], text=ev["text"])
+
+
+def push_boards(url: str, token: str, boards: list[dict], *, timeout_s: float = 10.0,
+                events: list[dict] | None = None) -> list[dict]:
+    """Create the folder when missing, then create-or-overwrite every board, then (``events`` given)
+    replace the registry annotations. Returns Grafana's answers for the boards."""
     from grafana_client import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException
 
@@ -78,6 +91,8 @@ def push_boards(url: str, token: str, boards: list[dict], *, timeout_s: float = 
             body = {"dashboard": {**b, "id": None}, "folderUid": FOLDER_UID, "overwrite": True,
                     "message": "ecm dashboards push"}
             out.append(api.dashboard.update_dashboard(body))
+        if events is not None:
+            sync_annotations(api, events)
         return out
     except GrafanaException as exc:
         raise EcmError(f"Grafana at {url} refused: {exc}", hint="check --url and that the token has Editor rights") from None
@@ -94,10 +109,14 @@ def push_boards(url: str, token: str, boards: list[dict], *, timeout_s: float = 
               help="Grafana service-account token (Editor).")
 @handle_errors
 def push(url: str, token: str) -> None:
-    """Upload the generated dashboards through the Grafana HTTP API (for sites without file provisioning)."""
-    boards = load_boards()
-    for b, res in zip(boards, push_boards(url, token, boards)):
+    """Upload the generated dashboards and the registry's events (annotations) through the Grafana HTTP API."""
+    from ecm.events import registry_events
+    from ecm.registry import get_registry
+
+    boards, events = load_boards(), registry_events(get_registry())
+    for b, res in zip(boards, push_boards(url, token, boards, events=events)):
         click.echo(f"{b['uid']:24s} {res.get('status', '?'):8s} version={res.get('version', '?')} {res.get('url', '')}")
+    click.echo(f"annotations: {len(events)} registry events (retrofits, meters out of service, baseline adjustments)")
 
 
 COMMANDS = [dashboards]

@@ -92,19 +92,22 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None) -> N
     for d in tqdm(month_ends(hist0, last), unit="month", desc="compliance", file=sys.stderr, leave=False):
         compute_monthly_compliance(d.isoformat(), client=client, registry=reg)
 
-    _step(6, n, f"Airflow: ecm_daily_kpis and ecm_monthly_compliance for {last} (dags test, SQLite metadata)")
+    from ecm.schema import DAG_BASELINES, DAG_DAILY, DAG_MONTHLY, DAG_REPORT
+
+    _step(6, n, f"Airflow: {DAG_DAILY}, {DAG_MONTHLY}, {DAG_REPORT} and {DAG_BASELINES} for {last} "
+                "(dags test, SQLite metadata)")
     env = airflow_env()
     ensure_airflow_db(env)
     import json
 
-    for dag_id in ("ecm_daily_kpis", "ecm_monthly_compliance"):
+    for dag_id in (DAG_DAILY, DAG_MONTHLY, DAG_REPORT, DAG_BASELINES):
         rc = _airflow(env, "dags", "test", dag_id, f"{last}T12:00:00+08:00", "-c", json.dumps({"day": last.isoformat()}),
                       quiet=True)
         if rc != 0:
             raise EcmError(f"Airflow DAG {dag_id} failed for {last}", hint=f"logs under {env['AIRFLOW_HOME']}/logs")
         click.echo(f"      {dag_id}: success", err=True)
 
-    _step(7, n, "nightly report (written by the ecm_daily_kpis DAG)")
+    _step(7, n, f"nightly report (written by the {DAG_REPORT} DAG)")
     report_dir = s.reports_path / last.isoformat()
     pdfs = sorted(report_dir.rglob("*.pdf"))
     if not pdfs:

@@ -51,19 +51,30 @@ def status(as_json: bool) -> None:
 
 
 @click.command("credentials")
-@click.argument("enterprise_id")
+@click.argument("args", nargs=-1, required=True, metavar="[rotate] ENTERPRISE_ID")
 @handle_errors
-def credentials(enterprise_id: str) -> None:
-    """Print an enterprise's MQTT connection details and credentials as JSON."""
+def credentials(args: tuple[str, ...]) -> None:
+    """Print an enterprise's MQTT connection details and credentials as JSON.
+
+    `ecm credentials rotate ENTERPRISE_ID` first replaces its password, live: the old one is
+    refused at once and sessions using it are disconnected."""
     from ecm.errors import EcmError
     from ecm.mqtt import gateway_client_id, reading_topic, status_topic
     from ecm.registry import get_registry
     from ecm.secrets import mqtt_credentials
     from ecm.settings import get_settings
 
+    rotate = len(args) == 2 and args[0] == "rotate"
+    if len(args) != 1 and not rotate:
+        raise EcmError(f"expected ENTERPRISE_ID or rotate ENTERPRISE_ID, got {' '.join(args)!r}")
+    enterprise_id = args[-1]
     s = get_settings()
     if get_registry().enterprise(enterprise_id) is None:
         raise EcmError(f"unknown enterprise {enterprise_id!r}", hint="see `ecm registry` for ids")
+    if rotate:
+        from ecm.services import local_services
+
+        next(svc for svc in local_services() if svc.name == "mosquitto").rotate_password(enterprise_id)
     user, pw = mqtt_credentials(s.state_path, enterprise_id)
     echo_json({"enterprise": enterprise_id, "host": s.mqtt_host, "port": s.mqtt_port, "username": user,
                "password": pw, "client_id": gateway_client_id(user),

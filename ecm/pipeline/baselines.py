@@ -20,7 +20,8 @@ import pandas as pd
 from ecm.accounting import baselines as bl
 from ecm.accounting.issues import Issue
 from ecm.periods import TZ, day_bounds_utc
-from ecm.schema import MEAS_BASELINE_DAILY, MEAS_BASELINE_MODEL, MEAS_KPI_DAILY, MEAS_LINE_DAILY, MEAS_MEASURE_SAVINGS
+from ecm.schema import (MEAS_BASELINE_DAILY, MEAS_BASELINE_MODEL, MEAS_BASELINE_STATE, MEAS_KPI_DAILY, MEAS_LINE_DAILY,
+                        MEAS_MEASURE_SAVINGS)
 
 log = logging.getLogger("ecm.pipeline.baselines")
 
@@ -50,16 +51,20 @@ def _days(df: pd.DataFrame) -> pd.Series:
     return df["time"].dt.tz_convert(TZ).dt.date
 
 
-def load_line_daily(client, registry, first: date, last: date) -> pd.DataFrame:
-    """``day, enterprise, line, energy_tce, output, completeness_frac`` from ``line_daily``."""
-    from ecm.influx import time_literal
+def load_line_daily(client, registry, first: date, last: date, lines: list[str] | None = None) -> pd.DataFrame:
+    """``day, enterprise, line, energy_tce, output, completeness_frac`` from ``line_daily``
+    (only the given ``lines`` when a list is given)."""
+    from ecm.influx import quote_str, time_literal
 
+    cols = ["day", "enterprise", "line", "energy_tce", "output", "completeness_frac"]
+    if lines is not None and not lines or first > last:
+        return pd.DataFrame(columns=cols)
     s, _ = day_bounds_utc(first)
     _, e = day_bounds_utc(last)
     fields = ", ".join(["energy_tce", "completeness_frac", *OUTPUT_FIELDS])
+    only = "" if lines is None else " AND (" + " OR ".join(f"line = {quote_str(x)}" for x in sorted(lines)) + ")"
     df = client.query_frame(f"SELECT {fields} FROM {MEAS_LINE_DAILY} WHERE time >= {time_literal(s)} "
-                            f"AND time < {time_literal(e)} GROUP BY enterprise, line")
-    cols = ["day", "enterprise", "line", "energy_tce", "output", "completeness_frac"]
+                            f"AND time < {time_literal(e)}{only} GROUP BY enterprise, line")
     if df.empty:
         return pd.DataFrame(columns=cols)
     units = registry.lines_frame()["output_unit"]
@@ -95,9 +100,10 @@ def emissions_ratio(client):
 
 
 def compute(line_daily: pd.DataFrame, emissions, registry, day: date, *,
-            inputs: dict | None = None) -> tuple[dict[str, pd.DataFrame], list[Issue]]:
+            inputs: dict | None = None, **incremental) -> tuple[dict[str, pd.DataFrame], list[Issue]]:
     """The computing part of a run: frames ``daily``, ``models``, ``savings`` and the issues.
-    ``emissions``: tCO₂ per tce source for the savings (see ``baselines._co2_ratio``)."""
+    ``emissions``: tCO₂ per tce source for the savings (see ``baselines._co2_ratio``).
+    ``incremental``: ``states``, ``since``, ``state_day``, ``states_out`` of ``bl.baseline_daily``."""
     inputs = inputs or registry_inputs(registry)
     lines = registry.lines_frame().reset_index(drop=True)
     series = bl.scope_series(line_daily[line_daily["day"] <= day], lines)
@@ -111,7 +117,7 @@ def compute(line_daily: pd.DataFrame, emissions, registry, day: date, *,
         groups.setdefault(period, {})[scope] = f
     for period, ser in groups.items():
         d, m, iss = bl.baseline_daily(ser, enterprise_of, baseline=period, measures=inputs["measures"],
-                                      adjustments=inputs["adjustments"])
+                                      adjustments=inputs["adjustments"], **incremental)
         daily_parts.append(d)
         model_parts.append(m)
         issues += iss
@@ -191,12 +197,78 @@ def window_start(inputs: dict) -> date:
 #: days of ``baseline_daily`` a nightly run rewrites (covers late data within the ingest max age)
 NIGHTLY_REWRITE_DAYS = 35
 
+# MEAS_BASELINE_STATE: the CUSUM and drift-detection state per scope at the end of a day
+# (``bl.DetectState``), written by every run for its first rewritten day for the next night
+
+
+def inputs_key(inputs: dict) -> str:
+    """A fingerprint of the registry inputs a carried state depends on (baseline periods,
+    measures, adjustments): a state written under other inputs is not used."""
+    import hashlib
+
+    return hashlib.sha256(repr(sorted((k, repr(v)) for k, v in inputs.items())).encode()).hexdigest()[:16]
+
+
+def write_states(client, states: dict, state_day: date, key: str) -> int:
+    d0, d1 = day_bounds_utc(state_day)
+    client.delete_range(MEAS_BASELINE_STATE, d0, d1)
+    rows = [{"day": state_day, "scope": sc[0], "scope_id": sc[1], "s_plus": st.sp, "s_minus": st.sn,
+             "level": st.level, "learn_y_tce": st.learn_y, "learn_e_tce": st.learn_e, "cusum_tce": st.cusum,
+             "learn_until": st.learn_until.isoformat() if st.learn_until else "",
+             "last_day": st.last_day.isoformat() if st.last_day else "", "inputs_key": key}
+            for sc, st in sorted(states.items())]
+    return client.write_frame(_timed(pd.DataFrame(rows)), MEAS_BASELINE_STATE, ["scope", "scope_id"]) if rows else 0
+
+
+def read_states(client, state_day: date, key: str) -> dict | None:
+    """The states stored at the end of ``state_day`` under the same inputs, or None."""
+    from ecm.influx import time_literal
+
+    d0, d1 = day_bounds_utc(state_day)
+    df = client.query_frame("SELECT s_plus, s_minus, level, learn_y_tce, learn_e_tce, cusum_tce, learn_until, last_day, "
+                            f"inputs_key FROM {MEAS_BASELINE_STATE} WHERE time >= {time_literal(d0)} "
+                            f"AND time < {time_literal(d1)} GROUP BY scope, scope_id")
+    if df.empty or (df["inputs_key"] != key).any():
+        return None
+
+    def day_or_none(v):
+        return date.fromisoformat(v) if isinstance(v, str) and v else None
+
+    return {(r.scope, r.scope_id): bl.DetectState(last_day=day_or_none(r.last_day), sp=float(r.s_plus),
+                                                  sn=float(r.s_minus), level=float(r.level),
+                                                  learn_until=day_or_none(r.learn_until), learn_y=float(r.learn_y_tce),
+                                                  learn_e=float(r.learn_e_tce), cusum=float(r.cusum_tce))
+            for r in df.itertuples(index=False)}
+
+
+def load_incremental(client, registry, inputs: dict, first: date, since: date, day: date) -> pd.DataFrame:
+    """What a nightly run needs: every line over the baseline periods [first, end of the last
+    baseline] and over [since, day]; the lines of measures started by ``day`` (all lines of an
+    enterprise-wide measure) over the whole history, for their savings."""
+    lines = registry.lines_frame().reset_index(drop=True)
+    bend = max(p[1] for p in [inputs["baseline"], *inputs["periods"].values()])
+    full_lines = set()
+    for m in (m for m in inputs["measures"] if m["date"] <= day):   # measures started by the day
+        full_lines |= {m["line"]} if m["line"] else set(lines.loc[lines["enterprise"] == m["enterprise"], "line"])
+    parts = [load_line_daily(client, registry, first, bend),
+             load_line_daily(client, registry, bend + timedelta(days=1), since - timedelta(days=1), sorted(full_lines)),
+             load_line_daily(client, registry, since, day)]
+    return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else parts[0]
+
 
 def run_baselines(day: date | str, *, client=None, registry=None, full: bool = False) -> dict:
     """Compute and write baselines, CUSUM and savings as of Beijing ``day``; returns a summary
-    (counts, drift alarms of the day, seconds). Everything is recomputed from the stored daily
-    data; ``baseline_daily`` is rewritten over the last ``NIGHTLY_REWRITE_DAYS`` days, or from the
-    earliest baseline day with ``full`` (after a backfill or a registry change)."""
+    (counts, drift alarms, seconds, whether the run was incremental).
+
+    ``baseline_daily`` is rewritten over the last ``NIGHTLY_REWRITE_DAYS`` days, or from the
+    earliest baseline day with ``full`` (after a backfill or a registry change). A nightly run
+    continues from the CUSUM/detection state the previous run stored (``baseline_state`` at the
+    day before the rewritten days, under the same registry inputs) and loads only the baseline
+    periods, the rewritten days and the measured lines' history; without such a state (first
+    run, a skipped night, a changed registry, a new scope) it recomputes the whole history. Every
+    run stores the state at the end of the first day it rewrites, for the next night. Days
+    before the rewritten ones are taken as final: after a backfill or late data older than
+    that, run with ``full``. ``drift_alarms_total`` counts the alarms of the computed days."""
     from ecm.influx import InfluxClient
     from ecm.registry import get_registry
 
@@ -206,14 +278,33 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
     registry = registry or get_registry()
     inputs = registry_inputs(registry)
     first = window_start(inputs)
-    ld = load_line_daily(client, registry, first, day)
-    t_load = time.perf_counter() - t0
-    frames, issues = compute(ld, emissions_ratio(client), registry, day, inputs=inputs)
+    nightly = max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1))  # also the day whose state is kept
+    since = first if full else nightly
+    key = inputs_key(inputs)
+    bend = max(p[1] for p in [inputs["baseline"], *inputs["periods"].values()])
+    states = read_states(client, since - timedelta(days=1), key) if not full and since - timedelta(days=1) > bend else None
+    states_out: dict = {}
+    frames, incremental = None, False
+    if states:  # incremental: yesterday's stored state, the baseline periods and the rewritten days
+        ld = load_incremental(client, registry, inputs, first, since, day)
+        t_load = time.perf_counter() - t0
+        try:
+            frames, issues = compute(ld, emissions_ratio(client), registry, day, inputs=inputs, states=states,
+                                     since=since, state_day=nightly, states_out=states_out)
+            incremental = True
+        except bl.MissingState as e:
+            log.info("baselines: no carried state for %s; recomputing the whole history", e)
+            states_out = {}
+    if frames is None:
+        ld = load_line_daily(client, registry, first, day)
+        t_load = time.perf_counter() - t0
+        frames, issues = compute(ld, emissions_ratio(client), registry, day, inputs=inputs, state_day=nightly,
+                                 states_out=states_out)
     t_compute = time.perf_counter() - t0 - t_load
     from ecm.factors import get_factors
 
-    n = write(client, frames, first if full else max(first, day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)), day,
-              get_factors().table_version)
+    n = write(client, frames, since, day, get_factors().table_version)
+    n += write_states(client, states_out, nightly, key)
     recent = (day - timedelta(days=NIGHTLY_REWRITE_DAYS - 1)).isoformat()
     for i in issues:  # drift alarms of the rewritten days are news; older ones were logged before
         news = i.name == "ecm.baseline.drift" and i.evidence.get("day", "") >= recent
@@ -223,5 +314,6 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
             "invalid_models": int((~frames["models"]["valid"].astype(bool)).sum()) if len(frames["models"]) else 0,
             "measures": int((frames["savings"]["level"] == "measure").sum()) if len(frames["savings"]) else 0,
             "drift_alarms_total": sum(i.name == "ecm.baseline.drift" for i in issues), "drift_today": today,
+            "incremental": incremental,
             "load_s": round(t_load, 3), "compute_s": round(t_compute, 3),
             "seconds": round(time.perf_counter() - t0, 3)}

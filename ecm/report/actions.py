@@ -49,7 +49,7 @@ def line_actions(lines: list[dict]) -> list[dict]:
     for ln in lines:
         if ln["classification"] == Classification.WORSE_THAN_BASELINE:
             out.append(_a(f"line.worse_than_baseline.{ln['key']}", "high", "line", ln["enterprise"],
-                          f"产线 {ln['name_zh']}：单位产品能耗劣于基准水平，须限期改造或淘汰。",
+                          f"产线 {ln.get('label_zh', ln['name_zh'])}：单位产品能耗劣于基准水平，须限期改造或淘汰。",
                           f"Line {ln['name_en'] or ln['key']}: worse than the baseline level; retrofit or phase out."))
     return out
 

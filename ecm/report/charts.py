@@ -77,9 +77,20 @@ def energy_mix(mix: list[dict], title: str) -> bytes:
         return _png(fig)
 
 
+def chart_lines(lines: list[dict]) -> list[dict]:
+    """The lines the line chart draws (worst first, at most MAX_LINES)."""
+    return [ln for ln in lines if ln["unit_energy_12m"] is not None and ln["baseline"]][:MAX_LINES]
+
+
+def line_labels(rows: list[dict]) -> list[str]:
+    """Bar labels: ``渝荣陶瓷 一号线 抛光瓷质砖 (kgce/m²)`` — the enterprise's short name first, so two
+    enterprises' 粉磨线 never read alike (model.benchmark_rows makes ``label_zh`` unique)."""
+    return [f"{ln.get('label_zh') or ln['name_zh']} ({ln['unit']})" for ln in rows]
+
+
 def lines_benchmark(lines: list[dict], title: str) -> bytes:
     """Lines' 12-month unit product energy as % of 基准 (baseline = 100), with the 标杆 level marked."""
-    rows = [ln for ln in lines if ln["unit_energy_12m"] is not None and ln["baseline"]][:MAX_LINES][::-1]
+    rows = chart_lines(lines)[::-1]
     with matplotlib.rc_context(RC):
         fig = _fig(6.2, 0.8 + 0.24 * max(len(rows), 1))
         ax = fig.add_subplot()
@@ -91,7 +102,7 @@ def lines_benchmark(lines: list[dict], title: str) -> bytes:
         bm = [100 * ln["benchmark"] / ln["baseline"] if ln["benchmark"] else float("nan") for ln in rows]
         ax.scatter(bm, y, marker="|", s=120, color="black", label="标杆 benchmark", zorder=3)
         ax.axvline(100, color="#c62828", ls="--", lw=1, label="基准 baseline = 100")
-        ax.set_yticks(y, [f"{ln['name_zh']} ({ln['unit']})" for ln in rows], fontsize=6)
+        ax.set_yticks(y, line_labels(rows), fontsize=6)
         ax.set_xlabel("单位产品能耗 占基准值 % unit product energy, % of baseline (12个月 12-month)")
         ax.set_title(f"产线能效 对比标杆/基准 / lines vs 标杆/基准 — {title}")
         ax.legend(loc="lower right", fontsize=6)
@@ -99,15 +110,29 @@ def lines_benchmark(lines: list[dict], title: str) -> bytes:
 
 
 def co2_trend(trend: list[dict], title: str) -> bytes:
-    """Monthly CO2, tCO2."""
+    """Monthly CO2, tCO2; a month still running (``partial``) is drawn hatched and pale, marked * and
+    labelled month to date, so it is never read as a fall."""
+    from ecm.report.wording import month_label
+
     with matplotlib.rc_context(RC):
         fig = _fig(6.2, 2.4)
         ax = fig.add_subplot()
         x = list(range(len(trend)))
-        ax.bar(x, [t["co2_t"] if t["co2_t"] is not None else 0.0 for t in trend], color="#6d4c41")
-        ax.set_xticks(x, [t["key"] for t in trend], rotation=60, fontsize=6)
-        ax.set_ylabel("CO2, tCO2")
-        ax.set_title(f"二氧化碳排放趋势 CO2 trend (月度 monthly) — {title}")
+        vals = [t["co2_t"] if t["co2_t"] is not None else 0.0 for t in trend]
+        partial = [bool(t.get("partial")) and t["co2_t"] is not None for t in trend]
+        bars = ax.bar(x, vals, color=["#d7ccc8" if p else "#6d4c41" for p in partial], edgecolor="#6d4c41")
+        for b, p, t in zip(bars, partial, trend):
+            if t["co2_t"] is None:
+                ax.annotate("数据不足\nn/a", (b.get_x() + b.get_width() / 2, 0), xytext=(0, 2),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=5, color="#757575")
+            elif p:
+                b.set_hatch("///")
+                ax.annotate("本月至今\nmonth to date", (b.get_x() + b.get_width() / 2, b.get_height()),
+                            xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=6)
+        ax.set_xticks(x, [month_label(t["key"], p) for t, p in zip(trend, partial)], rotation=60, fontsize=6)
+        ax.set_ylabel("二氧化碳 CO$_2$, 吨 tCO$_2$")
+        ax.set_title(f"二氧化碳排放趋势 CO$_2$ trend (月度 monthly, *本月至今 month to date) — {title}")
+        ax.margins(y=0.15)
         ax.grid(axis="y", alpha=0.3)
         return _png(fig)
 

@@ -15,6 +15,8 @@ import pandas as pd
 
 from ecm.report.data import ReportData
 from ecm.report.labels import DISTRICT, UNIT_ENERGY
+from ecm.report.names import line_label, short_name_zh
+from ecm.report import wording as W
 from ecm.accounting.issues import issue_words
 from ecm.schema import MEAS_KPI_DAILY, Classification, DataStatus, Status
 
@@ -57,6 +59,28 @@ def _rows(df: pd.DataFrame, **eq) -> list[dict]:
             return []
         mask &= df[col] == val
     return df[mask].to_dict("records")
+
+
+def period(data: ReportData, entity: str = DISTRICT) -> dict:
+    """The report's periods in words: the year-to-date window (``ytd_through`` of ``entity``'s row for the
+    report month, else the district's, else the report day), the data cut-off, and whether the report
+    month is still running (its month figures are then month to date)."""
+    month = data.day.strftime("%Y-%m")
+    through = None
+    for who in (entity, DISTRICT):
+        rows = _rows(data.kpi_monthly, enterprise=who, month=month)
+        text = _text(rows[-1].get("ytd_through")) if rows else None
+        if text:
+            through = pd.Timestamp(text).date()
+            break
+    if through is None:
+        through = data.day
+    wzh, wen = W.ytd_window(through)
+    czh, cen = W.cutoff(data.day)
+    mtd = W.month_to_date(data.day)
+    return {"ytd_through": through.isoformat(), "ytd_window_zh": wzh, "ytd_window_en": wen,
+            "cutoff_zh": czh, "cutoff_en": cen, "month_partial": mtd is not None,
+            "month_to_date_zh": mtd[0] if mtd else None, "month_to_date_en": mtd[1] if mtd else None}
 
 
 def monthly_summary(data: ReportData, entity: str) -> dict:
@@ -113,12 +137,15 @@ def daily_summary(data: ReportData, entity: str) -> dict:
 
 
 def trend(data: ReportData, entity: str) -> list[dict]:
-    """Monthly history of ``entity`` (cumulative vs path index, CO2); insufficient months carry None."""
+    """Monthly history of ``entity`` (cumulative vs path index, CO2); insufficient months carry None.
+    ``partial`` marks the report month while it is still running (its CO2 is month to date)."""
     out = []
+    month, running = data.day.strftime("%Y-%m"), W.month_to_date(data.day) is not None
     for r in sorted(_rows(data.kpi_monthly, enterprise=entity), key=lambda r: r["month"]):
         bad = r.get("status") == Status.DATA_INSUFFICIENT
         out.append({"key": r["month"], "cumulative_index": None if bad else num(r.get("cumulative_index")),
-                    "path_index": num(r.get("path_index")), "co2_t": None if bad else num(r.get("co2_t"))})
+                    "path_index": num(r.get("path_index")), "co2_t": None if bad else num(r.get("co2_t")),
+                    "partial": running and r["month"] == month})
     return out
 
 
@@ -149,6 +176,7 @@ def _suffix(row: dict, prefix: str) -> str | None:
 def benchmark_rows(data: ReportData, enterprises: list[str]) -> list[dict]:
     """Lines' 12-month unit product energy against 标杆 (benchmark) and 基准 (baseline)."""
     names = data.lines.set_index("line") if not data.lines.empty else None
+    ent_names = dict(zip(data.enterprises["enterprise"], data.enterprises["name_zh"]))
     out = []
     for r in _rows(data.benchmark_monthly):
         if r.get("enterprise") not in enterprises:
@@ -158,10 +186,13 @@ def benchmark_rows(data: ReportData, enterprises: list[str]) -> list[dict]:
         bad = cls == Classification.DATA_INSUFFICIENT
         line = r.get("line")
         nm = names.loc[line] if names is not None and line in names.index else None
+        ent_zh = ent_names.get(r.get("enterprise"), r.get("enterprise") or "")
+        name_zh = nm["name_zh"] if nm is not None else line
         out.append({
             "key": line, "enterprise": r.get("enterprise"), "industry": r.get("industry"),
-            "product_class": r.get("product_class"),
-            "name_zh": nm["name_zh"] if nm is not None else line, "name_en": nm["name_en"] if nm is not None else "",
+            "product_class": r.get("product_class"), "enterprise_short_zh": short_name_zh(ent_zh),
+            "label_zh": line_label(ent_zh, name_zh),
+            "name_zh": name_zh, "name_en": nm["name_en"] if nm is not None else "",
             "unit": UNIT_ENERGY.get(sfx, sfx), "classification": cls,
             "classification_level": int(num(r.get("classification_level")) if num(r.get("classification_level")) is not None else 3),
             "unit_energy_12m": None if bad else num(r.get(f"unit_energy_12m_{sfx}")),
@@ -172,8 +203,38 @@ def benchmark_rows(data: ReportData, enterprises: list[str]) -> list[dict]:
             "gb_grade": _text(r.get("gb_grade")),
             "completeness_frac": num(r.get("completeness_frac")),
             "factor_table_version": _text(r.get("factor_table_version"))})
-    return sorted(out, key=lambda x: (LEVEL_ORDER.get(x["classification_level"], 3),
-                                      x["enterprise"] or "", x["key"] or ""))
+    out = sorted(out, key=lambda x: (LEVEL_ORDER.get(x["classification_level"], 3),
+                                     x["enterprise"] or "", x["key"] or ""))
+    seen: dict[str, int] = {}
+    for ln in out:   # two same-named lines of one enterprise: add the line id
+        seen[ln["label_zh"]] = seen.get(ln["label_zh"], 0) + 1
+    for ln in out:
+        if seen[ln["label_zh"]] > 1:
+            ln["label_zh"] = f"{ln['label_zh']} ({ln['key']})"
+    return out
+
+
+def largest_gaps(lines: list[dict], n: int = 3) -> list[dict]:
+    """The ``n`` lines furthest worse than 基准 (largest ``gap_to_baseline_pct``), worst first."""
+    worse = [ln for ln in lines if ln["classification"] == Classification.WORSE_THAN_BASELINE
+             and ln["gap_to_baseline_pct"] is not None]
+    return sorted(worse, key=lambda ln: (-ln["gap_to_baseline_pct"], ln["key"] or ""))[:n]
+
+
+def dq_days(data: ReportData, enterprise: str) -> dict:
+    """Month-to-date days of ``enterprise`` by data status (kpi_daily): the days whose figures are withheld."""
+    rows = sorted(_rows(data.kpi_daily, enterprise=enterprise), key=lambda r: r["day_cst"])
+    ok = DataStatus.OK.value
+    bad = [{"key": r["day_cst"], "data_status": _text(r.get("data_status")) or DataStatus.DATA_INSUFFICIENT.value,
+            "completeness_frac": num(r.get("completeness_frac"))}
+           for r in rows if _text(r.get("data_status")) != ok]
+    first = data.day.replace(day=1)
+    have = {r["day_cst"] for r in rows}
+    missing = [d.isoformat() for d in pd.date_range(first, data.day).date if d.isoformat() not in have]
+    bad += [{"key": d, "data_status": "no_row", "completeness_frac": None} for d in missing]
+    bad.sort(key=lambda b: b["key"])
+    return {"n_days": (data.day - first).days + 1,
+            "n_days_ok": sum(_text(r.get("data_status")) == ok for r in rows), "days": bad}
 
 
 def line_daily_rows(data: ReportData, enterprise: str) -> list[dict]:
@@ -248,6 +309,20 @@ def _versions(obj) -> set[str]:
     return set()
 
 
+def structure_sentence(summary: dict) -> dict | None:
+    """The structure/efficiency sentence of the summary page (LMDI, docs/contracts.md §4): the
+    accounting's own explanation (``mix_explanation_*``) when it gives one, else the two effects vs the
+    base year in words; None when kpi_monthly carries neither (the page then leaves it out)."""
+    if summary.get("mix_explanation_zh"):
+        return {"text_zh": summary["mix_explanation_zh"], "text_en": summary.get("mix_explanation_en", "")}
+    se, ie = summary.get("structure_effect_vs_base"), summary.get("intensity_effect_vs_base")
+    if se is None or ie is None:
+        return None
+    return {"text_zh": f"与基年相比，强度指数 = 结构效应 {se:.3f} × 能效（强度）效应 {ie:.3f}。",
+            "text_en": f"Against the base year the index = structure effect {se:.3f} × efficiency (intensity) "
+                       f"effect {ie:.3f}."}
+
+
 def build_district(data: ReportData) -> dict:
     """The district report model (一页摘要 + ranking, lines, capacity, mix, trend, data quality)."""
     from ecm.report import actions as A
@@ -268,7 +343,8 @@ def build_district(data: ReportData) -> dict:
                "n_lines_worse_than_baseline": sum(ln["classification"] == Classification.WORSE_THAN_BASELINE
                                                   for ln in lines)}
     model = {"scope": "district", "key": "district", "day": data.day.isoformat(), "month": data.day.strftime("%Y-%m"),
-             "name_zh": data.district_name_zh, "name_en": data.district_name_en,
+             "name_zh": data.district_name_zh, "name_en": data.district_name_en, "period": period(data),
+             "largest_gaps": largest_gaps(lines), "structure_sentence": structure_sentence(summary),
              "summary": summary, "daily": daily, "counts": counts, "actions": A.sort_actions(acts),
              "ranking": rank, "lines": lines, "capacity": cap, "mix": energy_mix(data, ents),
              "trend": trend(data, DISTRICT), "dq": dq}
@@ -289,6 +365,8 @@ def build_enterprise(data: ReportData, enterprise: str, district_rank: list[dict
             + A.daily_actions(daily, e["name_zh"], e["name_en"], enterprise) + A.line_actions(lines) + A.dq_actions(dq))
     model = {"scope": "enterprise", "key": enterprise, "day": data.day.isoformat(),
              "month": data.day.strftime("%Y-%m"), "name_zh": e["name_zh"], "name_en": e["name_en"],
+             "short_name_zh": short_name_zh(e["name_zh"]), "period": period(data, enterprise),
+             "largest_gaps": largest_gaps(lines), "dq_days": dq_days(data, enterprise),
              "industry": e["industry"], "district_name_zh": data.district_name_zh,
              "summary": summary, "daily": daily,
              "position": {"rank": pos, "n_ranked": sum(r["rank"] is not None for r in rank)},

@@ -12,8 +12,8 @@ LEGAL_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "�
 def short_name_zh(name_zh: str) -> str:
     """``渝荣陶瓷有限公司`` → ``渝荣陶瓷``; names without a legal-form suffix (``荣昌陶器厂``) are kept."""
     for suffix in LEGAL_SUFFIXES:
-        if name_zh.endswith(suffix) and len(name_zh) > len(suffix):
-            return name_zh[: -len(suffix)]
+        if name_zh.endswith(suffix):   # the longest matching suffix decides; a bare suffix stays whole
+            return name_zh[: -len(suffix)] if len(name_zh) > len(suffix) else name_zh
     return name_zh
 
 

@@ -55,7 +55,23 @@ def make_env() -> jinja2.Environment:
         carrier_zh=lambda c: " ".join(CARRIER.get(c, (c, ""))).strip(),
     )
     env.globals["T"] = target_words()  # targets from config/factors.yaml (path %, years, goals)
+    env.globals.update(report_globals())
     return env
+
+
+def report_globals() -> dict:
+    """Units spelled out (wording.UNIT_FIRST) and the targets of config/factors.yaml, for the templates."""
+    from ecm.report.wording import UNIT_FIRST, UNIT_SHORT
+    from ecm.schema import targets
+
+    t = targets()
+
+    def pct(frac: float) -> str:
+        return f"{frac * 100:.1f}".rstrip("0").rstrip(".") + "%"
+
+    return {"U_FIRST": UNIT_FIRST, "U_SHORT": UNIT_SHORT, "path_pct": pct(t.cumulative_reduction_frac),
+            "end_year": t.end_year, "bench_goal": pct(t.benchmark_share_goal_frac),
+            "base_goal": pct(t.baseline_share_goal_frac)}
 
 
 def render_html(env: jinja2.Environment, model: dict, revision: dict, charts: dict[str, str]) -> str:

@@ -49,7 +49,11 @@ def synthetic_kpis(day: date, enterprises: pd.DataFrame, lines: pd.DataFrame, *,
         for k, m in enumerate(month_list):
             pi = 1.0 - 0.13 * ((m.year - 2022) * 12 + m.month) / 48
             ci = pi * (1 + drift) + float(rng.normal(0, 0.004))
-            row = {"time": _start(m), "enterprise": eid, "completeness_frac": 0.97, "factor_table_version": FACTORS}
+            # the report month has no value added yet (statistics arrive mid next month): its year to date
+            # ends with the previous month, as in the pipeline (kpi_monthly.ytd_through)
+            through = (pd.Timestamp(m) - pd.Timedelta(days=1)) if m == m0 else (pd.Timestamp(m) + pd.offsets.MonthEnd(0))
+            row = {"time": _start(m), "enterprise": eid, "completeness_frac": 0.97, "factor_table_version": FACTORS,
+                   "ytd_through": through.date().isoformat()}
             if eid in insufficient and m == m0:
                 out["kpi_monthly"].append(row | {"status": Status.DATA_INSUFFICIENT.value, "status_level": 3,
                                                  "completeness_frac": 0.62, "path_index": pi})
@@ -57,10 +61,11 @@ def synthetic_kpis(day: date, enterprises: pd.DataFrame, lines: pd.DataFrame, *,
             energy = scale * 30 * float(rng.uniform(0.9, 1.1))
             va = energy / (0.35 * ci)
             st, lvl = _status(ci, pi)
-            out["kpi_monthly"].append(row | {
-                "energy_tce": energy, "energy_tce_generation": energy * 1.6, "co2_t": energy * 2.2,
+            month_va = {} if m == m0 else {
                 "value_added_10k_cny": va, "value_added_current_10k_cny": va * 1.05,
-                "intensity_tce_per_10k_cny": energy / va, "co2_intensity_t_per_10k_cny": energy * 2.2 / va,
+                "intensity_tce_per_10k_cny": energy / va, "co2_intensity_t_per_10k_cny": energy * 2.2 / va}
+            out["kpi_monthly"].append(row | month_va | {
+                "energy_tce": energy, "energy_tce_generation": energy * 1.6, "co2_t": energy * 2.2,
                 "ytd_intensity_tce_per_10k_cny": energy / va * 0.99, "ytd_change_frac": -0.03 + drift,
                 "cumulative_index": ci, "path_index": pi, "required_annual_rate_frac": max(0.0, 0.034 + drift),
                 "status": st, "status_level": lvl})

@@ -151,6 +151,7 @@ def test_grafana_mounts_provisioning_and_boards(config):
     env = config["services"]["grafana"]["environment"]
     for var in re.findall(r"\$\{(\w+)\}", (targets["/etc/grafana/provisioning/datasources"] / "influxdb.yaml").read_text()):
         assert env.get(var), f"grafana lacks {var} used by the datasource provisioning"
+    assert env["GF_USERS_DEFAULT_LANGUAGE"] == "zh-Hans"   # the officers' UI language by default
 
 
 def _options(text: str) -> dict[str, str]:

@@ -51,7 +51,12 @@ def _kpi_monthly(reg, months) -> pd.DataFrame:
                          S.F_YTD_CHANGE_FRAC: -0.03 + 0.02 * level, S.F_CUMULATIVE_INDEX: idx,
                          S.F_PATH_INDEX: 1.0 - 0.005 * i, S.F_REQUIRED_RATE_FRAC: 0.025 + 0.01 * level,
                          S.F_STATUS: S.STATUS_LEVELS[level], S.F_STATUS_LEVEL: level,
-                         S.F_COMPLETENESS_FRAC: 0.5 if level == 3 else 0.98, S.F_FACTOR_TABLE_VERSION: "demo"})
+                         S.F_COMPLETENESS_FRAC: 0.5 if level == 3 else 0.98, S.F_FACTOR_TABLE_VERSION: "demo",
+                         # issue #12 fields (docs/contracts.md §2.1): window, LMDI effects, CO2 target
+                         S.F_YTD_WINDOW_ZH: f"1–{t.tz_convert(TZ).month}月", S.F_YTD_WINDOW_EN: "Jan–",
+                         S.F_STRUCTURE_EFFECT_VS_BASE: 0.97, S.F_INTENSITY_EFFECT_VS_BASE: idx / 0.97,
+                         S.F_FIXED_WEIGHT_INDEX_VS_BASE: idx / 0.97, S.F_CO2_INDEX_FIXED: 0.95 - 0.002 * i,
+                         S.F_CO2_REFERENCE_INDEX: 0.96, S.F_CO2_STATUS_LEVEL: level, S.F_CO2_STATUS: S.STATUS_LEVELS[level]})
     return pd.DataFrame(rows)
 
 
@@ -127,6 +132,13 @@ def _live(reg, now) -> dict[str, list[pd.DataFrame]]:
                 "time": day.tz_convert("UTC"), "suite": "readings_daily", "expectation": exp, S.TAG_ENTERPRISE: e.id,
                 S.TAG_SEVERITY: sev, S.F_SUCCESS: int(e.id != "e05" or j), S.F_OBSERVED: "0.97",
                 S.F_OBSERVED_VALUE: 0.97, S.F_PERIOD: day.strftime("%Y-%m-%d")}]))
+        day = (now - pd.Timedelta(days=1)).tz_convert(TZ).normalize()
+        if e.id == "e01":   # one accounting issue (docs/contracts.md §2.1: accounting suites add subject, blocking)
+            out["dq"].append(pd.DataFrame([{
+                "time": day.tz_convert("UTC"), "suite": S.SUITE_ACCOUNTING_DAILY, "expectation": "ecm.counters.reset_detected",
+                S.TAG_ENTERPRISE: e.id, S.TAG_SEVERITY: "warn", S.F_SUCCESS: 0,
+                S.F_OBSERVED: "counter e01_elec_main restarted at 12345 (meter replaced)", S.F_SUBJECT: "e01_elec_main",
+                S.F_BLOCKING: 0, S.F_PERIOD: day.strftime("%Y-%m-%d")}]))
     return out
 
 

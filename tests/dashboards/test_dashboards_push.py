@@ -16,6 +16,7 @@ class StubGrafana(BaseHTTPRequestHandler):
     token = "tok-123"
     folders: dict
     dashboards: dict
+    annotations: dict
     calls: list
 
     def log_message(self, *a):  # quiet
@@ -42,9 +43,24 @@ class StubGrafana(BaseHTTPRequestHandler):
         if self.path.startswith("/api/folders/"):
             uid = self.path.rsplit("/", 1)[1]
             return self._reply(200, self.folders[uid]) if uid in self.folders else self._reply(404, {"message": "not found"})
+        if self.path.startswith("/api/annotations?"):
+            from urllib.parse import parse_qs, urlsplit
+
+            want = parse_qs(urlsplit(self.path).query).get("tags", [])
+            return self._reply(200, [{"id": i, **a} for i, a in self.annotations.items()
+                                     if set(want) <= set(a["tags"])])
         if self.path == "/api/datasources/uid/ecm-influx":
             return self._reply(200, {"uid": "ecm-influx", "type": "influxdb"})
         self._reply(404, {"message": "not found"})
+
+    def do_DELETE(self):
+        self.calls.append(("DELETE", self.path))
+        if not self._authorised():
+            return
+        aid = int(self.path.rsplit("/", 1)[1])
+        if self.annotations.pop(aid, None) is None:
+            return self._reply(404, {"message": "not found"})
+        self._reply(200, {"message": "Annotation deleted"})
 
     def do_POST(self):
         self.calls.append(("POST", self.path))
@@ -54,6 +70,10 @@ class StubGrafana(BaseHTTPRequestHandler):
         if self.path == "/api/folders":
             self.folders[body["uid"]] = body
             return self._reply(200, {"uid": body["uid"], "title": body["title"]})
+        if self.path == "/api/annotations":
+            aid = max(self.annotations, default=0) + 1
+            self.annotations[aid] = {k: body[k] for k in ("time", "timeEnd", "tags", "text")}
+            return self._reply(200, {"id": aid, "message": "Annotation added"})
         if self.path == "/api/dashboards/db":
             d = body["dashboard"]
             if body.get("folderUid") not in self.folders or not body.get("overwrite") or d.get("id") is not None:
@@ -67,7 +87,7 @@ class StubGrafana(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def grafana():
-    handler = type("H", (StubGrafana,), {"folders": {}, "dashboards": {}, "calls": []})
+    handler = type("H", (StubGrafana,), {"folders": {}, "dashboards": {}, "annotations": {}, "calls": []})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
     th.start()
@@ -102,3 +122,30 @@ def test_push_with_a_wrong_token_fails_with_one_line(grafana):
 def test_push_to_nothing_listening_fails_cleanly():
     res = CliRunner().invoke(cli, ["dashboards", "push", "--url", "http://127.0.0.1:9", "--token", "x"])
     assert res.exit_code == 1 and res.output.startswith("error: cannot reach Grafana")
+
+
+def test_push_writes_registry_events_as_annotations_once(grafana):
+    """Retrofits (registry measures) and meters out of service become Grafana annotations tagged
+    ecm-registry and the enterprise id; a second push replaces them (no duplicates); an annotation with
+    other tags is left alone."""
+    import pandas as pd
+
+    from ecm.registry import get_registry
+
+    url, h = grafana
+    h.annotations[99] = {"time": 1, "timeEnd": 1, "tags": ["someone-else"], "text": "keep me"}
+    for _ in range(2):
+        res = CliRunner().invoke(cli, ["dashboards", "push", "--url", url, "--token", h.token])
+        assert res.exit_code == 0, res.output
+    reg = get_registry()
+    ours = [a for a in h.annotations.values() if "ecm-registry" in a["tags"]]
+    n_measures = sum(len(e.measures) for e in reg.enterprises)
+    n_meters = sum(1 for e in reg.enterprises for m in e.meters if m.decommissioned)
+    n_adj = sum(len(e.adjustments) for e in reg.enterprises)
+    assert n_measures >= 5 and len(ours) == n_measures + n_meters + n_adj
+    assert h.annotations[99]["text"] == "keep me"
+    e01 = reg.enterprise("e01").measures[0]
+    hit = [a for a in ours if "retrofit" in a["tags"] and "e01" in a["tags"]]
+    assert hit and hit[0]["time"] == int(pd.Timestamp(e01.date).tz_localize("Asia/Shanghai").value // 10**6)
+    assert e01.description_zh in hit[0]["text"]
+    assert f"annotations: {len(ours)} registry events" in res.output

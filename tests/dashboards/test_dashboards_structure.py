@@ -248,8 +248,12 @@ def test_annotations_mark_insufficient_days_and_counter_events():
         queries = [a.get("query", "") for a in annos]
         assert any(S.MEAS_KPI_DAILY in q and "data_insufficient" in q for q in queries)
         assert any(S.MEAS_DQ_RESULT in q and "counter" in q for q in queries)
+        reg = [a for a in annos if a["datasource"]["uid"] == "-- Grafana --" and not a.get("builtIn")]
+        assert len(reg) == 1 and reg[0]["target"]["tags"][0] == "ecm-registry"
+        if name == "ecm-enterprise-detail.json":
+            assert reg[0]["target"]["tags"] == ["ecm-registry", "$enterprise"] and not reg[0]["target"]["matchAny"]
         for a in annos:
-            if a.get("builtIn"):
+            if a.get("builtIn") or a in reg:
                 continue
             assert a["datasource"]["uid"] == DS_UID and "$timeFilter" in a["query"] and a["textColumn"]
             assert re.search(r"[\u4e00-\u9fff]", a["name"]) and " / " in a["name"]

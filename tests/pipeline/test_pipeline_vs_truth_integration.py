@@ -120,8 +120,8 @@ def test_quality_metrics_do_not_depend_on_chunking(seeded):
     from ecm.registry import get_registry
 
     client, reg, day = seeded.stack.client(), get_registry(), seeded.recent[1]
-    _, one, _ = meter_day_consumption(client, reg, day, chunk_enterprises=100)
-    _, many, _ = meter_day_consumption(client, reg, day, chunk_enterprises=3)
+    one = meter_day_consumption(client, reg, day, chunk_enterprises=100).quality
+    many = meter_day_consumption(client, reg, day, chunk_enterprises=3).quality
     key = ["enterprise", "meter"]
     pd.testing.assert_frame_equal(one.sort_values(key).reset_index(drop=True),
                                   many.sort_values(key).reset_index(drop=True))

@@ -137,3 +137,59 @@ def test_late_data_writes_rev2_and_keeps_rev1(built):
     assert "修订版" in text and f"{old['energy_tce'] + 123.4:,.1f}" in text
     again = build_report_published(DAY, client=client, registry=registry, out_dir=out)
     assert again.status == "unchanged" and again.revision == 2
+
+
+def _page_texts(pdf: Path) -> list[str]:
+    n = int(next(ln.split()[1] for ln in subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True,
+                                                         text=True).stdout.splitlines() if ln.startswith("Pages:")))
+    return [subprocess.run(["pdftotext", "-layout", "-f", str(p), "-l", str(p), str(pdf), "-"], check=True,
+                           capture_output=True, text=True).stdout for p in range(1, n + 1)]
+
+
+def test_first_page_names_the_window_cutoff_and_units(built):
+    """The demo-like case: the report of 14 Nov has no November value added yet, so its year to date is
+    1–10月; the first page says so, with the data cut-off, and spells the units out."""
+    _, _, _, res = built
+    for name in ("district.pdf", "enterprise-e01.pdf"):
+        first = _page_texts(res.path / name)[0]
+        assert "2023年1–10月" in first and "Jan–Oct 2023" in first, name
+        assert "数据截至" in first and "2023-11-14 24:00" in first, name
+        assert "吨标准煤 (tce)" in first and "吨标准煤/万元" in first, name
+        assert "本月至今（11月1–14日，未完）" in first, "the running month is marked partial"
+        assert "未报 not yet reported" in first, "value added not yet in is said so, not shown complete"
+    first = _page_texts(res.path / "district.pdf")[0]
+    assert "距基准差距最大的三条产线" in first and "需关注事项" in first
+    text = _pdftext(res.path / "district.pdf")
+    assert not [ln for ln in text.splitlines() if ln.rstrip().endswith("tce/万")], "tce/万元 wrapped"
+
+
+def test_no_page_is_empty_apart_from_its_heading(built, tmp_path):
+    """Every page carries more than a heading: text beyond one line, or a chart (ink over 3 % of the page
+    below the top margin)."""
+    _, _, _, res = built
+    for name in ("district.pdf", "enterprise-e01.pdf", f"enterprise-{INSUFFICIENT[0]}.pdf"):
+        pdf = res.path / name
+        pages = _page_texts(pdf)
+        assert len(pages) >= 2
+        subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / name)], check=True)
+        pngs = sorted(tmp_path.glob(f"{name}-*.png"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        assert len(pngs) == len(pages)
+        for i, (text, png) in enumerate(zip(pages, pngs), 1):
+            lines = [ln for ln in text.splitlines() if ln.strip() and "page" not in ln and "第" not in ln[:8]]
+            px = imread(png)[..., :3]
+            body = px[int(px.shape[0] * 0.12): int(px.shape[0] * 0.92)]
+            ink = float((body.min(axis=2) < 0.8).mean())
+            assert len(lines) > 2 or ink > 0.03, f"{name} page {i} holds only {lines!r} (ink {ink:.3f})"
+
+
+def test_line_chart_labels_unique_with_enterprise_names(built):
+    from ecm.report import charts as C
+
+    _, _, _, res = built
+    model = json.loads((res.path / "data.json").read_text())["models"]["district"]
+    rows = C.chart_lines(model["lines"])
+    labels = C.line_labels(rows)
+    assert len(labels) == len(set(labels)) == len(rows)
+    assert all(label.startswith(r["enterprise_short_zh"] + " ") for r, label in zip(rows, labels))
+    text = _pdftext(res.path / "district.pdf")
+    assert "渝荣陶瓷 一号线" in text, "tables name lines with their enterprise too"

@@ -122,6 +122,6 @@ def test_district_summary_names_the_window_the_mix_and_the_co2_target(data):
     s = monthly_summary(d, "_district")
     assert s["ytd_window_en"] == "Jan–Feb" and s["structure_effect_vs_base"] == pytest.approx(0.9031)
     html = render_html(make_env(), build_district(d), {"number": 1, "changes": []}, {})
-    assert "年累计 year to date 1–2月 / Jan–Feb" in html
+    assert "year to date：2024年1–2月" in html and "(Jan–Feb 2024)" in html   # the window, with its year
     assert "降幅主要来自结构变化" in html and "mostly a shift in mix" in html
     assert "能源活动二氧化碳强度指数" in html and "0.971" in html and "0.924" in html

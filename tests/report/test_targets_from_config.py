@@ -41,12 +41,12 @@ def factors_copy(tmp_path, monkeypatch):
 
 def test_default_targets_in_report_and_boards():
     html, titles = _texts()
-    assert "按13%路径" in html and "goal ≥ 30%" in html and "至2027年" in html
+    assert "13%路径" in html and "goal ≥ 30%" in html
     assert "vs 13% 路径" in titles and "目标30%" in titles
 
 
 def test_changed_path_target_changes_report_and_board_titles(factors_copy):
     html, titles = _texts()
-    assert "按20%路径" in html and "按13%路径" not in html
-    assert "goal ≥ 40%" in html and "至2030年" in html
+    assert "20%路径" in html and "13%路径" not in html
+    assert "goal ≥ 40%" in html
     assert "vs 20% 路径" in titles and "13%" not in titles and "目标40%" in titles

@@ -282,3 +282,69 @@ def test_enterprise_scope_pauses_for_a_line_measure():
     measures = [{"id": "m1", "enterprise": "e1", "line": "l1", "date": (D0 + timedelta(days=500)).isoformat()}]
     _, _, issues = bl.baseline_daily(series, {"l1": "e1", "e1": "e1"}, measures=measures)
     assert not [i for i in issues if i.name == "ecm.baseline.drift"]
+
+
+@pytest.mark.parametrize("cut", [1, 200, 365, 400, 520, 521, 660, 700, 820, 899])
+def test_detection_continued_from_state_equals_one_pass(cut):
+    """The incremental nightly run's core: detection (S⁺, S⁻, alarms, relearning after a restart
+    or an alarm) and the CUSUM, cut at any day and continued from the carried state, give exactly
+    the arrays of one pass over the whole history."""
+    rng = np.random.default_rng(11)
+    n = 900
+    days = [D0 + timedelta(days=i) for i in range(n)]
+    exp = 10.0 + rng.normal(0, 0.5, n)
+    # a 1.5 %/month drift from day 450 (raises alarms, each followed by relearning) plus noise
+    y = exp * (1 + np.where(np.arange(n) > 450, 0.0005 * (np.arange(n) - 450), 0.0)) + rng.normal(0, 0.3, n)
+    mask = rng.random(n) > 0.05  # idle days
+    after = np.arange(n) >= 365
+    mask &= after
+    # a restart inside a data gap is applied on the next day with data, in both runs
+    restarts = [D0 + timedelta(days=400), D0 + timedelta(days=521)]
+    keep = np.ones(n, bool)
+    keep[518:523] = False
+    days = [d for d, k_ in zip(days, keep) if k_]
+    exp, y, mask, after = exp[keep], y[keep], mask[keep], after[keep]
+    args = (0.3, restarts, 1.0, 10.0, 120)
+    up, down, alarm, _ = bl.detect_cusum(days, y, exp, mask, *args)
+    assert alarm.sum() >= 2 and np.isnan(up).sum() > 200   # the case exercises alarms and relearning
+    np.testing.assert_array_equal(bl._detect(days, y, exp, mask, *args)[0], up)
+    c = min(cut, len(days))
+    u1, d1, a1, st = bl.detect_cusum(days[:c], y[:c], exp[:c], mask[:c], *args)
+    if c in (660, 820):   # cut while detecting against a relearnt level, with S⁺ > 0
+        assert st.learn_until is None and st.level > 1.02 and st.sp > 0
+    u2, d2, a2, _ = bl.detect_cusum(days[c:], y[c:], exp[c:], mask[c:], *args, state=st)
+    np.testing.assert_array_equal(np.concatenate([u1, u2]), up)
+    np.testing.assert_array_equal(np.concatenate([d1, d2]), down)
+    np.testing.assert_array_equal(np.concatenate([a1, a2]), alarm)
+    res = y - exp
+    whole = np.where(after, np.cumsum(np.where(after, res, 0.0)), np.nan)   # as baseline_daily computes it
+    first = bl.cusum_continue(res[:c], after[:c])
+    start = np.nan_to_num(first[after[:c]][-1]) if after[:c].any() else 0.0
+    np.testing.assert_array_equal(np.concatenate([first, bl.cusum_continue(res[c:], after[c:], start)]), whole)
+
+
+@pytest.mark.parametrize("cut_day", [380, 470, 560, 700])
+def test_incremental_baseline_daily_equals_the_full_run(cut_day):
+    """A nightly run that carries yesterday's stored state (``states_out`` of the previous run)
+    and computes only the days from ``since`` gives the full run's rows for those days: expected,
+    residual, CUSUM, S⁺/S⁻ and alarms — across a measure's relearning and a drift alarm."""
+    s, _ = _two_years(drift_per_day=0.02 / 30.4375)
+    s2, _ = _two_years(step_day=500, step=0.10, seed=31)
+    series = {("line", "l1"): s, ("line", "l2"): s2}
+    kw = {"measures": [{"id": "m1", "enterprise": "e2", "line": "l2", "date": D0 + timedelta(days=500)}],
+          "adjustments": [{"enterprise": "e1", "line": "l1", "date": D0 + timedelta(days=600), "end": None,
+                           "note": "kiln added", "tce_per_day": 0.5, "scale": 1.0}]}
+    enterprise_of = {"l1": "e1", "l2": "e2"}
+    full, _, issues = bl.baseline_daily(series, enterprise_of, **kw)
+    assert [i for i in issues if i.name == "ecm.baseline.drift"]   # an alarm and its relearning are in the case
+    state_day = D0 + timedelta(days=cut_day)
+    states: dict = {}
+    prev, _, _ = bl.baseline_daily(series, enterprise_of, state_day=state_day, states_out=states, **kw)
+    pd.testing.assert_frame_equal(prev, full)   # asking for the state changes nothing
+    since = state_day + timedelta(days=1)
+    inc, _, _ = bl.baseline_daily(series, enterprise_of, states=states, since=since, **kw)
+    want = full[full["day"] >= since].reset_index(drop=True)
+    assert len(inc) == len(want) > 0
+    pd.testing.assert_frame_equal(inc, want, check_exact=True)
+    with pytest.raises(bl.MissingState):
+        bl.baseline_daily(series, enterprise_of, states={("line", "l1"): states[("line", "l1")]}, since=since, **kw)
