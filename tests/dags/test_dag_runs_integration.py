@@ -57,10 +57,11 @@ def test_hourly_rollup_dag(seeded, airflow_db):
     counters = df[df["n_intervals"].notna()]
     assert set(counters["meter"]) == set(meters.index[meters["kind"] == "counter"])
     assert (counters["completeness_frac"] == 1.0).all()
-    # every registry meter (gauges too) carries the hour's quality metrics: 4 readings at 15 min
-    quality = df[df["n_received"].notna()]
-    assert set(quality["meter"]) >= set(meters.index)
-    assert (quality.set_index("meter").loc[list(meters.index), "n_received"] == 4).all()
+    # every registry meter (gauges too) carries the hour's quality metrics: 3600 / interval_s readings
+    quality = df[df["n_received"].notna()].set_index("meter")
+    assert set(quality.index) >= set(meters.index)
+    expected = (3600 / meters["interval_s"]).round().astype(int)
+    assert (quality.loc[list(meters.index), "n_received"].astype(int) == expected.loc[list(meters.index)]).all()
 
 
 def test_daily_kpis_dag_is_idempotent(seeded, airflow_db):
