@@ -2,9 +2,11 @@
 
 Schedule: hourly at :05, Asia/Shanghai. Each run owns one Beijing hour, its data interval
 [start, end) (or ``conf["hour"]``); runs can be made for any hour from 2022-01-01. Reads:
-``readings``. Emits asset ``meter_hourly`` (overwritten for the hour, so re-runs are
-idempotent). Late readings that arrived since the last run for earlier hours (within the ingest
-max age) are found and those hours are rolled up again.
+``readings``, the platform's one pass over raw rows: per meter and hour the consumption, flags
+and the quality metrics the nightly gate validates. Emits asset ``meter_hourly`` (overwritten
+for the hour, so re-runs are idempotent). The previous hour is rolled up again (its last reading
+is classified with its successor), and so are earlier hours (within the ingest max age) that
+received late readings since the last run.
 
 Writes: meter_hourly
 """
@@ -42,7 +44,12 @@ def ecm_hourly_rollup():
     def rollup(hour: str, late: list[str]) -> int:
         from ecm.pipeline.hourly import rollup_hours
 
-        return rollup_hours(sorted({hour, *late}))
+        import pandas as pd
+
+        # the previous hour again: its last reading is classified with its successor (a glitch
+        # at the hour's end), which arrives in this hour
+        prev = (pd.Timestamp(hour) - pd.Timedelta(hours=1)).isoformat()
+        return rollup_hours(sorted({prev, hour, *late}))
 
     hour = hour_partition()
     rollup(hour, late_hours(hour))

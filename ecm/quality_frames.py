@@ -75,7 +75,17 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     readings get a row with n_received 0; readings of unknown meters get known_meter False.
     """
     start, end = day_bounds_utc(day)
-    period = day.isoformat()
+    k, reg, n_dup, unk = _classified_rows(readings, meters, start, end, day, flags=flags, rate_tolerance=rate_tolerance,
+                                          grid_tolerance_s=grid_tolerance_s, stuck_min_s=stuck_min_s)
+    return _per_meter(k, reg, n_dup, unk, day.isoformat())
+
+
+def _classified_rows(readings: pd.DataFrame, meters: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                     day: date, *, flags: pd.DataFrame | None, rate_tolerance: float, grid_tolerance_s: float,
+                     stuck_min_s: float):
+    """The per-reading checks of :func:`readings_daily_metrics` over the window (start, end] (a
+    Beijing day or hour; ``day`` decides decommissioning). Returns (rows with their check columns
+    and ``stuck_cand``/``stuck_run``, the in-service registry, duplicate counts per meter, unknown meters)."""
     r = readings[["time", "enterprise", "meter", "quantity", "value"]].copy()
     r["time"] = pd.to_datetime(r["time"], utc=True)
     r["value"] = r["value"].astype("float64")
@@ -160,14 +170,25 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     flat_gauge = ~counter & k["in_day"] & (k["value"] == k["prev_value"]) & (k["value"] != 0)
     cand = (zero & ent_producing) | flat_gauge
     min_run = np.ceil(stuck_min_s / k["interval_s"])
-    k["stuck"] = cand & (_run_lengths(cand, k["meter"]) >= min_run)
+    k["stuck_cand"] = cand
+    k["stuck_run"] = _run_lengths(cand, k["meter"])
+    k["stuck"] = cand & (k["stuck_run"] >= min_run)
+    return k, reg, n_dup, unk
 
+
+def _per_meter(k: pd.DataFrame, reg: pd.DataFrame, n_dup: pd.Series, unk: pd.DataFrame, period: str) -> pd.DataFrame:
     d = k[k["in_day"]]
     agg = d.groupby("meter").agg(
         n_received=("time", "nunique"), n_decreases=("decrease", "sum"),
         n_unflagged_decreases=("unflagged_decrease", "sum"), n_out_of_range=("out_of_range", "sum"),
         max_rate_frac=("rate_frac", "max"), n_off_grid=("off_grid", "sum"),
         max_grid_offset_s=("grid_offset_s", "max"), n_stuck_intervals=("stuck", "sum"))
+    return _finish(agg, reg, n_dup, unk, period)
+
+
+def _finish(agg: pd.DataFrame, reg: pd.DataFrame, n_dup: pd.Series, unk: pd.DataFrame, period: str) -> pd.DataFrame:
+    """READINGS_COLUMNS rows: every in-service registry meter (``agg`` per meter, missing = no
+    readings) plus the unknown meters (enterprise, meter, n_received)."""
     out = reg[["enterprise", "meter", "kind", "quantity", "interval_s"]].merge(agg, on="meter", how="left")
     counts = ["n_received", "n_decreases", "n_unflagged_decreases", "n_out_of_range", "n_off_grid", "n_stuck_intervals"]
     out[counts] = out[counts].fillna(0).astype("int64")
@@ -183,6 +204,118 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     out["subject"] = out["meter"]
     out["period"] = period
     return out[READINGS_COLUMNS].reset_index(drop=True)
+
+
+#: meter_hourly quality fields (per meter and Beijing hour), written by the hourly rollup and
+#: summed by :func:`readings_daily_from_hourly` into the readings_daily metrics
+HOURLY_QUALITY_COLUMNS = ["n_received", "n_decreases", "n_unflagged_decreases", "n_out_of_range", "max_rate_frac",
+                          "n_off_grid", "max_grid_offset_s", "n_duplicate_ts", "stuck_head", "stuck_tail",
+                          "n_stuck_inner", "known_meter"]
+_HOURLY_SUMS = ["n_received", "n_decreases", "n_unflagged_decreases", "n_out_of_range", "n_off_grid", "n_duplicate_ts"]
+
+
+def readings_hourly_metrics(readings: pd.DataFrame, meters: pd.DataFrame, hour_start: pd.Timestamp, *,
+                            flags: pd.DataFrame | None = None, rate_tolerance: float = 1.1,
+                            grid_tolerance_s: float = 60.0) -> pd.DataFrame:
+    """Per (enterprise, meter) quality metrics of the readings in the hour (hour_start, +1 h]: the
+    same per-reading checks as :func:`readings_daily_metrics` (``readings`` may hold the carry-in
+    reading before the hour), kept in a form that adds up over a day. Counts and maxima as there;
+    stuck runs may cross hours, so each meter keeps the length of its candidate run touching the
+    hour's first reading (``stuck_head``) and last reading (``stuck_tail``, equal to head and to
+    ``n_received`` when the whole hour is one run) and the intervals of runs ≥ 1 h strictly inside
+    the hour (``n_stuck_inner``). Only meters with readings in the hour get a row; unknown meters
+    get ``known_meter`` False. Columns: enterprise, meter, quantity, HOURLY_QUALITY_COLUMNS."""
+    start = pd.Timestamp(hour_start).tz_convert("UTC")
+    end = start + pd.Timedelta(hours=1)
+    day = start.tz_convert("Asia/Shanghai").date()
+    k, reg, n_dup, unk = _classified_rows(readings, meters, start, end, day, flags=flags, rate_tolerance=rate_tolerance,
+                                          grid_tolerance_s=grid_tolerance_s, stuck_min_s=3600.0)
+    d = k[k["in_day"]].reset_index(drop=True)
+    cand = d["stuck_cand"].astype(bool)
+    brk = (cand != cand.shift()) | (d["meter"] != d["meter"].shift())
+    rid = brk.cumsum()
+    by = d["meter"]
+    first, last = rid.groupby(by).transform("first"), rid.groupby(by).transform("last")
+    run_len = rid.map(rid.value_counts())
+    min_run = np.ceil(3600.0 / d["interval_s"])
+    d["stuck_head"] = cand & (rid == first)
+    d["stuck_tail"] = cand & (rid == last)
+    d["stuck_inner"] = cand & (rid != first) & (rid != last) & (run_len >= min_run)
+    agg = d.groupby("meter").agg(
+        enterprise=("enterprise", "first"), quantity=("quantity", "first"),
+        n_received=("time", "nunique"), n_decreases=("decrease", "sum"),
+        n_unflagged_decreases=("unflagged_decrease", "sum"), n_out_of_range=("out_of_range", "sum"),
+        max_rate_frac=("rate_frac", "max"), n_off_grid=("off_grid", "sum"),
+        max_grid_offset_s=("grid_offset_s", "max"), stuck_head=("stuck_head", "sum"),
+        stuck_tail=("stuck_tail", "sum"), n_stuck_inner=("stuck_inner", "sum")).reset_index()
+    agg["n_duplicate_ts"] = agg["meter"].map(n_dup).fillna(0)
+    agg["known_meter"] = True
+    if len(unk):
+        agg = pd.concat([agg, unk.assign(quantity="unknown", known_meter=False)], ignore_index=True)
+    ints = [c for c in HOURLY_QUALITY_COLUMNS if c not in ("max_rate_frac", "max_grid_offset_s", "known_meter")]
+    agg[ints] = agg[ints].fillna(0).astype("int64")
+    agg["known_meter"] = agg["known_meter"].astype(bool)
+    for c in ("max_rate_frac", "max_grid_offset_s"):
+        agg[c] = agg[c].astype("float64")
+    return agg[["enterprise", "meter", "quantity", *HOURLY_QUALITY_COLUMNS]]
+
+
+def _stuck_from_hours(h: pd.DataFrame, min_run: float) -> int:
+    """Intervals in stuck runs ≥ ``min_run`` of one meter's day, from its hours in time order: a
+    run open at an hour's end continues into the next hour's head (hours without readings do not
+    break a run, as consecutive readings across a gap do not)."""
+    stuck, open_run = 0, 0
+    for n, head, tail, inner in zip(h["n_received"], h["stuck_head"], h["stuck_tail"], h["n_stuck_inner"]):
+        if n == 0:
+            continue
+        if head == n:
+            open_run += n
+            continue
+        run = open_run + head
+        stuck += run if run >= min_run else 0
+        stuck += inner
+        open_run = tail
+    return int(stuck + (open_run if open_run >= min_run else 0))
+
+
+def readings_daily_from_hourly(hourly: pd.DataFrame, meters: pd.DataFrame, day: date, *,
+                               stuck_min_s: float = 3600.0) -> pd.DataFrame:
+    """The readings_daily metrics of ``day`` (as :func:`readings_daily_metrics` returns them)
+    from the day's ``meter_hourly`` quality rows (time, enterprise, meter, HOURLY_QUALITY_COLUMNS;
+    24 or fewer a meter): counts add up, maxima take the maximum, stuck runs join across hours."""
+    reg = meters.reset_index(drop=True)
+    if "decommissioned" in reg.columns:
+        retired = reg["decommissioned"].map(lambda d: d is not None and not pd.isna(d) and d <= day)
+        reg = reg[~retired].reset_index(drop=True)
+    h = hourly[hourly["n_received"].notna()] if len(hourly) and "n_received" in hourly.columns else None
+    if h is None or h.empty:
+        cols = ["n_received", "n_decreases", "n_unflagged_decreases", "n_out_of_range", "max_rate_frac", "n_off_grid",
+                "max_grid_offset_s", "n_stuck_intervals"]
+        empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in ["meter", *cols]}).astype({"meter": object})
+        return _finish(empty.set_index("meter"), reg, pd.Series(dtype="int64"), pd.DataFrame(), day.isoformat())
+    h = h.copy()
+    h["known_meter"] = h["known_meter"].map(lambda v: v is True or v in (1, "true", "True", 1.0))
+    for c in _HOURLY_SUMS + ["stuck_head", "stuck_tail", "n_stuck_inner"]:
+        h[c] = pd.to_numeric(h[c], errors="coerce").fillna(0).astype("int64")
+    for c in ("max_rate_frac", "max_grid_offset_s"):
+        h[c] = pd.to_numeric(h[c], errors="coerce").astype("float64")
+    known = h[h["known_meter"] & h["meter"].isin(set(reg["meter"]))]
+    unknown = h[~h["known_meter"]]
+    unk = (unknown.groupby(["enterprise", "meter"])["n_received"].sum().reset_index()
+           if len(unknown) else pd.DataFrame())
+    agg = known.groupby("meter").agg(
+        n_received=("n_received", "sum"), n_decreases=("n_decreases", "sum"),
+        n_unflagged_decreases=("n_unflagged_decreases", "sum"), n_out_of_range=("n_out_of_range", "sum"),
+        max_rate_frac=("max_rate_frac", "max"), n_off_grid=("n_off_grid", "sum"),
+        max_grid_offset_s=("max_grid_offset_s", "max"), n_dup=("n_duplicate_ts", "sum"))
+    agg["n_stuck_intervals"] = 0
+    interval = reg.set_index("meter")["interval_s"]
+    cand = known[(known["stuck_head"] > 0) | (known["n_stuck_inner"] > 0)]
+    for meter in cand["meter"].unique():
+        hrs = known[known["meter"] == meter].sort_values("time")
+        agg.loc[meter, "n_stuck_intervals"] = _stuck_from_hours(hrs, np.ceil(stuck_min_s / interval[meter]))
+    n_dup = agg.pop("n_dup")
+    return _finish(agg, reg, n_dup, unk, day.isoformat())
 
 
 def _output_column(line_daily: pd.DataFrame) -> pd.Series:

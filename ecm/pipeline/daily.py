@@ -124,10 +124,13 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     resolution, where interval completeness does not apply); it only runs for a single day.
     ``meter_days`` replaces :func:`meter_day_consumption` (same signature and result), e.g.
     ``ecm.pipeline.rollup_source.meter_day_from_hourly`` once raw readings have expired."""
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
     from ecm.quality import run_suite
 
     last = last or first
-    res = (meter_days or meter_day_consumption)(
+    if meter_days is None:  # the nightly run builds on meter_hourly; multi-day imports read raw readings
+        meter_days = meter_day_from_hourly if (gate_readings and first == last) else meter_day_consumption
+    res = meter_days(
         client, registry, first, last, chunk_enterprises=chunk_enterprises, with_quality=gate_readings)
     md, qmetrics, issues = res[0], res[1], res[2]
     reopened = res[3] if len(res) > 3 else ()
@@ -260,6 +263,10 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
     registry = registry or get_registry()
     factors = factors or get_factors()
     out: dict[str, list[str]] = {}
+    if gate == "inline":  # the hours of the days must be rolled up (the DAG has a task for it)
+        from ecm.pipeline.hourly import ensure_days_rolled_up
+
+        ensure_days_rolled_up([d.isoformat() for d in days], client=client, registry=registry)
     if gate == "history":  # contiguous runs of up to a month in one vectorised pass
         days = sorted(days)
         runs: list[list[date]] = []
@@ -295,21 +302,60 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
     return out
 
 
-def run_quality_gate(days: list[str]) -> dict[str, list[str]]:
-    """DAG task: the raw-readings suite per day → {day: enterprises whose KPIs are blocked}."""
+#: enterprises per mapped quality-gate task (``ecm_daily_kpis``: ``quality_gate.expand``)
+GATE_CHUNK_ENTERPRISES = 50
+
+
+def enterprise_chunks(registry=None, size: int = GATE_CHUNK_ENTERPRISES) -> list[list[str]]:
+    """The registry's enterprises in chunks of ``size``: one mapped task each."""
+    from ecm.registry import get_registry
+
+    return _chunks((registry or get_registry()).enterprise_ids, size)
+
+
+def registry_subset(registry, enterprises: list[str]):
+    """The registry restricted to ``enterprises`` (a mapped task's chunk)."""
+    from ecm.registry import Registry
+
+    keep = set(enterprises)
+    return Registry(district=registry.district, enterprises=tuple(e for e in registry.enterprises if e.id in keep))
+
+
+def quality_gate_results(client, registry, day: date, enterprises: list[str] | None = None):
+    """The readings_daily suite for ``day`` on the day's ``meter_hourly`` quality rows (the
+    ``enterprises`` chunk, or all): one :class:`ecm.quality.DqResult`."""
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
+    from ecm.quality import run_suite
+
+    reg = registry_subset(registry, enterprises) if enterprises is not None else registry
+    return run_suite("readings_daily", meter_day_from_hourly(client, reg, day, with_quality=True)[1],
+                     period=day.isoformat())
+
+
+def run_quality_gate(days: list[str], enterprises: list[str] | None = None) -> dict[str, list[str]]:
+    """DAG task (mapped over enterprise chunks): the readings suite per day on the hourly
+    rollups → {day: enterprises whose KPIs are blocked}. Counter issues are located and stored by
+    compute_daily_kpis."""
     from ecm.influx import InfluxClient
-    from ecm.quality import blocking_enterprises, run_suite, write_results
+    from ecm.quality import blocking_enterprises, write_results
     from ecm.registry import get_registry
 
     client, registry = InfluxClient.from_settings(), get_registry()
     out = {}
     for d in days:
-        day = date.fromisoformat(d)
-        # counter issues are computed again, located and stored by compute_daily_kpis
-        res = [run_suite("readings_daily", meter_day_consumption(client, registry, day).quality, period=d)]
+        res = [quality_gate_results(client, registry, date.fromisoformat(d), enterprises)]
         write_results(client, res)
         out[d] = sorted(blocking_enterprises(res, d))
     return out
+
+
+def merge_gates(results) -> dict[str, list[str]]:
+    """The mapped gate tasks' {day: blocked} merged into one."""
+    out: dict[str, set[str]] = {}
+    for r in results:
+        for d, ents in r.items():
+            out.setdefault(d, set()).update(ents)
+    return {d: sorted(e) for d, e in out.items()}
 
 
 def compute_daily_kpis(days: list[str], blocked: dict[str, list[str]]) -> list[str]:

@@ -54,6 +54,18 @@ def find_late_hours(hour_iso: str) -> list[str]:
     return [h.isoformat() for h in hours]
 
 
+def find_late_day_hours(day_iso: str) -> list[str]:
+    """UTC hour starts (ISO) before Beijing day ``day_iso`` holding readings that arrived during
+    the nightly run's window: the hours to roll up again before the late days are recomputed."""
+    from ecm.settings import get_settings
+
+    s = get_settings()
+    start, end = day_bounds_utc(date.fromisoformat(day_iso))
+    hours = late_hour_starts(InfluxClient.from_settings(), start, start, end + pd.Timedelta(hours=1),
+                             pd.Timedelta(seconds=s.ingest_max_age_s))
+    return [h.isoformat() for h in hours]
+
+
 def find_late_days(day_iso: str) -> list[str]:
     """Beijing days before ``day_iso`` to recompute because readings for them arrived late:
     received during the run's window [``day_iso`` 00:00, next day 01:00) Beijing, i.e. after the

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from ecm.accounting.counters import FLAGS
 from ecm.influx import quote_ident, time_literal
 from ecm.periods import TZ, day_bounds_utc
 from ecm.pipeline.readings import enterprise_filter
@@ -38,7 +39,11 @@ def _chunks(ids: list[str], n: int) -> list[list[str]]:
 def meter_day_from_hourly(client, registry, first: date, last: date | None = None, *,
                           chunk_enterprises: int = 20, with_quality: bool = False):
     """Per counter meter and Beijing day in [first, last], from ``meter_hourly``; returns
-    ``(md, None, [])`` like ``meter_day_consumption``."""
+    ``(md, quality, issues)`` like ``meter_day_consumption``: ``quality`` is the readings_daily
+    metrics frame summed from the hours' quality fields (single day with ``with_quality``, else
+    None) and ``issues`` the counter issues rebuilt from the hours' ``n_<flag>`` counts."""
+    from ecm.quality_frames import readings_daily_from_hourly
+
     last = last or first
     meters = registry.meters_frame()
     counters = meters[meters["kind"] == "counter"]
@@ -46,9 +51,12 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     start, _ = day_bounds_utc(first)
     _, end = day_bounds_utc(last)
     fields = ", ".join(quote_ident(q) for q in quantities)
+    flag_fields = ", ".join(quote_ident(f"n_{f}") for f in FLAGS)
+    with_quality = with_quality and first == last
     parts = []
     for chunk in _chunks(registry.enterprise_ids, chunk_enterprises):
-        q = (f"SELECT {fields}, n_intervals, completeness_frac, flags FROM {quote_ident(MEAS_METER_HOURLY)} "
+        sel = "*" if with_quality else f"{fields}, n_intervals, completeness_frac, flags, {flag_fields}"
+        q = (f"SELECT {sel} FROM {quote_ident(MEAS_METER_HOURLY)} "
              f"WHERE time >= {time_literal(start)} AND time < {time_literal(end)}{enterprise_filter(chunk)} "
              f"GROUP BY enterprise, meter")
         df = client.query_frame(q)
@@ -57,9 +65,18 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     grid = pd.MultiIndex.from_product([counters.index, days], names=["meter", "day"]).to_frame(index=False)
     grid["enterprise"] = grid["meter"].map(counters["enterprise"])
+    quality, issues = None, []
+    h_all = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["time", "enterprise", "meter"])
+    if with_quality:
+        quality = readings_daily_from_hourly(h_all, meters, first)
+    issues = _counter_issues(h_all, counters, first, last)
     if parts:
-        h = pd.concat(parts, ignore_index=True)
+        h = h_all.drop(columns=[c for c in ("quantity",) if c in h_all.columns])
+        for c in [*quantities, "n_intervals", "completeness_frac"]:   # SELECT * mixes gauge rows in: numbers stay numbers
+            if c in h.columns:
+                h[c] = pd.to_numeric(h[c], errors="coerce").astype("float64")
         h = h[h["meter"].isin(counters.index)]
+        h = h[h["n_intervals"].notna()] if "n_intervals" in h.columns else h[:0]
         h["day"] = h["time"].dt.tz_convert(TZ).dt.date
         cols = [q for q in quantities if q in h.columns]
         h["delta"] = h[cols].sum(axis=1, min_count=1) if cols else np.nan
@@ -75,8 +92,35 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     grid["completeness_frac"] = (grid.pop("completeness_sum").fillna(0.0) / HOURS_PER_DAY).clip(upper=1.0)
     grid["flags"] = grid["flags"].fillna("")
     md = grid[["day", "enterprise", "meter", "delta", "n_intervals", "completeness_frac", "flags"]]
-    md = md.merge(counters[["carrier", "quantity", "role", "line"]], left_on="meter", right_index=True, how="left")
-    return md, None, []
+    keep = [c for c in ("carrier", "quantity", "role", "line", "decommissioned") if c in counters.columns]
+    md = md.merge(counters[keep], left_on="meter", right_index=True, how="left")
+    return md, quality, issues
+
+
+def _counter_issues(h: pd.DataFrame, counters: pd.DataFrame, first: date, last: date) -> list:
+    """One issue per meter and flag kind over [first, last] (``ecm.accounting.counters`` names and
+    messages), from the hourly ``n_<flag>`` interval counts."""
+    from ecm.accounting.counters import _ISSUES
+    from ecm.accounting.issues import Issue
+
+    out = []
+    if h.empty:
+        return out
+    days = h["time"].dt.tz_convert(TZ).dt.date.map(date.isoformat)
+    for flag, (name, blocking, tmpl) in _ISSUES.items():
+        col = f"n_{flag}"
+        if col not in h.columns:
+            continue
+        n = pd.to_numeric(h[col], errors="coerce").fillna(0)
+        hit = h[n > 0].assign(n=n[n > 0], day=days[n > 0])
+        for meter, g in hit.groupby("meter", sort=True):
+            if meter not in counters.index:
+                continue
+            k = int(g["n"].sum())
+            out.append(Issue(name, f"{meter}: " + tmpl.format(n=k), {
+                "meter": meter, "enterprise": counters.at[meter, "enterprise"], "n_intervals": k,
+                "days": sorted(set(g["day"]))}, blocking))
+    return out
 
 
 def meter_days_for(first: date, raw_retention_days: int, today: date | None = None):

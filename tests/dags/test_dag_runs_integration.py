@@ -53,9 +53,15 @@ def test_hourly_rollup_dag(seeded, airflow_db):
     df = client.query_frame(f"SELECT * FROM meter_hourly WHERE time = '{hour}'")
     from ecm.registry import get_registry
 
-    n_counters = int((get_registry().meters_frame()["kind"] == "counter").sum())
-    assert len(df) == n_counters
-    assert (df["completeness_frac"] == 1.0).all()
+    meters = get_registry().meters_frame()
+    counters = df[df["n_intervals"].notna()]
+    assert set(counters["meter"]) == set(meters.index[meters["kind"] == "counter"])
+    assert (counters["completeness_frac"] == 1.0).all()
+    # every registry meter (gauges too) carries the hour's quality metrics: 3600 / interval_s readings
+    quality = df[df["n_received"].notna()].set_index("meter")
+    assert set(quality.index) >= set(meters.index)
+    expected = (3600 / meters["interval_s"]).round().astype(int)
+    assert (quality.loc[list(meters.index), "n_received"].astype(int) == expected.loc[list(meters.index)]).all()
 
 
 def test_daily_kpis_dag_is_idempotent(seeded, airflow_db):

@@ -53,6 +53,10 @@ def test_daily_kpis_edges(bag):
     dag = bag.dags["ecm_daily_kpis"]
     assert _edges(dag) == {
         ("day_partition", "days_to_compute"),
+        ("days_to_compute", "rollup_hours"),
+        ("day_partition", "rollup_hours"),
+        ("rollup_hours", "enterprise_chunks"),
+        ("enterprise_chunks", "quality_gate"),
         ("days_to_compute", "quality_gate"),
         ("days_to_compute", "compute_kpis"),
         ("quality_gate", "compute_kpis"),

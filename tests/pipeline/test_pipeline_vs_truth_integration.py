@@ -126,3 +126,23 @@ def test_quality_metrics_do_not_depend_on_chunking(seeded):
     pd.testing.assert_frame_equal(one.sort_values(key).reset_index(drop=True),
                                   many.sort_values(key).reset_index(drop=True))
     assert len(many) == len(reg.meters_frame()) and (many["completeness_frac"] == 1.0).all()
+
+
+def test_mapped_quality_gate_equals_the_unmapped_gate(seeded):
+    """The daily DAG maps its quality gate over enterprise chunks: the chunks' results, put
+    together, are the district run's results row for row, and so are the blocked enterprises."""
+    from ecm.pipeline.daily import enterprise_chunks, merge_gates, quality_gate_results
+    from ecm.quality import blocking_enterprises
+    from ecm.registry import get_registry
+
+    client, reg, day = seeded.stack.client(), get_registry(), seeded.recent[1]
+    whole = quality_gate_results(client, reg, day)
+    chunks = enterprise_chunks(reg, size=6)
+    assert len(chunks) == 4 and sorted(sum(chunks, [])) == sorted(reg.enterprise_ids)
+    parts = [quality_gate_results(client, reg, day, c) for c in chunks]
+    key = ["enterprise", "expectation"]
+    joined = pd.concat([p.frame for p in parts], ignore_index=True).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(whole.frame.sort_values(key).reset_index(drop=True), joined)
+    d = day.isoformat()
+    merged = merge_gates([{d: sorted(blocking_enterprises([p], d))} for p in parts])
+    assert merged == {d: sorted(blocking_enterprises([whole], d))}

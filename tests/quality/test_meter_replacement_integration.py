@@ -21,6 +21,8 @@ def test_meter_replacement_same_verdict_from_dq_run_and_the_dag(stack):
     from ecm import quality
     from ecm.influx import InfluxClient
     from ecm.pipeline.daily import meter_day_consumption, run_days
+    from ecm.pipeline.hourly import ensure_days_rolled_up
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
     from ecm.quality_frames import synthetic_day
     from ecm.registry import parse_registry
     from tests.quality.conftest import in_hours
@@ -43,9 +45,13 @@ def test_meter_replacement_same_verdict_from_dq_run_and_the_dag(stack):
         return {e: bool(f[(e, "counter_non_decreasing")]) for e in ("e01", "e02", "e03")}
 
     dq_run = quality.run_day(client, reg, DAY, write=False)[0]            # `ecm dq run`
-    dag_gate = quality.run_suite("readings_daily", meter_day_consumption(client, reg, DAY).quality,
-                                 period=DAY.isoformat())                   # the DAG's quality_gate task
-    assert verdict(dq_run) == verdict(dag_gate) == {"e01": True, "e02": True, "e03": True}
+    raw_gate = quality.run_suite("readings_daily", meter_day_consumption(client, reg, DAY).quality,
+                                 period=DAY.isoformat())                   # the raw-readings path
+    # the DAG: rollup_hours (the hourly rollup's pass over raw rows), then quality_gate on meter_hourly
+    ensure_days_rolled_up([DAY.isoformat()], client=client, registry=reg)
+    dag_gate = quality.run_suite("readings_daily", meter_day_from_hourly(client, reg, DAY, with_quality=True)[1],
+                                 period=DAY.isoformat())
+    assert verdict(dq_run) == verdict(raw_gate) == verdict(dag_gate) == {"e01": True, "e02": True, "e03": True}
     assert quality.blocking_enterprises([dq_run]) == quality.blocking_enterprises([dag_gate]) == set()
 
     # the KPI run publishes e02 and stores the reset as a non-blocking accounting issue on the meter

@@ -5,15 +5,38 @@ from __future__ import annotations
 import pandas as pd
 
 from ecm.quality import blocking_enterprises, run_suite
-from ecm.quality_frames import readings_daily_metrics
+from ecm.quality_frames import counter_flags_for, readings_daily_from_hourly, readings_daily_metrics, readings_hourly_metrics
 from tests.quality.conftest import DAY, failing, in_hours, outcome
 
 ALL_EXPECTATIONS = ["completeness_ge_90pct", "counter_non_decreasing", "values_in_physical_range", "meter_not_stuck",
                     "timestamps_on_grid", "no_duplicate_timestamps", "no_unknown_meters"]
 
 
+def _via_hours(readings, meters, day, flags=None):
+    """The nightly path: per-hour metrics as the hourly rollup computes them, each hour seeing only
+    readings up to its end, then summed into the day."""
+    from ecm.periods import day_bounds_utc
+
+    start, _ = day_bounds_utc(day)
+    parts = []
+    for i in range(24):
+        h0 = start + pd.Timedelta(hours=i)
+        t = pd.to_datetime(readings["time"], utc=True)
+        after = readings[t > h0 + pd.Timedelta(hours=1)].sort_values("time").groupby("meter").head(1)
+        sl = pd.concat([readings[t <= h0 + pd.Timedelta(hours=1)], after])  # the rollup's carry-out reading
+        f = flags if flags is not None else counter_flags_for(sl, meters)
+        parts.append(readings_hourly_metrics(sl, meters, h0, flags=f).assign(time=h0))
+    return readings_daily_from_hourly(pd.concat(parts, ignore_index=True), meters, day)
+
+
 def _run(readings, meters, **kw):
-    return run_suite("readings_daily", readings_daily_metrics(readings, meters, DAY, **kw), period=DAY.isoformat())
+    """Runs the suite on the day's metrics, after checking that the hourly path gives the very same frame."""
+    day = readings_daily_metrics(readings, meters, DAY, **kw)
+    hours = _via_hours(readings, meters, DAY, **kw)
+    key = ["enterprise", "meter"]
+    pd.testing.assert_frame_equal(day.sort_values(key).reset_index(drop=True),
+                                  hours.sort_values(key).reset_index(drop=True), check_dtype=False)
+    return run_suite("readings_daily", day, period=DAY.isoformat())
 
 
 def test_clean_day_passes_everything(clean, meters):
