@@ -130,6 +130,12 @@ def _span_value_added(stats: pd.DataFrame, spans: dict, idx: pd.Index) -> pd.Dat
     return pd.concat(parts, ignore_index=True)
 
 
+#: kpi_monthly columns that are words, not figures
+TEXT_COLUMNS = {"enterprise", "data_status", "status", "insufficient_spans", "ytd_through", "ytd_window_zh",
+                "ytd_window_en", "status_note_zh", "status_note_en", "required_rate_kind", "required_rate_colour",
+                "required_rate_text_zh", "required_rate_text_en", "red_reason", "action_zh", "action_en",
+                "mix_explanation_zh", "mix_explanation_en", "energy_co2_status", "co2_status", "co2_basis",
+                "co2_label_zh", "co2_label_en", "co2_reference_source", "factor_table_version", "estimated", "rated"}
 LMDI_FIELDS = ("total_ratio", "structure_effect", "structure_industry_effect", "structure_within_industry_effect",
                "intensity_effect", "fixed_weight_index")
 
@@ -234,6 +240,11 @@ def intensity_frame(kd: pd.DataFrame, stats: pd.DataFrame, enterprise_ids: list[
     df["mix_explanation_zh"] = np.where(is_d, zh, "")
     df["mix_explanation_en"] = np.where(is_d, en_, "")
     df["ytd_through"] = end.isoformat()
+    # every figure is a float (the district row is assembled from mixed rows: object columns would be
+    # written to InfluxDB as strings and conflict with the field's type)
+    for c in df.columns:
+        if c not in TEXT_COLUMNS and df[c].dtype == object:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
     return df, issues
 
 

@@ -61,6 +61,9 @@ def _run(f, blocked=(), totals=None, end=date(2024, 2, 29)):
 def test_unblocked_district_and_lmdi(f):
     df, _ = _run(f)
     # a: 2024 60 days × 9 / 200 vs 2022 59 × 10 / 200 → index 0.9 × 60/59; b: 60/59
+    # figures are floats, never objects (InfluxDB would store them as strings)
+    for c in ("co2_intensity_t_per_10k_cny", "ytd_energy_tce", "cumulative_index", "energy_co2_index_fixed_vintage"):
+        assert df[c].dtype.kind == "f", c
     assert df.loc["a", "cumulative_index"] == pytest.approx(0.9 * 60 / 59)
     assert df.loc["b", "cumulative_index"] == pytest.approx(60 / 59)
     # district: (60×39)/400 ÷ (59×40)/400 = 0.975 × 60/59; equal value-added shares in both periods →
