@@ -83,7 +83,7 @@ def _airflow_marker(state: Path) -> list:
 
 def _publish_and_land(env: dict, state: Path) -> None:
     """Ingest resumes: a reading published now with the restored e01 password is stored."""
-    from ecm.mqtt import make_client, reading_topic
+    from ecm.mqtt import gateway_client_id, make_client, reading_topic
     from ecm.secrets import load_secrets
 
     from ecm.stack import Bridge
@@ -92,7 +92,7 @@ def _publish_and_land(env: dict, state: Path) -> None:
     try:
         bridge.wait_ready()
         ts = int(time.time() * 1000) // 60000 * 60000
-        c = make_client("drill-e01", "e01", load_secrets(state)["mqtt"]["e01"])
+        c = make_client(gateway_client_id("e01"), "e01", load_secrets(state)["mqtt"]["e01"])  # the id the broker binds to e01
         c.connect("127.0.0.1", int(env["ECM_MQTT_PORT"]))
         c.loop_start()
         c.publish(reading_topic("e01", "e01_elec_main"), json.dumps({"ts": ts, "values": {"energy_kwh": 4242.5}}),

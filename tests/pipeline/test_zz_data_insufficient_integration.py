@@ -26,7 +26,10 @@ def test_gateway_outage_marks_only_that_enterprise_data_insufficient(seeded, tmp
     # e05's gateway went silent at 06:00 Beijing on 2024-03-02 and lost the rest of the data for good:
     # no later register reading spans the hole, so the day cannot be recovered from counters either
     # (a hole closed by a later reading would be recovered, flagged estimated: test_comparable_integration)
+    # The readings never arrived, so the hourly rollup (which reads raw data once, in the hour it
+    # arrives) never saw them either: remove both.
     client.execute("DELETE FROM readings WHERE enterprise = 'e05' AND time >= '2024-03-01T22:00:00Z'")
+    client.execute("DELETE FROM meter_hourly WHERE enterprise = 'e05' AND time >= '2024-03-01T22:00:00Z'")
     blocked = run_days([day], client=client, registry=reg)
     assert blocked[day.isoformat()] == ["e05"]
 
