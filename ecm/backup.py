@@ -20,7 +20,6 @@ existing database) and grants the service user again (DROP removes its privilege
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecm.errors import EcmError
+from ecm.report.writer import sha256_file  # the report manifest's hashing, one implementation
 
 log = logging.getLogger("ecm.backup")
 
@@ -60,12 +60,6 @@ class Target:
     includes: list[Path] = field(default_factory=list)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _run(argv: list[str], what: str) -> None:

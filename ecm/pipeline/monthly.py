@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
 
 from ecm.accounting import compliance, status
@@ -34,21 +33,6 @@ DISTRICT = compliance.DISTRICT
 
 
 # -- I/O --------------------------------------------------------------------------------------
-def _float_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns that hold only floats (and gaps) are written as floats, never as strings:
-    an all-missing ratio (e.g. a month with no value added anywhere) comes out of pandas as an
-    object column, and InfluxDB would then fix the field's type as string for the whole shard."""
-    out = frame.copy()
-    for c in out.columns:
-        col = out[c]
-        if col.dtype != object:
-            continue
-        vals = col.dropna()
-        if len(vals) == 0 or all(isinstance(v, (float, np.floating)) for v in vals):
-            out[c] = pd.to_numeric(col, errors="coerce").astype(float) if len(vals) else col
-    return out
-
-
 def _load(client, measurement: str, fields: str, tags: str, first: date, last: date) -> pd.DataFrame:
     s = day_bounds_utc(first)[0]
     _, e = day_bounds_utc(last)
@@ -195,7 +179,7 @@ def compute_monthly_compliance(day_iso: str, *, client=None, registry=None, fact
     client.delete_range(DQ_RESULT, m0, m1, tags={"suite": [SUITE_ACCOUNTING_MONTHLY]})
     write_rows(client, accounting_results(records, SUITE_ACCOUNTING_MONTHLY))
     out = kf.assign(estimated=kf["estimated"].astype(int), time=m0)
-    client.write_frame(_float_columns(out[["enterprise", *KPI_MONTHLY_FIELDS, "time"]]), KPI_MONTHLY, ["enterprise"])
+    client.write_frame(out[["enterprise", *KPI_MONTHLY_FIELDS, "time"]], KPI_MONTHLY, ["enterprise"])
     if len(bm):
         bcols = [c for c in bm.columns if c not in ("indicator_unit", "capacity_unit", "benchmark_basis")]
         client.write_frame(bm[bcols].assign(time=m0).dropna(axis=1, how="all"), BENCHMARK_MONTHLY,
