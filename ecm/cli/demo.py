@@ -27,10 +27,10 @@ class _Phases:
     def __init__(self, n: int):
         self.n, self.t0, self.cur, self.times = n, time.monotonic(), None, []
 
-    def step(self, i: int, text: str) -> None:
+    def step(self, i: int, text: str, name: str) -> None:
         self.close()
         click.echo(click.style(f"[{i}/{self.n}] ", bold=True) + text, err=True)
-        self.cur = (i, text.split(" (")[0], time.monotonic())
+        self.cur = (i, name, time.monotonic())
 
     def close(self) -> None:
         if self.cur:
@@ -152,20 +152,20 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None, work
     hist0, hist1 = date.fromisoformat(history_from), recent0 - timedelta(days=1)
     ph = _Phases(n)
 
-    ph.step(1, "starting Mosquitto and InfluxDB (ecm services start)")
+    ph.step(1, "starting Mosquitto and InfluxDB (ecm services start)", name="services")
     stack = Stack.from_settings(s, reg).start()
     for st in (stack.mosquitto.status(), stack.influx.status()):
         click.echo(f"      {st.name:10s} pid={st.pid} {st.address}", err=True)
     client = InfluxClient.from_settings()
 
-    ph.step(2, "starting the ingest bridge (python -m ingest)")
+    ph.step(2, "starting the ingest bridge (python -m ingest)", name="bridge")
     max_age_s = int((t_today - hist0).days * 86400 + 2 * 86400)
     bridge = stack.bridge(log=s.state_path / "ingest.log", ECM_INGEST_MAX_AGE_S=str(max_age_s))
     try:
         since, _ = day_bounds_utc(hist0)
         before = readings_count(client, since)
         ph.step(3, f"simulating {len(reg.enterprises)} enterprises: daily registers {hist0}..{hist1}, "
-                    f"15-min data {recent0}..{last}")
+                    f"15-min data {recent0}..{last}", name="publish (MQTT → ingest)")
         common = dict(seed=seed, host=s.mqtt_host, port=s.mqtt_port, state_dir=s.state_path)
         h = sim_devices.backfill(reg, hist0, hist1, interval_s=86400, **common)
         r = sim_devices.backfill(reg, recent0, last, **common)
@@ -178,7 +178,7 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None, work
     finally:
         bridge.stop()
 
-    ph.step(4, "daily KPIs for the history (ecm.history: a year per vectorised pass, no interval-completeness gate)")
+    ph.step(4, "daily KPIs for the history (ecm.history: a year per vectorised pass, no interval-completeness gate)", name="history KPIs")
     from tqdm import tqdm
 
     hist_days = [hist0 + timedelta(days=i) for i in range((hist1 - hist0).days + 1)]
@@ -189,7 +189,7 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None, work
     # the month of `last` is computed by the ecm_monthly_compliance DAG in step 6, after its last day
     months = [d for d in month_ends(hist0, last) if (d.year, d.month) != (last.year, last.month)]
     ph.step(5, f"daily KPIs with quality gates for {days - 1} recent days, monthly compliance for "
-               f"{len(months)} closed months")
+               f"{len(months)} closed months", name="recent days + months")
     recent = [recent0 + timedelta(days=i) for i in range(days - 1)]
     with tqdm(total=len(recent), unit="day", desc="recent", file=sys.stderr, leave=False) as bar:
         run_days(recent, client=client, registry=reg, progress=lambda d: bar.update(1))
@@ -198,18 +198,18 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None, work
     from ecm.schema import DAG_BASELINES, DAG_DAILY, DAG_MONTHLY, DAG_REPORT
 
     ph.step(6, f"Airflow: {DAG_DAILY}, {DAG_MONTHLY}, {DAG_REPORT} and {DAG_BASELINES} for {last} "
-                "(dags test, SQLite metadata)")
+                "(dags test, SQLite metadata)", name="Airflow DAGs")
     env = airflow_env()
     ensure_airflow_db(env)
     _run_dags(env, [DAG_DAILY, DAG_MONTHLY, DAG_REPORT, DAG_BASELINES], last)
 
-    ph.step(7, f"nightly report (written by the {DAG_REPORT} DAG)")
+    ph.step(7, f"nightly report (written by the {DAG_REPORT} DAG)", name="report")
     report_dir = s.reports_path / last.isoformat()
     pdfs = sorted(report_dir.rglob("*.pdf"))
     if not pdfs:
         raise EcmError(f"no report PDF under {report_dir}")
 
-    ph.step(8, "summary")
+    ph.step(8, "summary", name="summary")
     ph.close()
     _summary(client, reg, last, report_dir, pdfs, published, ph.total())
     click.echo("Seconds per phase: " + "; ".join(f"[{i}] {name} {secs:,.1f}" for i, name, secs in ph.times[:-1]))
