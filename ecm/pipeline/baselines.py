@@ -231,8 +231,8 @@ def _period_of(inputs: dict, enterprise: str) -> tuple[date, date]:
 def baseline_data_keys(client, registry, inputs: dict) -> dict[tuple, str]:
     """Per scope, a fingerprint of the ``line_daily`` data of its baseline period: count and sums of
     energy and output per line, aggregated by InfluxDB (one query per distinct period, 160 rows
-    back), so that a stored fit is reused only while its data is unchanged (a backfill or a
-    re-published day inside the baseline period refits the scopes it touches)."""
+    back), so that a stored fit is reused only while its data is unchanged (after a backfill or a
+    re-published day inside the baseline period the next run refits and recomputes in full)."""
     import hashlib
 
     from ecm.influx import time_literal
@@ -371,10 +371,11 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
     earliest baseline day with ``full`` (after a backfill or a registry change). A nightly run
     continues from what the previous run stored (``baseline_state`` at the day before the
     rewritten days, under the same registry inputs): the CUSUM/detection state and the fitted
-    model per scope (refitted only when its baseline period's data changed: ``baseline_data_keys``),
-    and per measure the savings sums up to that day; it loads only the rewritten days (plus what a
-    refit or an uncarried measure needs). Without such a state (first run, a skipped night, a
-    changed registry, a new scope) it recomputes the whole history. Every run stores the state at
+    model per scope, and per measure the savings sums up to that day; it loads only the rewritten
+    days (plus the baseline period of a scope without a stored fit and the history of a measure
+    without a carry). Without such a state (first run, a skipped night, a changed registry, a new
+    scope) or when a scope's baseline-period data changed since its fit (``baseline_data_keys``: a
+    new fit changes every expected day after the baseline) it recomputes the whole history. Every run stores the state at
     the end of the first day it rewrites, for the next night. Days before the rewritten ones
     (other than the baseline periods, which are checked) are taken as final: after a backfill or
     late data older than that, run with ``full``. ``drift_alarms_total`` counts the alarms of the
@@ -394,11 +395,14 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
     bend = max(p[1] for p in [inputs["baseline"], *inputs["periods"].values()])
     data_keys = baseline_data_keys(client, registry, inputs)
     stored = read_states(client, since - timedelta(days=1), key) if not full and since - timedelta(days=1) > bend else None
+    changed = sorted(sc for sc, (_, k) in (stored or {}).get("fits", {}).items() if k != data_keys.get(sc))
+    if changed:  # a stored fit's baseline data changed: its model, so every expected day since, changes
+        log.info("baselines: baseline-period data changed for %s; recomputing the whole history", changed[:5])
+        stored = None
     out = {"states_out": {}, "fits_out": {}, "carries_out": {}}
-    frames, incremental, refits = None, False, 0
+    frames, incremental = None, False
     if stored and stored["states"]:  # incremental: continue from the state the previous night stored
-        fits = {sc: m for sc, (m, k) in stored["fits"].items() if k and k == data_keys.get(sc)}
-        refits = len(stored["fits"]) - len(fits)
+        fits = {sc: m for sc, (m, _) in stored["fits"].items()}
         ld, em = load_incremental(client, registry, inputs, since, day, fits, stored["carries"])
         t_load = time.perf_counter() - t0
         try:
@@ -431,7 +435,7 @@ def run_baselines(day: date | str, *, client=None, registry=None, full: bool = F
             "invalid_models": int((~frames["models"]["valid"].astype(bool)).sum()) if len(frames["models"]) else 0,
             "measures": int((frames["savings"]["level"] == "measure").sum()) if len(frames["savings"]) else 0,
             "drift_alarms_total": sum(i.name == "ecm.baseline.drift" for i in issues), "drift_today": today,
-            "incremental": incremental, "refitted_scopes": refits if incremental else len(out["fits_out"]),
+            "incremental": incremental, "baseline_data_changed": len(changed),
             "line_days_loaded": int(len(ld)),
             "load_s": round(t_load, 3), "compute_s": round(t_compute, 3),
             "write_s": round(t_all - t_load - t_compute, 3), "seconds": round(t_all, 3)}
