@@ -249,31 +249,37 @@ def scope_series(line_daily: pd.DataFrame, lines: pd.DataFrame, extra: list[str]
     out: dict[tuple, pd.DataFrame] = {}
     if line_daily.empty:
         return out
+    extra = [c for c in extra if c in line_daily.columns]
     ld = line_daily.copy()
     if "completeness_frac" not in ld:
         ld["completeness_frac"] = 1.0
-    extra = [c for c in extra if c in ld.columns]
-    for lid, g in ld.groupby("line", sort=True):
-        g = g.set_index("day").sort_index()
-        f = pd.DataFrame({"energy_tce": g["energy_tce"].astype(float), "x:output": g["output"].astype(float)})
-        for c in extra:
-            f[f"x:{c}"] = g[c].astype(float)
-        f["completeness_frac"] = g["completeness_frac"].astype(float)
-        out[("line", lid)] = f.dropna(subset=["energy_tce", "x:output"])
+    # one wide (day × line) array per column, then plain numpy slices per scope (no groupby of frames)
+    cols = ["energy_tce", "output", *extra, "completeness_frac"]
+    ld = ld.drop_duplicates(["day", "line"], keep="last")
+    wide = ld.set_index(["day", "line"])[cols].astype(float).unstack("line").sort_index()
+    days = wide.index.to_numpy()
+    lids_all = list(wide["energy_tce"].columns)
+    arr = {c: wide[c].to_numpy() for c in cols}
+    names = {"energy_tce": "energy_tce", "output": "x:output", **{c: f"x:{c}" for c in extra},
+             "completeness_frac": "completeness_frac"}
+    ok = ~np.isnan(arr["energy_tce"]) & ~np.isnan(arr["output"])
+    pos = {lid: i for i, lid in enumerate(lids_all)}
+    for lid in sorted(lids_all):
+        i = pos[lid]
+        m = ok[:, i]
+        out[("line", lid)] = pd.DataFrame({names[c]: arr[c][m, i] for c in cols},
+                                          index=pd.Index(days[m], name="day"))
     ent_lines = lines.groupby("enterprise")["line"].apply(list).to_dict() if len(lines) else {}
     for ent, lids in sorted(ent_lines.items()):
-        parts = [out[("line", lid)] for lid in lids if ("line", lid) in out]
-        if len(parts) != len(lids) or not parts:
+        if not lids or any(lid not in pos for lid in lids):
             continue
-        idx = parts[0].index
-        for p_ in parts[1:]:
-            idx = idx.intersection(p_.index)
-        f = pd.DataFrame(index=idx)
-        f["energy_tce"] = sum(p_.loc[idx, "energy_tce"] for p_ in parts)
-        for lid, p_ in zip(lids, parts):
-            f[f"x:output_{lid}"] = p_.loc[idx, "x:output"]
-        f["completeness_frac"] = sum(p_.loc[idx, "completeness_frac"] for p_ in parts) / len(parts)
-        out[("enterprise", ent)] = f
+        idx = [pos[lid] for lid in lids]
+        m = ok[:, idx].all(axis=1)
+        f = {"energy_tce": sum(arr["energy_tce"][m, i] for i in idx)}
+        for lid, i in zip(lids, idx):
+            f[f"x:output_{lid}"] = arr["output"][m, i]
+        f["completeness_frac"] = sum(arr["completeness_frac"][m, i] for i in idx) / len(idx)
+        out[("enterprise", ent)] = pd.DataFrame(f, index=pd.Index(days[m], name="day"))
     return out
 
 
@@ -476,13 +482,16 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
                                  "direction": direction, "sigma_long_tce": model.sigma_long}))
         if not len(days):
             continue
-        rows.append(pd.DataFrame({
-            "day": days, "scope": scope[0], "scope_id": scope[1], "enterprise": ent,
-            "line": scope[1] if scope[0] == "line" else "", "energy_tce": y, "expected_tce": exp,
+        n_ = len(days)
+        rows.append({
+            "day": days, "scope": np.full(n_, scope[0], object), "scope_id": np.full(n_, scope[1], object),
+            "enterprise": np.full(n_, ent, object), "line": np.full(n_, scope[1] if scope[0] == "line" else "", object),
+            "energy_tce": y, "expected_tce": exp,
             "residual_tce": res, "cusum_tce": cusum, "drift_up": up, "drift_down": down,
-            "drift_alarm": alarm.astype(int), "production": prod.astype(int), "model_kind": model.kind,
-            "valid": int(model.valid), "completeness_frac": f["completeness_frac"].to_numpy(float)}))
-    daily = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+            "drift_alarm": alarm.astype(int), "production": prod.astype(int),
+            "model_kind": np.full(n_, model.kind, object), "valid": np.full(n_, int(model.valid)),
+            "completeness_frac": f["completeness_frac"].to_numpy(float)})
+    daily = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in rows[0]}) if rows else pd.DataFrame()
     return daily, pd.DataFrame(models, columns=MODEL_COLUMNS), issues
 
 
@@ -764,6 +773,9 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
     late data may still change them)."""
     rows, issues = [], []
     co2_per_tce = {} if co2_per_tce is None else co2_per_tce
+    co2_of = {}
+    if isinstance(co2_per_tce, pd.DataFrame):   # per enterprise once, not a scan of the frame per measure
+        co2_of = {e: g for e, g in co2_per_tce.groupby("enterprise", sort=False)}
     for ms in sorted(measures or [], key=lambda m: (str(m["date"]), m["id"])):
         ent, line = ms["enterprise"], ms.get("line") or ""
         scope = ("line", line) if line else ("enterprise", ent)
@@ -832,21 +844,21 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
         frac = sav / (e_tot + adj_tot) if e_tot + adj_tot else math.nan
         u = {cf: math.hypot(block_uncertainty(terms, e_tot + adj_tot, days, cf), u_trend[cf]) for cf in CONFIDENCES}
         fsu = {cf: u[cf] / abs(sav) if sav else math.inf for cf in CONFIDENCES}
+        co2 = co2_of.get(ent, co2_per_tce.iloc[:0]) if isinstance(co2_per_tce, pd.DataFrame) else co2_per_tce
         co2_new = (0.0, 0.0)
         if c is None:
-            cpt = _co2_ratio(co2_per_tce, ent, d, r_end)
-        elif isinstance(co2_per_tce, pd.DataFrame):
-            co2_new = _co2_sums(co2_per_tce, ent, r0, r_end)
+            cpt = _co2_ratio(co2, ent, d, r_end)
+        elif isinstance(co2, pd.DataFrame):
+            co2_new = _co2_sums(co2, ent, r0, r_end)
             tce = c.co2_tce + co2_new[1]
             cpt = (c.co2_t + co2_new[0]) / tce if tce > 0 else math.nan
         else:
-            cpt = _co2_ratio(co2_per_tce, ent, d, r_end)
+            cpt = _co2_ratio(co2, ent, d, r_end)
         # a carry only when the measure's baseline lies wholly in the carried (final) days
         if carries_out is not None and state_day is not None and b1 <= state_day:
             sel = np.array([x <= state_day for x in r.index], bool)
             k1 = sel.sum()
-            co2_old = _co2_sums(co2_per_tce, ent, r0, min(state_day, r_end)) \
-                if isinstance(co2_per_tce, pd.DataFrame) else (0.0, 0.0)
+            co2_old = _co2_sums(co2, ent, r0, min(state_day, r_end)) if isinstance(co2, pd.DataFrame) else (0.0, 0.0)
             carries_out[ms["id"]] = SavingsCarry(
                 model, b0, b1, trend, terms, state_day, days=int(c0.days + k1), expected=c0.expected + float(exp[sel].sum()),
                 actual=c0.actual + float(y[sel].sum()), adjustment=c0.adjustment + float(adj[sel].sum()),
