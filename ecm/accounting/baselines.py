@@ -360,7 +360,8 @@ def fit_model(series: pd.DataFrame, scope: tuple, enterprise: str, start: date, 
 
 
 def _X(f: pd.DataFrame, model: Model) -> tuple[np.ndarray, np.ndarray]:
-    X = f[[f"x:{r}" for r in model.regressors]].to_numpy(float)
+    cols = [f"x:{r}" for r in model.regressors]
+    X = np.column_stack([f[c].to_numpy(float) for c in cols]) if cols else np.zeros((len(f), 0))
     return X, X.sum(axis=1) >= model.prod_threshold if model.prod_threshold > 0 else X.sum(axis=1) > 0
 
 
@@ -747,9 +748,11 @@ class SavingsCarry:
         return cls(**d)
 
 
-def _co2_sums(co2: pd.DataFrame, ent: str, d0: date, d1: date) -> tuple[float, float]:
-    g = co2[(co2["enterprise"] == ent) & (co2["day"] >= d0) & (co2["day"] <= d1)]
-    return float(g["co2_t"].sum()), float(g["energy_tce"].sum())
+def _co2_sums(co2: tuple, d0: date, d1: date) -> tuple[float, float]:
+    """Σ tCO₂, Σ tce over [d0, d1] of one enterprise's ``(days, co2_t, energy_tce)`` arrays."""
+    days, c, e = co2
+    sel = (days >= d0) & (days <= d1)
+    return float(c[sel].sum()), float(e[sel].sum())
 
 
 def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, last_day: date,
@@ -776,6 +779,9 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
     co2_of = {}
     if isinstance(co2_per_tce, pd.DataFrame):   # per enterprise once, not a scan of the frame per measure
         co2_of = {e: g for e, g in co2_per_tce.groupby("enterprise", sort=False)}
+        co2_arr = {e: (g["day"].to_numpy(object), g["co2_t"].to_numpy(float), g["energy_tce"].to_numpy(float))
+                   for e, g in co2_of.items()}
+        co2_arr[None] = (np.zeros(0, object), np.zeros(0), np.zeros(0))
     for ms in sorted(measures or [], key=lambda m: (str(m["date"]), m["id"])):
         ent, line = ms["enterprise"], ms.get("line") or ""
         scope = ("line", line) if line else ("enterprise", ent)
@@ -849,7 +855,7 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
         if c is None:
             cpt = _co2_ratio(co2, ent, d, r_end)
         elif isinstance(co2, pd.DataFrame):
-            co2_new = _co2_sums(co2, ent, r0, r_end)
+            co2_new = _co2_sums(co2_arr.get(ent, co2_arr[None]), r0, r_end)
             tce = c.co2_tce + co2_new[1]
             cpt = (c.co2_t + co2_new[0]) / tce if tce > 0 else math.nan
         else:
@@ -858,7 +864,8 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
         if carries_out is not None and state_day is not None and b1 <= state_day:
             sel = np.array([x <= state_day for x in r.index], bool)
             k1 = sel.sum()
-            co2_old = _co2_sums(co2, ent, r0, min(state_day, r_end)) if isinstance(co2, pd.DataFrame) else (0.0, 0.0)
+            co2_old = _co2_sums(co2_arr.get(ent, co2_arr[None]), r0, min(state_day, r_end)) \
+                if isinstance(co2, pd.DataFrame) else (0.0, 0.0)
             carries_out[ms["id"]] = SavingsCarry(
                 model, b0, b1, trend, terms, state_day, days=int(c0.days + k1), expected=c0.expected + float(exp[sel].sum()),
                 actual=c0.actual + float(y[sel].sum()), adjustment=c0.adjustment + float(adj[sel].sum()),

@@ -2,7 +2,8 @@
 
 Reads ``line_daily`` (energy and output per line-day; data-insufficient days are absent there,
 so the baseline obeys the KPIs' coverage rules) and ``kpi_daily`` (tCO₂ per tce) from the
-earliest baseline day needed to the run's day, and rewrites the last ``NIGHTLY_REWRITE_DAYS`` of
+earliest baseline day needed to the run's day (a nightly run: only the rewritten days, continuing
+from ``baseline_state``; see :func:`run_baselines`), and rewrites the last ``NIGHTLY_REWRITE_DAYS`` of
 ``baseline_daily`` (all of it with ``full=True``) plus the day's ``baseline_model`` and
 ``measure_savings`` points. A run is
 idempotent: the same inputs give the same points. Issues (``ecm.baseline.drift`` …) are returned
@@ -20,8 +21,8 @@ import pandas as pd
 from ecm.accounting import baselines as bl
 from ecm.accounting.issues import Issue
 from ecm.periods import TZ, day_bounds_utc
-from ecm.schema import (MEAS_BASELINE_DAILY, MEAS_BASELINE_MODEL, MEAS_BASELINE_STATE, MEAS_KPI_DAILY, MEAS_LINE_DAILY,
-                        MEAS_MEASURE_SAVINGS)
+from ecm.schema import (F_STATE_CARRY, F_STATE_DATA_KEY, F_STATE_FIT, MEAS_BASELINE_DAILY, MEAS_BASELINE_MODEL,
+                        MEAS_BASELINE_STATE, MEAS_KPI_DAILY, MEAS_LINE_DAILY, MEAS_MEASURE_SAVINGS, SCOPE_MEASURE)
 
 log = logging.getLogger("ecm.pipeline.baselines")
 
@@ -163,7 +164,9 @@ def compute(line_daily: pd.DataFrame, emissions, registry, day: date, *, inputs:
 def _timed(df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
     """Beijing day → UTC timestamp column ``time``; ±inf (an uncertainty that cannot be computed)
     becomes NaN, i.e. the field is absent (line protocol has no infinity)."""
-    t = pd.to_datetime(df[col].map(lambda d: d.isoformat())).dt.tz_localize(TZ).dt.tz_convert("UTC")
+    u = pd.unique(df[col])
+    utc = pd.to_datetime([d.isoformat() for d in u]).tz_localize(TZ).tz_convert("UTC")
+    t = df[col].map(dict(zip(u, utc)))
     out = df.drop(columns=[col]).assign(time=t.to_numpy())
     num = out.select_dtypes(include="number").columns
     out[num] = out[num].replace([np.inf, -np.inf], np.nan)
@@ -260,7 +263,7 @@ def baseline_data_keys(client, registry, inputs: dict) -> dict[tuple, str]:
     for p0, p1 in sorted({_period_of(inputs, e) for e in lines["enterprise"]}):
         s, _ = day_bounds_utc(p0)
         _, e = day_bounds_utc(p1)
-        aggs = ", ".join([f"count(energy_tce) AS n", f"sum(energy_tce) AS e",
+        aggs = ", ".join(["count(energy_tce) AS n", "sum(energy_tce) AS e",
                           *(f"sum({c}) AS {c}" for c in OUTPUT_FIELDS)])
         df = _query(client, f"SELECT {aggs} FROM {MEAS_LINE_DAILY} WHERE time >= {time_literal(s)} "
                             f"AND time < {time_literal(e)} GROUP BY line")
@@ -292,9 +295,9 @@ def write_states(client, states: dict, state_day: date, key: str, fits: dict | N
                         "learn_until": st.learn_until.isoformat() if st.learn_until else "",
                         "last_day": st.last_day.isoformat() if st.last_day else ""})
         if sc in fits:
-            row.update(fit=bl.model_to_json(fits[sc]), data_key=data_keys.get(sc, ""))
+            row.update({F_STATE_FIT: bl.model_to_json(fits[sc]), F_STATE_DATA_KEY: data_keys.get(sc, "")})
         rows.append(row)
-    rows += [{"day": state_day, "scope": "measure", "scope_id": mid, "inputs_key": key, "carry": c.to_json()}
+    rows += [{"day": state_day, "scope": SCOPE_MEASURE, "scope_id": mid, "inputs_key": key, F_STATE_CARRY: c.to_json()}
              for mid, c in sorted(carries.items())]
     return client.write_frame(_timed(pd.DataFrame(rows)), MEAS_BASELINE_STATE, ["scope", "scope_id"]) if rows else 0
 
@@ -316,13 +319,13 @@ def read_states(client, state_day: date, key: str) -> dict | None:
 
     out: dict = {"states": {}, "fits": {}, "carries": {}}
     for r in df.to_dict("records"):
-        if r["scope"] == "measure":
-            if isinstance(r.get("carry"), str):
-                out["carries"][r["scope_id"]] = bl.SavingsCarry.from_json(r["carry"])
+        if r["scope"] == SCOPE_MEASURE:
+            if isinstance(r.get(F_STATE_CARRY), str):
+                out["carries"][r["scope_id"]] = bl.SavingsCarry.from_json(r[F_STATE_CARRY])
             continue
         sc = (r["scope"], r["scope_id"])
-        if isinstance(r.get("fit"), str):
-            out["fits"][sc] = (bl.model_from_json(r["fit"]), r.get("data_key") or "")
+        if isinstance(r.get(F_STATE_FIT), str):
+            out["fits"][sc] = (bl.model_from_json(r[F_STATE_FIT]), r.get(F_STATE_DATA_KEY) or "")
         if r.get("s_plus") is not None and r["s_plus"] == r["s_plus"]:
             out["states"][sc] = bl.DetectState(
                 last_day=day_or_none(r["last_day"]), sp=float(r["s_plus"]), sn=float(r["s_minus"]),
