@@ -136,7 +136,7 @@ def compute(line_daily: pd.DataFrame, emissions, registry, day: date, *, inputs:
     enterprise_of = dict(zip(lines["line"], lines["enterprise"]))
     enterprise_of.update({e: e for e in registry.enterprise_ids})
     daily_parts, model_parts, issues = [], [], []
-    fits = fits or {}
+    fits = {sc: m for sc, m in (fits or {}).items() if sc[1] in enterprise_of}   # scopes still registered
     # scopes with their own baseline period first, then the rest with the district's
     groups: dict[tuple, set] = {}
     for scope in set(series) | set(fits):
