@@ -280,10 +280,17 @@ def baseline_data_keys(client, registry, inputs: dict) -> dict[tuple, str]:
     return keys
 
 
+#: days of ``baseline_state`` kept before the one a run writes
+STATE_KEEP_DAYS = 35
+
+
 def write_states(client, states: dict, state_day: date, key: str, fits: dict | None = None,
                  data_keys: dict | None = None, carries: dict | None = None) -> int:
     d0, d1 = day_bounds_utc(state_day)
     client.delete_range(MEAS_BASELINE_STATE, d0, d1)
+    # only the last nights' states are of use (a re-run of an older day recomputes in full)
+    old, _ = day_bounds_utc(state_day - timedelta(days=STATE_KEEP_DAYS))
+    client.delete_range(MEAS_BASELINE_STATE, day_bounds_utc(date(2000, 1, 1))[0], old)
     fits, data_keys, carries = fits or {}, data_keys or {}, carries or {}
     rows = []
     for sc in sorted(set(states) | set(fits)):

@@ -105,4 +105,10 @@ def test_nightly_run_equals_full_run(stack):
                        ["enterprise", "line"])
     after = run_baselines(nxt + timedelta(days=1), client=client, registry=reg)
     assert not after["incremental"] and after["baseline_data_changed"] == 2
+    # states older than the kept days are deleted by the next run
+    old = pd.DataFrame({"day_cst": [str(DAY - timedelta(days=200))], "scope": ["line"], "scope_id": ["gone"],
+                        "inputs_key": ["old"]})
+    client.write_frame(timed(old), MEAS_BASELINE_STATE, ["scope", "scope_id"])
+    assert not client.query_frame(f"SELECT * FROM {MEAS_BASELINE_STATE} WHERE scope_id = 'gone'").empty
     assert run_baselines(nxt + timedelta(days=2), client=client, registry=reg)["incremental"]
+    assert client.query_frame(f"SELECT * FROM {MEAS_BASELINE_STATE} WHERE scope_id = 'gone'").empty
