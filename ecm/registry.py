@@ -347,8 +347,8 @@ def parse_enterprise(data, source: str = "<enterprise>") -> Enterprise:
     except ValidationError as exc:
         first = exc.errors()[0]
         msg = first["msg"].removeprefix("Value error, ")
-        return_loc = _loc(first, data) or "(enterprise)"
-        raise RegistryError(f"{source}: {return_loc}: {msg}") from None
+        where = _loc(first, data)
+        raise RegistryError(f"{source}: {where + ': ' if where else ''}{msg}") from None
 
 
 def onboarding_problems(ent: Enterprise, registry: Registry, benchmarks=None) -> list[str]:
