@@ -299,6 +299,11 @@ def _loc(err: dict, data: dict) -> str:
     return "".join(parts)
 
 
+def read_yaml(text: str):
+    """``yaml.safe_load`` through libyaml when PyYAML has it (about 7x faster on the registry)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+
+
 def parse_registry(data: dict, source: str = "<registry>") -> Registry:
     """Validate a registry mapping; raise RegistryError naming the first bad entry."""
     try:
@@ -316,7 +321,7 @@ def load_registry(path: Path) -> Registry:
     if not path.exists():
         raise RegistryError(f"registry file not found: {path}", hint="set ECM_DISTRICT_FILE")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -393,7 +398,7 @@ def _dump(obj) -> str:
 
 def _verified(new_text: str, expected: dict) -> bool:
     try:
-        return yaml.safe_load(new_text) == expected
+        return read_yaml(new_text) == expected
     except yaml.YAMLError:
         return False
 
@@ -413,7 +418,7 @@ def text_with_enterprise(text: str, doc: dict) -> str:
     kept (the entry is added after the last one). When the file's layout does not allow it (e.g.
     ``enterprises`` is not the last key), the whole file is re-dumped under its leading comments.
     Either way the result is checked to parse to the old registry plus ``doc``."""
-    data = yaml.safe_load(text)
+    data = read_yaml(text)
     expected = {**data, "enterprises": [*(data.get("enterprises") or []), doc]}
     entry = _dump([doc])
     new = text + ("" if text.endswith("\n") else "\n") + entry
@@ -428,7 +433,7 @@ def text_with_enterprise(text: str, doc: dict) -> str:
 def text_with_disabled(text: str, enterprise_id: str, mark: dict) -> str:
     """The registry text with ``disabled: mark`` added to enterprise ``enterprise_id`` (right under
     its ``- id:`` line, so everything else is left as it was); re-dumped as a fallback, as above."""
-    data = yaml.safe_load(text)
+    data = read_yaml(text)
     ents = data.get("enterprises") or []
     i = next((k for k, e in enumerate(ents) if isinstance(e, dict) and e.get("id") == enterprise_id), None)
     if i is None:
@@ -454,7 +459,7 @@ def write_registry_text(path: Path, text: str, *, keep_backups: int = 20) -> Pat
     import time as _time
 
     path = Path(path)
-    parse_registry(yaml.safe_load(text), str(path))  # never write a registry the platform cannot load
+    parse_registry(read_yaml(text), str(path))  # never write a registry the platform cannot load
     old = path.read_bytes()
     stamp = _time.strftime("%Y%m%dT%H%M%SZ", _time.gmtime()) + f"{_time.time_ns() % 1_000_000_000:09d}"[:3]
     backup = path.with_name(f"{path.name}.{stamp}.bak")

@@ -32,7 +32,7 @@ import yaml
 from ecm.errors import InfluxError
 from ecm.influx import InfluxClient
 from ecm.errors import EcmError
-from ecm.registry import get_registry, parse_registry, registry_digest
+from ecm.registry import get_registry, parse_registry, read_yaml, registry_digest
 from ecm.secrets import INGEST_USER, mqtt_credentials
 from ecm.settings import get_settings
 from ingest.fastpath import FastPath
@@ -279,7 +279,7 @@ class Worker:
             digest = registry_digest(raw)
             if digest == self.registry_sha256:
                 return False
-            data = yaml.safe_load(raw.decode("utf-8"))
+            data = read_yaml(raw.decode("utf-8"))
             if not isinstance(data, dict):
                 raise EcmError(f"{self.registry_path}: top level must be a mapping with district and enterprises")
             new = RegistryIndex.from_registry(parse_registry(data, str(self.registry_path)))

@@ -168,7 +168,7 @@ def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
     from ecm.dynsec import add_enterprise_live
     from ecm.factors import get_factors
     from ecm.mqtt import gateway_client_id, reading_topic
-    from ecm.registry import (onboarding_problems, parse_enterprise, parse_registry, registry_digest,
+    from ecm.registry import (onboarding_problems, parse_enterprise, parse_registry, read_yaml, registry_digest,
                               registry_lock, text_with_enterprise, write_registry_text)
     from ecm.secrets import ensure_secrets
     from ecm.settings import get_settings
@@ -178,13 +178,13 @@ def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
     path = s.district_path
     with registry_lock(path):
         text = path.read_text(encoding="utf-8")
-        reg = parse_registry(yaml.safe_load(text), str(path))
+        reg = parse_registry(read_yaml(text), str(path))
         ent = parse_enterprise(doc, label)
         problems = onboarding_problems(ent, reg, get_factors().benchmarks)
         if problems:
             raise EcmError(f"{label}: {'; '.join(problems)}")
         new_text = text_with_enterprise(text, doc)
-        parse_registry(yaml.safe_load(new_text), f"{path} + {ent.id}")  # the whole new registry
+        parse_registry(read_yaml(new_text), f"{path} + {ent.id}")  # the whole new registry
         if dry_run:
             click.echo(f"ok: {ent.id} ({len(ent.lines)} lines, {len(ent.meters)} meters) is valid; nothing changed")
             return
@@ -218,7 +218,7 @@ def disable(enterprise_id: str, reason: str, wait_s: float) -> None:
     import yaml
 
     from ecm.dynsec import disable_enterprise_live
-    from ecm.registry import (parse_registry, registry_digest, registry_lock, text_with_disabled,
+    from ecm.registry import (parse_registry, read_yaml, registry_digest, registry_lock, text_with_disabled,
                               write_registry_text)
     from ecm.settings import get_settings
 
@@ -226,7 +226,7 @@ def disable(enterprise_id: str, reason: str, wait_s: float) -> None:
     path = s.district_path
     with registry_lock(path):
         text = path.read_text(encoding="utf-8")
-        reg = parse_registry(yaml.safe_load(text), str(path))
+        reg = parse_registry(read_yaml(text), str(path))
         ent = reg.enterprise(enterprise_id)
         if ent is None:
             raise EcmError(f"unknown enterprise {enterprise_id!r}", hint="see `ecm enterprise list`")
