@@ -314,10 +314,23 @@ def parse_registry(data: dict, source: str = "<registry>") -> Registry:
         raise RegistryError(f"{source}: {_loc(first, data)}: {msg}") from None
 
 
-@lru_cache(maxsize=8)
 def load_registry(path: Path) -> Registry:
-    """Load and validate the registry YAML at ``path`` (cached per path)."""
+    """Load and validate the registry YAML at ``path``, cached per path AND version of the file
+    (mtime, size, inode): a long-lived process sees an enterprise added or disabled since
+    (``ecm enterprise add|disable`` replace the file atomically)."""
     path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        raise RegistryError(f"registry file not found: {path}", hint="set ECM_DISTRICT_FILE") from None
+    return _load_registry(path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+load_registry.cache_clear = lambda: _load_registry.cache_clear()  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=8)
+def _load_registry(path: Path, _mtime_ns: int, _size: int, _ino: int) -> Registry:
     if not path.exists():
         raise RegistryError(f"registry file not found: {path}", hint="set ECM_DISTRICT_FILE")
     try:

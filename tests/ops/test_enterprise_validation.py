@@ -251,3 +251,17 @@ def test_bridge_parser_rejects_a_disabled_enterprise_with_its_own_reason():
     r = parse_payload("ecm/v1/e04/e04_elec_main/reading", body, idx, now)  # the others are untouched
     assert r.rejects == [] and len(r.points) == 1
     assert FastPath(idx).lines(b"ecm/v1/e04/e04_elec_main/reading", body, now) == r.points
+
+
+def test_a_long_lived_process_sees_the_new_registry_version(tmp_path):
+    """The registry cache is keyed by the file's version: no restart needed for the next run."""
+    import os
+
+    reg = tmp_path / "district.yaml"
+    shutil.copy(DISTRICT, reg)
+    assert load_registry(reg).enterprise("e21") is None
+    assert load_registry(reg) is load_registry(reg)  # cached while the file is unchanged
+    tmp = tmp_path / "new.tmp"
+    tmp.write_text(text_with_enterprise(DISTRICT.read_text(encoding="utf-8"), e21()), encoding="utf-8")
+    os.replace(tmp, reg)  # as write_registry_text does, but without touching the cache
+    assert load_registry(reg).enterprise("e21").industry == "brick"
