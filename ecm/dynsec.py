@@ -216,11 +216,16 @@ def add_enterprise_live(ctl: DynsecControl, enterprise_id: str, password: str) -
     r = ctl.run([{"command": "createClient", "username": user, "password": password,
                   "clientid": gateway_client_id(user), "textname": f"gateway of {enterprise_id}",
                   "roles": [{"rolename": role["rolename"], "priority": 0}]}], ok_errors=("already exists",))[0]
-    if r.get("error"):
-        ctl.run([{"command": "setClientPassword", "username": user, "password": password},
-                 {"command": "setClientId", "username": user, "clientid": gateway_client_id(user)},
-                 {"command": "addClientRole", "username": user, "rolename": role["rolename"], "priority": 0},
-                 {"command": "enableClient", "username": user}], ok_errors=("already",))
+    if r.get("error"):  # exists: its password, bound client id, and the tenant's role ONLY
+        got = ctl.run([{"command": "getClient", "username": user}])[0]
+        roles = {x.get("rolename") for x in got.get("data", {}).get("client", {}).get("roles", [])}
+        cmds = [{"command": "setClientPassword", "username": user, "password": password},
+                {"command": "setClientId", "username": user, "clientid": gateway_client_id(user)}]
+        # (Mosquitto 2.0.11 answers "Internal error" to adding a role the client already has)
+        cmds += [{"command": "removeClientRole", "username": user, "rolename": x} for x in sorted(roles - {role["rolename"]})]
+        if role["rolename"] not in roles:
+            cmds.append({"command": "addClientRole", "username": user, "rolename": role["rolename"], "priority": 0})
+        ctl.run([*cmds, {"command": "enableClient", "username": user}])
         done.append(f"client {user} updated and enabled")
     else:
         done.append(f"client {user} created")

@@ -162,7 +162,8 @@ def enterprise() -> None:
 def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
     """Add an enterprise from FILE (YAML/JSON: one enterprise, same schema as an entry of
     config/district.yaml `enterprises`), from stdin (-), or from ENTERPRISE_ID and options.
-    Prints its MQTT credentials as JSON (like `ecm credentials`)."""
+    Prints its MQTT credentials as JSON (like `ecm credentials`). Re-running it with the same
+    definition finishes an add that stopped after writing the registry (idempotent)."""
     import yaml
 
     from ecm.dynsec import add_enterprise_live
@@ -180,10 +181,13 @@ def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
         text = path.read_text(encoding="utf-8")
         reg = parse_registry(read_yaml(text), str(path))
         ent = parse_enterprise(doc, label)
-        problems = onboarding_problems(ent, reg, get_factors().benchmarks)
+        # the same definition already in the registry: an earlier add stopped after writing it
+        # (broker unreachable, timeout); finish it (secrets, bridges, broker) without rewriting the file
+        resume = reg.enterprise(ent.id) == ent and ent.disabled is None
+        problems = [] if resume else onboarding_problems(ent, reg, get_factors().benchmarks)
         if problems:
             raise EcmError(f"{label}: {'; '.join(problems)}")
-        new_text = text_with_enterprise(text, doc)
+        new_text = text if resume else text_with_enterprise(text, doc)
         parse_registry(read_yaml(new_text), f"{path} + {ent.id}")  # the whole new registry
         if dry_run:
             click.echo(f"ok: {ent.id} ({len(ent.lines)} lines, {len(ent.meters)} meters) is valid; nothing changed")
@@ -192,18 +196,22 @@ def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
         ctl = _control(s) if live else None  # fail on the broker before changing anything
         try:
             pw = ensure_secrets(s.state_path, [ent.id])["mqtt"][ent.id]
-            backup = write_registry_text(path, new_text)
+            backup = None if resume else write_registry_text(path, new_text)
             digest = registry_digest(new_text.encode("utf-8"))
             bridges = wait_bridges(s.state_path, digest, wait_s)
-            broker = add_enterprise_live(ctl, ent.id, pw) if ctl else ["broker down: applied at its next start"]
+            try:
+                broker = add_enterprise_live(ctl, ent.id, pw) if ctl else ["broker down: applied at its next start"]
+            except EcmError as exc:
+                raise EcmError(f"{ent.id} is in the registry, but the broker step failed: {exc}",
+                               hint="run the same `ecm enterprise add` again to finish it") from None
         finally:
             if ctl:
                 ctl.close()
     _report_pending(bridges)
     echo_json({"enterprise": ent.id, "host": s.mqtt_host, "port": s.mqtt_port, "username": ent.id, "password": pw,
                "client_id": gateway_client_id(ent.id), "reading_topic": reading_topic(ent.id, "{meter_id}"),
-               "registry": str(path), "registry_backup": str(backup), "registry_sha256": digest,
-               "broker": broker, "bridges": bridges})
+               "registry": str(path), "registry_backup": str(backup) if backup else None, "resumed": resume,
+               "registry_sha256": digest, "broker": broker, "bridges": bridges})
 
 
 @enterprise.command("disable")

@@ -105,6 +105,14 @@ def test_add_publish_lands_then_disable_refuses_and_quarantines_without_restart(
     assert pub.publish(readings("e21", "e21_elec_main", t0 + 100_000, 1)) == [0]  # still connected
     assert wait_for(lambda: count_points(cl, "e21_elec_main", t0, t0 + 200_000) == 11, 30)
     assert count_points(cl, "e01_elec_main", t0, t0 + 60_000) == 0
+    # the same add again (an add that stopped after the registry write) finishes idempotently
+    again = ecm(stack, "enterprise", "add", str(E21))
+    assert again["resumed"] is True and again["registry_backup"] is None and again["password"] == out["password"]
+    assert again["broker"] == ["role ent_e21 reset", "client e21 updated and enabled"]
+    assert reg.read_text(encoding="utf-8") == text
+    assert pub.publish(readings("e21", "e21_elec_main", t0 + 150_000, 1)) == [0]
+    assert pub.publish(readings("e01", "e01_elec_main", t0 + 150_000, 1)) == [0x87]  # the reset ACL is the tenant's
+    assert wait_for(lambda: count_points(cl, "e21_elec_main", t0, t0 + 200_000) == 12, 30)
     # its principal is bound to its client id
     other, rc, _ = connect(stack, "e21", out["password"], "e01-gw")
     other.loop_stop()
@@ -133,7 +141,7 @@ def test_add_publish_lands_then_disable_refuses_and_quarantines_without_restart(
     reasons = {r["reason"] for x in quarantined(stack, "e21", t1) for r in x["rejects"]}
     assert reasons == {"enterprise_disabled"}
     time.sleep(1.5)
-    assert count_points(cl, "e21_elec_main", t0, t0 + 400_000) == 11  # nothing more of it landed
+    assert count_points(cl, "e21_elec_main", t0, t0 + 400_000) == 12  # nothing more of it landed
     assert count_points(cl, "e21_elec_main", t0 + 300_000, t0 + 400_000) == 0
 
     # a broken registry file: the running bridge keeps the previous one and says so once
