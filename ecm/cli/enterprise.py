@@ -138,6 +138,11 @@ def _report_pending(bridges: dict) -> None:
                    f"(see their log for registry_reload_failed_keeping_previous)", err=True)
 
 
+def _os_error(exc: OSError) -> EcmError:
+    return EcmError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}",
+                    hint="run where ECM_STATE_DIR and ECM_DISTRICT_FILE are writable")
+
+
 @click.group("enterprise")
 def enterprise() -> None:
     """Onboard (add) and offboard (disable) an enterprise live: registry, broker, secrets, bridge."""
@@ -195,8 +200,11 @@ def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
         live = _broker_up(s)
         ctl = _control(s) if live else None  # fail on the broker before changing anything
         try:
-            pw = ensure_secrets(s.state_path, [ent.id])["mqtt"][ent.id]
-            backup = None if resume else write_registry_text(path, new_text)
+            try:
+                pw = ensure_secrets(s.state_path, [ent.id])["mqtt"][ent.id]
+                backup = None if resume else write_registry_text(path, new_text)
+            except OSError as exc:
+                raise _os_error(exc) from None
             digest = registry_digest(new_text.encode("utf-8"))
             bridges = wait_bridges(s.state_path, digest, wait_s)
             try:
@@ -250,7 +258,10 @@ def disable(enterprise_id: str, reason: str, wait_s: float) -> None:
             mark = {"since": now.astimezone(ZoneInfo(reg.district.timezone)).date(),
                     "at": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": reason}
             new_text = text_with_disabled(text, enterprise_id, mark)
-            backup = write_registry_text(path, new_text)
+            try:
+                backup = write_registry_text(path, new_text)
+            except OSError as exc:
+                raise _os_error(exc) from None
             text = new_text
         digest = registry_digest(text.encode("utf-8"))
         bridges = wait_bridges(s.state_path, digest, wait_s)
