@@ -161,3 +161,22 @@ def test_add_publish_lands_then_disable_refuses_and_quarantines_without_restart(
 
     # neither server nor the bridge was restarted
     assert stack.mosquitto.status().pid == broker_pid and bridge.alive and bridge.proc.pid == bridge_pid
+
+
+def test_every_worker_process_of_the_bridge_reloads(private_stack):
+    """With two worker processes sharing the subscription, the add waits for both, and the new
+    tenant's messages land whichever worker the broker deals them to."""
+    stack, bridge, _ = private_stack
+    cl = stack.client()
+    bridge.start("--workers", "2").wait_ready()
+    out = ecm(stack, "enterprise", "add", str(E21))
+    assert out["bridges"] == {"confirmed": ["ingest-0", "ingest-1"], "pending": []}
+    t0 = int(time.time() * 1000) - 7_200_000
+    pub = Publisher(stack, "e21", password=out["password"])
+    assert set(pub.publish(readings("e21", "e21_elec_main", t0, 200, 100))) == {0}
+    pub.close()
+    assert wait_for(lambda: count_points(cl, "e21_elec_main", t0, t0 + 60_000) == 200, 30)
+    time.sleep(2.5)  # both workers took a share (stats in their health files)
+    acked = [bridge.health(f"ingest-{i}")["stats"]["messages_acked"] for i in range(2)]
+    assert all(a > 0 for a in acked), acked
+    assert not quarantined(stack, "e21", t0) and not quarantined(stack, "_unregistered", t0)
