@@ -29,9 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from ecm.errors import InfluxError
+from ecm.errors import EcmError, InfluxError
 from ecm.influx import InfluxClient
-from ecm.errors import EcmError
 from ecm.registry import get_registry, parse_registry, read_yaml, registry_digest
 from ecm.secrets import INGEST_USER, mqtt_credentials
 from ecm.settings import get_settings
@@ -69,17 +68,22 @@ class Worker:
         s = self.s = settings or get_settings()
         self.index, self.retire = index, retire
         self.client_id = f"{s.ingest_client_id}-{index}"
-        self.index_reg = RegistryIndex.from_registry(registry or get_registry())
+        self.registry_path = Path(s.district_path)
+        self._reg_key, raw = self._registry_stat(), None  # stat first: a change after it is seen next time
+        try:
+            raw = self.registry_path.read_bytes()
+        except OSError:
+            pass
+        if registry is None:  # the very bytes the digest is taken of (get_registry() for its error)
+            registry = (parse_registry(read_yaml(raw.decode("utf-8")), str(self.registry_path))
+                        if raw is not None else get_registry())
+        # the file's SHA-256 as it was at start; reload_registry() swaps in any later version
+        self.registry_sha256 = registry_digest(raw) if raw is not None else ""
+        self.index_reg = RegistryIndex.from_registry(registry)
         self.limits = Limits.from_settings(s)
         self.fast = FastPath(self.index_reg, self.limits)
         base = s.state_path / "ingest"
         self.spool = Spool(base / "spool" / self.client_id, s.ingest_spool_max_mb * 2**20)
-        self.registry_path = Path(s.district_path)
-        self._reg_key, self.registry_sha256 = self._registry_stat(), ""
-        try:  # the file as it is at start; reload_registry() swaps in any later change
-            self.registry_sha256 = registry_digest(self.registry_path.read_bytes())
-        except OSError:
-            pass
         self.quarantine = Quarantine(base / "quarantine", self.client_id, index,
                                      enterprises=self.index_reg.enterprises | self.index_reg.disabled,
                                      max_bytes=s.ingest_quarantine_max_mb * 2**20,

@@ -105,11 +105,14 @@ def test_add_publish_lands_then_disable_refuses_and_quarantines_without_restart(
     assert pub.publish(readings("e21", "e21_elec_main", t0 + 100_000, 1)) == [0]  # still connected
     assert wait_for(lambda: count_points(cl, "e21_elec_main", t0, t0 + 200_000) == 11, 30)
     assert count_points(cl, "e01_elec_main", t0, t0 + 60_000) == 0
-    # the same add again (an add that stopped after the registry write) finishes idempotently
+    # the same add again (an add that stopped after the registry write) finishes idempotently;
+    # resetting the principal (bound client id) ends its sessions, so the gateway reconnects
+    pub.close()
     again = ecm(stack, "enterprise", "add", str(E21))
     assert again["resumed"] is True and again["registry_backup"] is None and again["password"] == out["password"]
     assert again["broker"] == ["role ent_e21 reset", "client e21 updated and enabled"]
     assert reg.read_text(encoding="utf-8") == text
+    pub = Publisher(stack, "e21", password=out["password"])
     assert pub.publish(readings("e21", "e21_elec_main", t0 + 150_000, 1)) == [0]
     assert pub.publish(readings("e01", "e01_elec_main", t0 + 150_000, 1)) == [0x87]  # the reset ACL is the tenant's
     assert wait_for(lambda: count_points(cl, "e21_elec_main", t0, t0 + 200_000) == 12, 30)
