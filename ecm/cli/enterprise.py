@@ -169,8 +169,6 @@ def add(source: str, dry_run: bool, wait_s: float, **opts) -> None:
     config/district.yaml `enterprises`), from stdin (-), or from ENTERPRISE_ID and options.
     Prints its MQTT credentials as JSON (like `ecm credentials`). Re-running it with the same
     definition finishes an add that stopped after writing the registry (idempotent)."""
-    import yaml
-
     from ecm.dynsec import add_enterprise_live
     from ecm.factors import get_factors
     from ecm.mqtt import gateway_client_id, reading_topic
@@ -231,8 +229,6 @@ def disable(enterprise_id: str, reason: str, wait_s: float) -> None:
     """Offboard ENTERPRISE_ID: its broker principals are disabled at once (connection refused, live
     sessions kicked); the registry marks it `disabled` (kept, with its history); running bridges
     quarantine its later messages as enterprise_disabled. Idempotent."""
-    import yaml
-
     from ecm.dynsec import disable_enterprise_live
     from ecm.registry import (parse_registry, read_yaml, registry_digest, registry_lock, text_with_disabled,
                               write_registry_text)
