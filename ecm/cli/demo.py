@@ -128,10 +128,13 @@ def _run_dags(env: dict, dag_ids: list[str], day: date) -> None:
               help="First day of the daily-resolution history (the 2022 base year must be covered).")
 @click.option("--seed", type=int, default=None, help="Simulator seed (default: the fleet's).")
 @click.option("--today", default=None, help="Pretend today is this Beijing day (YYYY-MM-DD).")
+@click.option("--months", default=36, show_default=True, type=click.IntRange(min=0),
+              help="Months of monthly compliance up to yesterday's (the report's trend shows 24, the boards 3 years); "
+                   "0: every month of the history.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
               help="Months of compliance computed at once.")
 @handle_errors
-def demo(days: int, history_from: str, seed: int | None, today: str | None, workers: int) -> None:
+def demo(days: int, history_from: str, seed: int | None, today: str | None, months: int, workers: int) -> None:
     """Run the whole platform on the simulated fleet and print a summary."""
     import sim_devices
     from ecm.cli.dag import airflow_env, ensure_airflow_db
@@ -186,14 +189,19 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None, work
         import_days(hist_days, client=client, registry=reg, progress=lambda d: bar.update(1))
     from ecm.periods import month_ends
 
-    # the month of `last` is computed by the ecm_monthly_compliance DAG in step 6, after its last day
-    months = [d for d in month_ends(hist0, last) if (d.year, d.month) != (last.year, last.month)]
+    import pandas as pd
+
+    # the month of `last` is computed by the ecm_monthly_compliance DAG in step 6, after its last day;
+    # earlier months as far back as the report's trend charts (24) and the boards (3 years) show
+    m_from = hist0 if months == 0 else max(hist0, (pd.Timestamp(last.replace(day=1))
+                                                   - pd.DateOffset(months=months - 1)).date())
+    closed = [d for d in month_ends(m_from, last) if (d.year, d.month) != (last.year, last.month)]
     ph.step(5, f"daily KPIs with quality gates for {days - 1} recent days, monthly compliance for "
-               f"{len(months)} closed months", name="recent days + months")
+               f"{len(closed)} closed months from {m_from:%Y-%m}", name="recent days + months")
     recent = [recent0 + timedelta(days=i) for i in range(days - 1)]
     with tqdm(total=len(recent), unit="day", desc="recent", file=sys.stderr, leave=False) as bar:
         run_days(recent, client=client, registry=reg, progress=lambda d: bar.update(1))
-    _monthly(months, workers)
+    _monthly(closed, workers)
 
     from ecm.schema import DAG_BASELINES, DAG_DAILY, DAG_MONTHLY, DAG_REPORT
 
