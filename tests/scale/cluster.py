@@ -55,13 +55,12 @@ class CeleryCluster:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),  # ≥ 64 bytes for HS512
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
             # only the runs this test triggers: no catch-up of the DAGs' cron schedules
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "AIRFLOW__LOGGING__CELERY_LOGGING_LEVEL": "INFO",  # "ready" and each received workload
         })
         self.env = env
 
@@ -97,13 +96,24 @@ class CeleryCluster:
         if r.returncode != 0:
             raise AssertionError(f"airflow {commands} exited {r.returncode}\n{self.tails()}")
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen:
-        """Start ``airflow *args`` in its own process group (stopped by :meth:`stop`)."""
+    def spawn(self, name: str, *args: str, **env: str) -> subprocess.Popen:
+        """Start ``airflow *args`` (with ``env`` added) in its own process group (stopped by :meth:`stop`)."""
         with open(self.logs / f"{name}.log", "ab") as fh:
-            p = subprocess.Popen([AIRFLOW, *args], env=self.env, stdout=fh, stderr=subprocess.STDOUT,
+            p = subprocess.Popen([AIRFLOW, *args], env={**self.env, **env}, stdout=fh, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
         self.procs[name] = p
         return p
+
+    def join(self, name: str, timeout_s: float = 300) -> None:
+        """Wait for the one-shot command ``name`` (started with :meth:`spawn`) to succeed."""
+        p = self.procs.pop(name)
+        try:
+            rc = p.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.procs[name] = p  # stopped with the rest
+            raise AssertionError(f"airflow {name} did not finish within {timeout_s:.0f} s\n{self.tails()}")
+        if rc != 0:
+            raise AssertionError(f"airflow {name} exited {rc}\n{self.tails()}")
 
     def worker_names(self) -> list[str]:
         return [f"worker{i + 1}" for i in range(self.n_workers)]
@@ -117,7 +127,9 @@ class CeleryCluster:
             # own pid file and no log server: two workers share one AIRFLOW_HOME and host
             self.spawn(name, "celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "1",
                        "--skip-serve-logs", "--without-mingle", "--without-gossip",
-                       "--pid", str(self.root / f"{name}.pid"))
+                       "--pid", str(self.root / f"{name}.pid"),
+                       # INFO: Celery's "ready" and each received workload (with its task-instance id)
+                       AIRFLOW__LOGGING__LOGGING_LEVEL="INFO")
         return self
 
     def wait_ready(self, timeout_s: float = 150) -> None:
@@ -146,7 +158,7 @@ class CeleryCluster:
         finally:
             con.close()
 
-    def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 240) -> str:
+    def wait_run(self, dag_id: str, run_id: str, timeout_s: float = 480) -> str:
         """Poll the metadata DB until the run ends; its final state."""
         deadline = time.monotonic() + timeout_s
         state = None
@@ -174,7 +186,7 @@ class CeleryCluster:
             ids = set()
             for line in self.log_text(name).splitlines():
                 if "Executing workload" in line:
-                    ids.update(re.findall(r"id=UUID\('([0-9a-f-]{36})'\)", line)[:1])
+                    ids.update(re.findall(r"TaskInstance\w*\(id=UUID\('([0-9a-f-]{36})'\)", line))
             out[name] = ids
         return out
 
