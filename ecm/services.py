@@ -139,8 +139,9 @@ class MosquittoService:
     name = "mosquitto"
 
     def __init__(self, state_dir: Path, host: str, port: int, enterprise_ids: list[str], binary: str = "mosquitto",
-                 tls_port: int | None = None, tls_host: str = "0.0.0.0"):
+                 tls_port: int | None = None, tls_host: str = "0.0.0.0", disabled: frozenset[str] = frozenset()):
         self.dir = Path(state_dir).resolve() / "mosquitto"
+        self.disabled = frozenset(disabled)  # offboarded enterprises (ecm enterprise disable): no principal
         self.state_dir = Path(state_dir).resolve()
         self.host, self.port, self.enterprise_ids, self.binary = host, port, enterprise_ids, binary
         self.tls_port, self.tls_host = tls_port or None, tls_host
@@ -169,7 +170,8 @@ class MosquittoService:
                    f"keyfile {t['keyfile']}\ntls_version tlsv1.2\n")
         ds = self.dir / "dynsec.json"
         if _read_pid(self.pidfile) is None:
-            dynsec.write_config(ds, dynsec.build_config(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER))
+            dynsec.write_config(ds, dynsec.build_config(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER,
+                                                          disabled=self.disabled))
         for stale in ("passwd", "acl"):  # pre-dynsec files
             (self.dir / stale).unlink(missing_ok=True)
         conf = self.dir / "mosquitto.conf"
@@ -210,8 +212,12 @@ listener {self.port} {self.host}
     def rotate_password(self, user: str) -> str:
         """New password for principal ``user``: saved, applied live, and every session using the
         old one disconnected at once (the plugin kicks a client it disables)."""
+        from ecm.dynsec import principal_enterprise
         from ecm.secrets import rotate_mqtt_password
 
+        if principal_enterprise(user) in self.disabled:  # rotating re-enables the principal: refuse
+            raise ServiceError(f"enterprise {principal_enterprise(user)!r} is disabled",
+                               hint="a disabled enterprise has no broker access; re-add it to onboard it again")
         if self.status().running:
             self.sync_live()  # the principal exists in the running broker
         pw = rotate_mqtt_password(self.state_dir, user)
@@ -243,7 +249,8 @@ listener {self.port} {self.host}
                 if r["rolename"] not in have_roles:
                     cmds.append({"command": "createRole", "rolename": r["rolename"], "textname": r["textname"],
                                  "acls": r["acls"]})
-            for user, pw, cid, role in dynsec.principals(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER):
+            for user, pw, cid, role in dynsec.principals(secrets["mqtt"], self.enterprise_ids, self.disabled,
+                                                     ingest_user=INGEST_USER):
                 if user not in have_clients:
                     c = {"command": "createClient", "username": user, "password": pw,
                          "roles": [{"rolename": role, "priority": 0}]}
@@ -672,7 +679,8 @@ def local_services(settings=None, registry=None) -> list:
     reg = registry or get_registry()
     ids = reg.enterprise_ids
     return [
-        MosquittoService(s.state_path, s.mqtt_host, s.mqtt_port, ids, s.mosquitto_bin, s.mqtt_tls_port, s.mqtt_tls_host),
+        MosquittoService(s.state_path, s.mqtt_host, s.mqtt_port, ids, s.mosquitto_bin, s.mqtt_tls_port, s.mqtt_tls_host,
+                         disabled=reg.disabled_ids),
         InfluxService(s.state_path, s.influx_url, s.influx_db, ids, s.influxd_bin,
                       raw_retention_days=s.influx_raw_retention_days,
                       retention_check_interval=s.influx_retention_check_interval),
