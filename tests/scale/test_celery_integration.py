@@ -2,12 +2,13 @@
 
 A 200-enterprise district (the default 20 and 180 simulator clones, 860 meters at their own
 intervals) has one Beijing day of raw readings in a real InfluxDB. ``ecm_daily_kpis`` runs for
-that day twice on one PostgreSQL metadata database: first ``airflow dags test`` (every task in one
-process), then — after every measurement the run wrote is dropped — a triggered run on the
-CeleryExecutor with Redis and two ``airflow celery worker`` processes. Every row of every
+that day twice: first in one process, then — after every measurement that run wrote is dropped —
+as a triggered run on the CeleryExecutor with Redis and two ``airflow celery worker`` processes. Every row of every
 measurement the runs wrote (``meter_hourly``, ``energy_daily``, ``line_daily``, ``kpi_daily``,
 ``dq_result``) must be identical, and each worker must have executed task instances of the run
-(the quality gate is mapped over 4 chunks of 50 enterprises).
+(the quality gate is mapped over 4 chunks of 50 enterprises). The single-process run calls the
+DAG's task functions in order in the test's own process (what ``dag.test()`` would run, without
+its in-process execution API, which costs minutes on a loaded 2-core machine).
 
 The readings are written directly with the project's InfluxDB client, as the bridge stores them
 (``received_ms`` 1.5 s after the reading): this test is about the executor, not ingest, and both
@@ -94,6 +95,19 @@ def _drop(admin, names) -> None:
         admin.execute(f'DROP MEASUREMENT "{m}"')
 
 
+def _single_process_run(day: str) -> None:
+    """What ``ecm_daily_kpis`` runs for ``day``, task by task, in one process: the same library
+    calls (dags/ecm_daily_kpis.py), the mapped quality gate chunk after chunk."""
+    from ecm.pipeline.daily import compute_daily_kpis, enterprise_chunks, merge_gates, run_quality_gate
+    from ecm.pipeline.hourly import ensure_days_rolled_up
+    from ecm.pipeline.late import find_late_day_hours, find_late_days
+
+    days = sorted({day, *find_late_days(day)})
+    ensure_days_rolled_up(days, find_late_day_hours(day))
+    gates = [run_quality_gate(days, chunk) for chunk in enterprise_chunks()]
+    compute_daily_kpis(days, merge_gates(gates))
+
+
 @contextmanager
 def _settings_of(stack, **extra):
     """This process's ``ecm.settings`` pointed at ``stack`` for the block, then restored (the
@@ -112,7 +126,6 @@ def _settings_of(stack, **extra):
 
 
 def test_daily_dag_on_two_celery_workers_writes_the_single_process_rows():
-    from ecm.pipeline.daily import run_days
     from ecm.schema import MEAS_READINGS
     from ecm.stack import Stack
     from ecm.stats import MEASUREMENT as STATS
@@ -142,10 +155,10 @@ def test_daily_dag_on_two_celery_workers_writes_the_single_process_rows():
         cluster.spawn("reserialize", "dags", "reserialize")
         cluster.start_airflow()
 
-        # 1. the single-process run: the library's whole-day computation, in this process
+        # 1. the single-process run: the DAG's task functions in order, in this process
         t0 = time.monotonic()
         with _settings_of(stack, ECM_REPORTS_DIR=reports):
-            run_days([DAY], client=client, registry=reg)
+            _single_process_run(DAY.isoformat())
         single_s = time.monotonic() - t0
         t_single = time.monotonic()
         single = _written(client, {MEAS_READINGS, STATS})
@@ -174,6 +187,10 @@ def test_daily_dag_on_two_celery_workers_writes_the_single_process_rows():
         celery = _written(client, {MEAS_READINGS, STATS})
         assert sorted(celery) == sorted(single)
         for m in single:
+            if celery[m].shape != single[m].shape:
+                by = [c for c in ("suite", "period", "expectation") if c in single[m]]
+                raise AssertionError(f"{m}: {celery[m].shape} rows on Celery, {single[m].shape} single-process\n"
+                                     f"{celery[m].groupby(by[:2]).size()}\n{single[m].groupby(by[:2]).size()}")
             pd.testing.assert_frame_equal(celery[m], single[m], check_exact=True, obj=m)
 
         # both workers executed task instances of this run, and every one was executed by exactly one
