@@ -75,15 +75,6 @@ class CeleryCluster:
         })
         return self
 
-    def airflow(self, name: str, *args: str, timeout_s: float = 300) -> None:
-        """Run ``airflow *args`` to completion, its output in ``logs/<name>.log``."""
-        log = self.logs / f"{name}.log"
-        with open(log, "ab") as fh:
-            r = subprocess.run([AIRFLOW, *args], env=self.env, stdout=fh, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, timeout=timeout_s)
-        if r.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} exited {r.returncode}\n{self.tails()}")
-
     def airflow_steps(self, name: str, *commands: list[str], timeout_s: float = 300) -> None:
         """Several ``airflow`` commands in one child (tests/scale/airflow_steps.py), in order."""
         import json
