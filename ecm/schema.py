@@ -78,13 +78,23 @@ F_TOPIC = "topic"
 F_DETAIL = "detail"
 F_PAYLOAD = "payload"
 
-# enterprise_monthly
-F_OUTPUT_VALUE_10K_CNY = "output_value_10k_cny"
-F_VALUE_ADDED_10K_CNY = "value_added_10k_cny"
-F_DEFLATOR_INDEX = "deflator_index"
+# value added: ONE rule for every name. ``value_added_*`` unqualified means 10^4 CNY at 2022
+# comparable prices (可比价, current ÷ deflator_index); at current prices (现价, as the statistics
+# office reports it) the name always says ``_current_``. Output value is reported at current prices only.
+F_VALUE_ADDED_10K_CNY = "value_added_10k_cny"                  #: 10^4 CNY, 2022 comparable prices
+F_VALUE_ADDED_CURRENT_10K_CNY = "value_added_current_10k_cny"  #: 10^4 CNY, current prices
+
+# enterprise_monthly (the stats topic payload and the `ecm stats import` CSV carry the same fields)
+F_OUTPUT_VALUE_10K_CNY = "output_value_10k_cny"    #: industrial output value, 10^4 CNY, current prices
+F_DEFLATOR_INDEX = "deflator_index"                #: price index, 2022 average = 1.0
+ENTERPRISE_MONTHLY_FIELDS = (F_OUTPUT_VALUE_10K_CNY, F_VALUE_ADDED_CURRENT_10K_CNY, F_DEFLATOR_INDEX)
+#: DEPRECATED name of value_added_current_10k_cny, from before the one-rule rename: still accepted on
+#: the stats topic and in the CSV (equal to the new key when both are given, else the message/row is
+#: rejected), and read from enterprise_monthly points written before the rename (InfluxDB 1.x cannot
+#: rename a field; the new field wins where a point has both). Used by ecm.stats only.
+F_VALUE_ADDED_CURRENT_DEPRECATED = "value_added_10k_cny"
 
 # kpi_monthly
-F_VALUE_ADDED_CURRENT_10K_CNY = "value_added_current_10k_cny"
 F_INTENSITY = "intensity_tce_per_10k_cny"
 F_CO2_INTENSITY = "co2_intensity_t_per_10k_cny"
 F_YTD_INTENSITY = "ytd_intensity_tce_per_10k_cny"
@@ -132,7 +142,7 @@ F_CO2_STATUS_LEVEL = "energy_co2_status_level"
 F_CO2_REFERENCE_INDEX = "co2_reference_index"
 #: every field of kpi_monthly, in the order written (docs/contracts.md §2.1)
 KPI_MONTHLY_FIELDS = [
-    "energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny",
+    "energy_tce", "energy_tce_generation", "co2_t", F_VALUE_ADDED_10K_CNY, F_VALUE_ADDED_CURRENT_10K_CNY,
     "intensity_tce_per_10k_cny", "co2_intensity_t_per_10k_cny", "ytd_energy_tce", "ytd_value_added_10k_cny",
     "ytd_intensity_tce_per_10k_cny", "ytd_change_frac", "cumulative_index", "path_index", "required_annual_rate_frac",
     "shortfall_frac", "status", "status_level", "completeness_frac", "ytd_through", "factor_table_version",
