@@ -67,6 +67,10 @@ F_FACTOR_TABLE_VERSION = "factor_table_version"
 F_INCLUDED = "included"
 F_DATA_STATUS = "data_status"
 
+# frame columns (not stored): the two words for "a number of a meter", never swapped
+F_READING_VALUE = "value"   #: a meter's register or instantaneous reading, as sent in the wire's ``values`` (readings frames)
+F_AMOUNT = "amount"         #: a physical quantity consumed or produced over a period, in the quantity's unit (consumption, energy and truth frames)
+
 # readings / device_status / ingest_rejects
 F_RECEIVED_MS = "received_ms"
 F_SEQ = "seq"
@@ -198,6 +202,7 @@ F_POINTS_WRITTEN_TOTAL = "points_written"    #: points durably stored, InfluxDB 
 F_REJECTS_TOTAL = "rejects_total"            #: readings quarantined (counter)
 F_SPOOL_BYTES = "spool_bytes"                #: bytes waiting in the local spool (gauge)
 F_SPOOL_USED_FRAC = "spool_fill_frac"        #: spool_bytes / ECM_INGEST_SPOOL_MAX_MB (gauge, alarm ≥ 0.8)
+F_SPOOL_RECORDS_REPLAYED = "spool_records_replayed"  #: spool records (write bodies) replayed into InfluxDB (counter; was replayed_batches)
 F_LATENCY_P50_MS = "e2e_latency_p50_ms"      #: MQTT receive → durably stored, median over the interval
 F_LATENCY_P99_MS = "e2e_latency_p99_ms"      #: the same, 99th percentile
 F_WRITE_LATENCY_P99_MS = "write_latency_p99_ms"  #: one InfluxDB /write request, 99th percentile

@@ -63,8 +63,8 @@ REASONS = {
     "value_negative": "a counter (kind: counter) register reading is negative",
     "seq_invalid": "seq is not a non-negative integer",
     "status_invalid": "status payload is not online/offline or {\"state\": ...}",
-    "stats_invalid": "monthly stats fail the ecm.stats rules (month, finite, >= 0, deflator 0.5-2), or give the "
-                     "deprecated value_added_10k_cny and value_added_current_10k_cny with different values",
+    "stats_invalid": "monthly stats fail the ecm.stats rules (month, finite, >= 0, deflator 0.5-2), or give value "
+                     "added at current prices under its deprecated alias too, with a different value",
     "influx_rejected": "InfluxDB refused the point (HTTP 4xx), e.g. a field type conflict",
     "internal_error": "the bridge failed while handling the message (detail: exception type); a bug",
 }
