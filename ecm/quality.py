@@ -28,6 +28,7 @@ from ecm.quality_frames import aggregates_daily_metrics, month_label, readings_d
 from ecm import schema as S
 from ecm.schema import DATA_INSUFFICIENT, DATA_OK, MEAS_DQ_RESULT
 from ecm.settings import resource_dir
+from ecm.stats import coalesce_stored
 
 log = logging.getLogger("ecm.quality")
 
@@ -281,9 +282,9 @@ def load_stats(client: InfluxClient, month: date) -> pd.DataFrame:
                         f"AND time < {time_literal(m1)} "
                         "GROUP BY enterprise")
     if df.empty:
-        return pd.DataFrame(columns=["enterprise", "month", "value_added_10k_cny", "deflator_index"])
+        return pd.DataFrame(columns=["enterprise", "month", S.F_VALUE_ADDED_CURRENT_10K_CNY, S.F_DEFLATOR_INDEX])
     df["month"] = df["time"].dt.tz_convert(TZ).dt.strftime("%Y-%m")
-    return df
+    return coalesce_stored(df)  # points written before the rename carry the deprecated field name
 
 
 # -- convenience runs -------------------------------------------------------------------------

@@ -394,9 +394,9 @@ def month_label(month: date) -> str:
 def stats_monthly_metrics(stats: pd.DataFrame, enterprise_ids: list[str], month: date) -> pd.DataFrame:
     """Per (registry enterprise, month) metrics of the monthly statistics.
 
-    ``stats`` has enterprise, month (``YYYY-MM``), value_added_10k_cny (10^4 CNY, current
+    ``stats`` has enterprise, month (``YYYY-MM``), value_added_current_10k_cny (10^4 CNY, current
     prices) and deflator_index (2022 = 1.0), covering at least the month and the one before.
-    Output: value_added_10k_cny and deflator_index (NaN when not reported),
+    Output: value_added_current_10k_cny and deflator_index (NaN when not reported),
     value_added_comparable_10k_cny = current / deflator, and mom_change_frac = comparable /
     previous month's comparable − 1 (NaN without both months).
     """
@@ -404,15 +404,15 @@ def stats_monthly_metrics(stats: pd.DataFrame, enterprise_ids: list[str], month:
     prev = month_label((pd.Timestamp(month_start(month)) - pd.Timedelta(days=1)).date())
     base = pd.DataFrame({"enterprise": list(enterprise_ids)})
     s = stats.copy() if stats is not None else pd.DataFrame(columns=["enterprise", "month"])
-    for c in ("value_added_10k_cny", "deflator_index"):
+    for c in ("value_added_current_10k_cny", "deflator_index"):
         if c not in s.columns:
             s[c] = np.nan
         s[c] = s[c].astype("float64")
-    s["comparable"] = s["value_added_10k_cny"] / s["deflator_index"]
+    s["comparable"] = s["value_added_current_10k_cny"] / s["deflator_index"]
     now = s[s["month"] == cur].drop_duplicates("enterprise", keep="last").set_index("enterprise")
     before = s[s["month"] == prev].drop_duplicates("enterprise", keep="last").set_index("enterprise")
     out = base.assign(subject=cur, period=cur)
-    out["value_added_10k_cny"] = out["enterprise"].map(now["value_added_10k_cny"]).astype("float64")
+    out["value_added_current_10k_cny"] = out["enterprise"].map(now["value_added_current_10k_cny"]).astype("float64")
     out["deflator_index"] = out["enterprise"].map(now["deflator_index"]).astype("float64")
     out["value_added_comparable_10k_cny"] = out["enterprise"].map(now["comparable"]).astype("float64")
     prev_cmp = out["enterprise"].map(before["comparable"]).astype("float64")

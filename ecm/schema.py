@@ -67,6 +67,10 @@ F_FACTOR_TABLE_VERSION = "factor_table_version"
 F_INCLUDED = "included"
 F_DATA_STATUS = "data_status"
 
+# frame columns (not stored): the two words for "a number of a meter", never swapped
+F_READING_VALUE = "value"   #: a meter's register or instantaneous reading, as sent in the wire's ``values`` (readings frames)
+F_AMOUNT = "amount"         #: a physical quantity consumed or produced over a period, in the quantity's unit (consumption, energy and truth frames)
+
 # readings / device_status / ingest_rejects
 F_RECEIVED_MS = "received_ms"
 F_SEQ = "seq"
@@ -78,13 +82,23 @@ F_TOPIC = "topic"
 F_DETAIL = "detail"
 F_PAYLOAD = "payload"
 
-# enterprise_monthly
-F_OUTPUT_VALUE_10K_CNY = "output_value_10k_cny"
-F_VALUE_ADDED_10K_CNY = "value_added_10k_cny"
-F_DEFLATOR_INDEX = "deflator_index"
+# value added: ONE rule for every name. ``value_added_*`` unqualified means 10^4 CNY at 2022
+# comparable prices (可比价, current ÷ deflator_index); at current prices (现价, as the statistics
+# office reports it) the name always says ``_current_``. Output value is reported at current prices only.
+F_VALUE_ADDED_10K_CNY = "value_added_10k_cny"                  #: 10^4 CNY, 2022 comparable prices
+F_VALUE_ADDED_CURRENT_10K_CNY = "value_added_current_10k_cny"  #: 10^4 CNY, current prices
+
+# enterprise_monthly (the stats topic payload and the `ecm stats import` CSV carry the same fields)
+F_OUTPUT_VALUE_10K_CNY = "output_value_10k_cny"    #: industrial output value, 10^4 CNY, current prices
+F_DEFLATOR_INDEX = "deflator_index"                #: price index, 2022 average = 1.0
+ENTERPRISE_MONTHLY_FIELDS = (F_OUTPUT_VALUE_10K_CNY, F_VALUE_ADDED_CURRENT_10K_CNY, F_DEFLATOR_INDEX)
+#: DEPRECATED name of value_added_current_10k_cny, from before the one-rule rename: still accepted on
+#: the stats topic and in the CSV (equal to the new key when both are given, else the message/row is
+#: rejected), and read from enterprise_monthly points written before the rename (InfluxDB 1.x cannot
+#: rename a field; the new field wins where a point has both). Used by ecm.stats only.
+F_VALUE_ADDED_CURRENT_DEPRECATED = "value_added_10k_cny"
 
 # kpi_monthly
-F_VALUE_ADDED_CURRENT_10K_CNY = "value_added_current_10k_cny"
 F_INTENSITY = "intensity_tce_per_10k_cny"
 F_CO2_INTENSITY = "co2_intensity_t_per_10k_cny"
 F_YTD_INTENSITY = "ytd_intensity_tce_per_10k_cny"
@@ -132,7 +146,7 @@ F_CO2_STATUS_LEVEL = "energy_co2_status_level"
 F_CO2_REFERENCE_INDEX = "co2_reference_index"
 #: every field of kpi_monthly, in the order written (docs/contracts.md §2.1)
 KPI_MONTHLY_FIELDS = [
-    "energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny",
+    "energy_tce", "energy_tce_generation", "co2_t", F_VALUE_ADDED_10K_CNY, F_VALUE_ADDED_CURRENT_10K_CNY,
     "intensity_tce_per_10k_cny", "co2_intensity_t_per_10k_cny", "ytd_energy_tce", "ytd_value_added_10k_cny",
     "ytd_intensity_tce_per_10k_cny", "ytd_change_frac", "cumulative_index", "path_index", "required_annual_rate_frac",
     "shortfall_frac", "status", "status_level", "completeness_frac", "ytd_through", "factor_table_version",
@@ -188,6 +202,7 @@ F_POINTS_WRITTEN_TOTAL = "points_written"    #: points durably stored, InfluxDB 
 F_REJECTS_TOTAL = "rejects_total"            #: readings quarantined (counter)
 F_SPOOL_BYTES = "spool_bytes"                #: bytes waiting in the local spool (gauge)
 F_SPOOL_USED_FRAC = "spool_fill_frac"        #: spool_bytes / ECM_INGEST_SPOOL_MAX_MB (gauge, alarm ≥ 0.8)
+F_SPOOL_RECORDS_REPLAYED = "spool_records_replayed"  #: spool records (write bodies) replayed into InfluxDB (counter; was replayed_batches)
 F_LATENCY_P50_MS = "e2e_latency_p50_ms"      #: MQTT receive → durably stored, median over the interval
 F_LATENCY_P99_MS = "e2e_latency_p99_ms"      #: the same, 99th percentile
 F_WRITE_LATENCY_P99_MS = "write_latency_p99_ms"  #: one InfluxDB /write request, 99th percentile

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from ecm.schema import MEAS_READINGS
 from ecm.settings import PROJECT_ROOT, get_settings
 
 CPU_TARGET_FRAC = 0.10
@@ -164,7 +165,7 @@ def run_bench(devices: int = 200, interval_s: float = 10.0, duration_s: float = 
         cfg_client = stack.client()
 
         def landed() -> int:
-            df = cfg_client.query_frame(f"SELECT count(energy_kwh) FROM readings WHERE time >= {t_lo - 1}ms "
+            df = cfg_client.query_frame(f"SELECT count(energy_kwh) FROM {MEAS_READINGS} WHERE time >= {t_lo - 1}ms "
                                         f"AND time < {t_lo + n_slots * int(interval_s * 1000)}ms")
             return 0 if df.empty else int(df.iloc[0, -1])
 

@@ -24,6 +24,7 @@ import math
 import msgspec
 
 from ecm.mqtt import GATEWAY_SEGMENT, STATS_SEGMENT, TOPIC_ROOT
+from ecm.schema import MEAS_READINGS
 from ingest.payload import _INT64_MAX, MAX_ABS_VALUE, Limits, RegistryIndex
 
 _READING_KEYS = frozenset(("ts", "values", "seq"))
@@ -34,7 +35,7 @@ def line_prefix(enterprise: str, meter: str, quantity: str) -> str:
     """``readings,<tags> <quantity>=`` as the maintained serializer writes the tag part."""
     from influxdb_client import Point
 
-    lp = Point("readings").tag("enterprise", enterprise).tag("meter", meter).tag("quantity", quantity) \
+    lp = Point(MEAS_READINGS).tag("enterprise", enterprise).tag("meter", meter).tag("quantity", quantity) \
         .field(quantity, 1.5).to_line_protocol()
     return lp[:lp.index(" ")] + f" {quantity}="
 

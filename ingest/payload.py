@@ -24,11 +24,13 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from ecm.mqtt import GATEWAY_SEGMENT, STATS_SEGMENT, TOPIC_ROOT
+from ecm.schema import F_OUTPUT_VALUE_10K_CNY, F_VALUE_ADDED_CURRENT_10K_CNY, MEAS_DEVICE_STATUS, MEAS_READINGS
 from ecm.stats import FIELDS as STATS_FIELDS
 from ecm.stats import MEASUREMENT as STATS_MEASUREMENT
+from ecm.stats import alias_conflict, fold_alias
 
-READINGS = "readings"
-DEVICE_STATUS = "device_status"
+READINGS = MEAS_READINGS
+DEVICE_STATUS = MEAS_DEVICE_STATUS
 MAX_ABS_VALUE = 1e15
 MAX_BATCH_ITEMS = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -62,7 +64,8 @@ REASONS = {
     "value_negative": "a counter (kind: counter) register reading is negative",
     "seq_invalid": "seq is not a non-negative integer",
     "status_invalid": "status payload is not online/offline or {\"state\": ...}",
-    "stats_invalid": "monthly stats fail the ecm.stats rules (month, finite, >= 0, deflator 0.5-2)",
+    "stats_invalid": "monthly stats fail the ecm.stats rules (month, finite, >= 0, deflator 0.5-2), or give value "
+                     "added at current prices under its deprecated alias too, with a different value",
     "influx_rejected": "InfluxDB refused the point (HTTP 4xx), e.g. a field type conflict",
     "internal_error": "the bridge failed while handling the message (detail: exception type); a bug",
 }
@@ -317,9 +320,14 @@ def month_start_ms(month: str) -> int:
 
 
 def _parse_stats(out: Parsed, doc, enterprise: str) -> None:
-    """Same rules as ecm.stats.validate_stats (10^4 yuan current prices, deflator 2022 = 1.0)."""
+    """Same rules as ecm.stats.validate_stats (10^4 yuan current prices, deflator 2022 = 1.0; the
+    deprecated key value_added_10k_cny stands in for value_added_current_10k_cny)."""
     if type(doc) is not dict:
         raise _Bad("stats_invalid", "not an object")
+    clash = alias_conflict(doc)
+    if clash:
+        raise _Bad("stats_invalid", clash)
+    doc = fold_alias(doc)
     t_ms = month_start_ms(doc.get("month"))
     vals = {}
     for f in STATS_FIELDS:
@@ -327,7 +335,7 @@ def _parse_stats(out: Parsed, doc, enterprise: str) -> None:
         if type(v) not in (int, float) or not math.isfinite(v):
             raise _Bad("stats_invalid", f"{f} is not a finite number")
         vals[f] = float(v)
-    if vals["output_value_10k_cny"] < 0 or vals["value_added_10k_cny"] < 0:
+    if vals[F_OUTPUT_VALUE_10K_CNY] < 0 or vals[F_VALUE_ADDED_CURRENT_10K_CNY] < 0:
         raise _Bad("stats_invalid", "negative value")
     if not 0.5 < vals["deflator_index"] < 2.0:
         raise _Bad("stats_invalid", "deflator_index outside (0.5, 2.0)")

@@ -32,9 +32,10 @@ from pathlib import Path
 
 from influxdb_client.client.write.point import _ESCAPE_STRING
 
+from ecm.schema import MEAS_INGEST_REJECTS
 from ingest.payload import Reject
 
-REJECTS = "ingest_rejects"
+REJECTS = MEAS_INGEST_REJECTS
 FILE_PAYLOAD_MAX_BYTES = 256 * 1024
 POINT_PAYLOAD_MAX_CHARS = 2048
 

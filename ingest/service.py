@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from ecm.errors import EcmError, InfluxError
+from ecm.schema import F_SPOOL_RECORDS_REPLAYED
 from ecm.influx import InfluxClient
 from ecm.registry import get_registry, parse_registry, read_yaml, registry_digest
 from ecm.secrets import INGEST_USER, mqtt_credentials
@@ -240,7 +241,7 @@ class Worker:
         try:
             while not self.spool.empty and time.monotonic() < deadline:
                 n = self.spool.replay(self._post, self._spool_damaged)
-                self.stats.c["replayed_batches"] += n
+                self.stats.c[F_SPOOL_RECORDS_REPLAYED] += n
             self.stats.influx_up = 1
             if self.spool.empty:
                 log.warning("spool_drained", extra={"worker": self.client_id})

@@ -7,7 +7,9 @@ the worker started unless named otherwise:
 - ``readings_in``: readings seen; ``points_written``: points durably stored (InfluxDB or spool)
 - ``rejects_total`` and ``rejects_<reason>``: rejected readings by reason (see ingest/payload.py)
 - ``spool_bytes``, ``spool_fill_frac`` (0–1), ``spool_alarm`` (1 when ≥ 80 % full),
-  ``spooled_batches``, ``replayed_batches``; ``spool_records_corrupt`` (bad records skipped),
+  ``spooled_batches`` (batches appended to the spool), ``spool_records_replayed`` (spool records,
+  i.e. write bodies, replayed into InfluxDB; named ``replayed_batches`` before, which it never
+  counted); ``spool_records_corrupt`` (bad records skipped),
   ``spool_tails_torn`` (incomplete last records), ``spool_segments_damaged`` (segments moved to
   ``spool/<client id>/damaged/``)
 - ``influx_up`` (1/0): the last write attempt succeeded
@@ -27,7 +29,9 @@ from pathlib import Path
 
 from influxdb_client.client.write.point import _ESCAPE_KEY
 
-STATS = "ingest_stats"
+from ecm.schema import MEAS_INGEST_STATS
+
+STATS = MEAS_INGEST_STATS
 
 
 def percentile(sorted_vals: list[float], q: float) -> float:

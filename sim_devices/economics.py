@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecm.schema import ENTERPRISE_MONTHLY_FIELDS, F_DEFLATOR_INDEX, F_OUTPUT_VALUE_10K_CNY, F_VALUE_ADDED_CURRENT_10K_CNY
 from sim_devices import rng
 from sim_devices.calendar import EPOCH_DAY, days_dates
 
-COLUMNS = ["enterprise", "month", "output_value_10k_cny", "value_added_10k_cny", "deflator_index"]
+COLUMNS = ["enterprise", "month", *ENTERPRISE_MONTHLY_FIELDS]
 
 
 def deflator_index(path: dict, months: np.ndarray, key: int) -> np.ndarray:
@@ -53,9 +54,9 @@ def monthly_stats(enterprise_id: str, cfg: dict, deflators: dict, daily_output: 
     noise = 1 + 0.02 * rng.tri(rng.key_of(seed, enterprise_id, "va"), m64.astype("int64"))
     cur = ov_m * defl
     return pd.DataFrame({"enterprise": enterprise_id, "month": months,
-                         "output_value_10k_cny": np.round(cur, 2),
-                         "value_added_10k_cny": np.round(cur * va_ratio * noise, 2),
-                         "deflator_index": defl})
+                         F_OUTPUT_VALUE_10K_CNY: np.round(cur, 2),
+                         F_VALUE_ADDED_CURRENT_10K_CNY: np.round(cur * va_ratio * noise, 2),
+                         F_DEFLATOR_INDEX: defl})
 
 
 def months_between(start_month: str, end_month: str) -> list[str]:

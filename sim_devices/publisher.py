@@ -15,6 +15,7 @@ import numpy as np
 
 from ecm.errors import EcmError
 from ecm.mqtt import GATEWAY_SEGMENT, gateway_client_id, make_client, reading_topic, stats_topic, status_topic
+from ecm.schema import ENTERPRISE_MONTHLY_FIELDS
 from ecm.secrets import mqtt_credentials
 from sim_devices.calendar import DAY_S, EPOCH_S
 from sim_devices.faults import Extra, FaultConfig, Rows
@@ -234,9 +235,7 @@ def stats_messages(frame) -> list[tuple[str, str, bytes]]:
 
     out = []
     for r in frame.itertuples(index=False):
-        payload = json.dumps({"month": r.month, "output_value_10k_cny": float(r.output_value_10k_cny),
-                              "value_added_10k_cny": float(r.value_added_10k_cny),
-                              "deflator_index": float(r.deflator_index)})
+        payload = json.dumps({"month": r.month, **{f: float(getattr(r, f)) for f in ENTERPRISE_MONTHLY_FIELDS}})
         out.append((r.enterprise, stats_topic(r.enterprise), payload.encode()))
     return out
 

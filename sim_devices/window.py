@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ecm.registry import Enterprise, Registry, parse_registry
+from ecm.schema import F_AMOUNT
 from sim_devices import rng
 from sim_devices.calendar import DAY_S, EPOCH_DAY, EPOCH_S, day_index, day_of
 from sim_devices.economics import COLUMNS, monthly_stats, months_between
@@ -19,7 +20,7 @@ from sim_devices.fleet import enterprise_config, load_fleet, scaled_registry
 from sim_devices.meter import MeterTrack
 from sim_devices.plant import EnterpriseSim
 
-TRUTH_COLUMNS = ["day_cst", "enterprise", "line", "meter", "carrier", "role", "quantity", "amount"]
+TRUTH_COLUMNS = ["day_cst", "enterprise", "line", "meter", "carrier", "role", "quantity", F_AMOUNT]
 _TZ = timezone(timedelta(hours=8))
 
 
@@ -118,7 +119,7 @@ def truth_frame(registry: Registry, start: date, end: date, seed: int, faults=No
                 continue
             rows.append(pd.DataFrame({"day_cst": days, "enterprise": w.enterprise.id, "line": m.line or "",
                                       "meter": m.id, "carrier": m.carrier, "role": m.role,
-                                      "quantity": m.quantity, "amount": tr.daily()[:n]}))
+                                      "quantity": m.quantity, F_AMOUNT: tr.daily()[:n]}))
     return pd.concat(rows, ignore_index=True)[TRUTH_COLUMNS] if rows else pd.DataFrame(columns=TRUTH_COLUMNS)
 
 

@@ -32,6 +32,7 @@ from ecm.accounting.carbon import consumption_to_co2
 from ecm.accounting.energy import consumption_to_tce, unit_product_energy
 from ecm.accounting.issues import Issue
 from ecm.accounting.ytd import by_year
+from ecm.schema import F_AMOUNT
 
 OUTPUT = "output"
 TCE_COLUMNS = ["energy_tce", "energy_tce_generation"]
@@ -53,12 +54,12 @@ def in_service(md: pd.DataFrame) -> pd.DataFrame:
 
 
 def enterprise_energy(md: pd.DataFrame, factors, *, empty_year: int) -> tuple[pd.DataFrame, list[Issue]]:
-    """Per (day, enterprise, carrier): physical ``value`` (Σ main meters), ``completeness_frac``
+    """Per (day, enterprise, carrier): physical ``amount`` (Σ main meters), ``completeness_frac``
     (mean over those meters), tce on both bases, ``included``, ``co2_t``, ``co2_factor_vintage``
     and ``factor_table_version`` (see :func:`consumption_to_tce`, :func:`consumption_to_co2`)."""
     main = md[(md["role"] == "main") & (md["carrier"] != OUTPUT)]
     g = main.groupby(["day", "enterprise", "carrier", "quantity"], as_index=False).agg(
-        value=("delta", lambda s: s.sum(min_count=len(s))), completeness_frac=("completeness_frac", "mean"))
+        **{F_AMOUNT: ("delta", lambda s: s.sum(min_count=len(s)))}, completeness_frac=("completeness_frac", "mean"))
     tce, i1 = by_year(g, consumption_to_tce, factors, empty_year=empty_year)
     co2, i2 = by_year(g, consumption_to_co2, factors, empty_year=empty_year)
     co2 = co2.set_index(["day", "enterprise", "carrier"])
@@ -87,11 +88,11 @@ def line_energy(md: pd.DataFrame, energy: pd.DataFrame, lines: pd.DataFrame, fac
         return pd.DataFrame(columns=cols), []
     fuel = md[(md["carrier"] != OUTPUT) & md["line"].notna()]
     own = fuel.groupby(["day", "enterprise", "line", "carrier"], as_index=False)["delta"].sum(min_count=1)
-    own = own.rename(columns={"delta": "value"})
+    own = own.rename(columns={"delta": F_AMOUNT})
     own_tce, i1 = by_year(own, consumption_to_tce, factors, empty_year=empty_year)
-    assigned = own.groupby(["day", "enterprise", "carrier"])["value"].sum()
-    total = energy.set_index(["day", "enterprise", "carrier"])["value"]
-    remainder = total.sub(assigned, fill_value=0).clip(lower=0).rename("value").reset_index()
+    assigned = own.groupby(["day", "enterprise", "carrier"])[F_AMOUNT].sum()
+    total = energy.set_index(["day", "enterprise", "carrier"])[F_AMOUNT]
+    remainder = total.sub(assigned, fill_value=0).clip(lower=0).rename(F_AMOUNT).reset_index()
     remainder = remainder[remainder["enterprise"].isin(lines["enterprise"])]
     rem_tce, i2 = by_year(remainder, consumption_to_tce, factors, empty_year=empty_year)
     rem = rem_tce[rem_tce["included"].astype(bool)].groupby(["day", "enterprise"])[TCE_COLUMNS].sum()
@@ -108,7 +109,7 @@ def line_energy(md: pd.DataFrame, energy: pd.DataFrame, lines: pd.DataFrame, fac
     elec = fuel[fuel["carrier"] == "electricity"].groupby(["day", "line"])["delta"].sum(min_count=1)
     ln["electricity_kwh"] = elec.reindex(pd.MultiIndex.from_frame(ln[["day", "line"]])).to_numpy()
     issues = [i for i in i1 + i2 if i.name not in _REPLACED]
-    unmeasured = own[own["value"].isna()]
+    unmeasured = own[own[F_AMOUNT].isna()]
     if len(unmeasured):
         rows = [{"enterprise": e, "line": ln_, "day": d.isoformat()}
                 for d, e, ln_ in unmeasured[["day", "enterprise", "line"]].drop_duplicates().itertuples(index=False)]

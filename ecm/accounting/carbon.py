@@ -28,7 +28,7 @@ def consumption_to_co2(consumption: pd.DataFrame, factors: FactorTable, *, year:
                        grid_region: str | None = None) -> tuple[pd.DataFrame, list[Issue]]:
     """CO2 of each consumption row.
 
-    Input columns: ``enterprise``, ``carrier``, ``value`` (physical amount in the carrier's registry
+    Input columns: ``enterprise``, ``carrier``, ``amount`` (physical amount in the carrier's registry
     unit); other columns pass through. ``grid_region`` defaults to the table's ``grid_default``.
 
     Output adds: ``scope`` (``scope1`` | ``scope2`` | ``none``), ``emission_kind`` (``combustion``,

@@ -46,7 +46,7 @@ def co2_parts(consumption_co2: pd.DataFrame, *, by=("enterprise",)) -> tuple[pd.
     """Split CO₂ into the part that depends on the grid vintage and the part that does not.
 
     Input: :func:`ecm.accounting.carbon.consumption_to_co2` output (``emission_kind``, ``co2_t``,
-    ``value`` = physical amount, and the ``by`` columns, e.g. ``enterprise`` and ``span``).
+    ``amount`` = physical amount, and the ``by`` columns, e.g. ``enterprise`` and ``span``).
     Output per group: ``grid_electricity_kwh`` (purchased electricity, kWh), ``co2_non_grid_t``
     (combustion + purchased heat/steam, tCO₂).
     """

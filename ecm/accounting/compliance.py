@@ -25,7 +25,7 @@ from ecm.accounting.january import january_rule
 from ecm.accounting.signs import required_rate_display, status_action
 from ecm.accounting.status import DATA_OK
 from ecm.accounting.ytd import value_added_months, window_energy, window_value_added, ytd_spans
-from ecm.schema import Status
+from ecm.schema import F_AMOUNT, Status
 
 SUM_COLUMNS = ("energy_tce", "energy_tce_generation", "co2_t", "value_added_10k_cny", "value_added_current_10k_cny")
 
@@ -70,7 +70,7 @@ def counted_meter_factors(counters: pd.DataFrame, factors, day: date) -> pd.Data
         m = m[[d is None or pd.isna(d) or d > day for d in m["decommissioned"]]]
     if m.empty:
         return pd.DataFrame(columns=["enterprise", "kgce_per_unit"])
-    conv, _ = consumption_to_tce(m[["enterprise", "carrier"]].assign(value=1.0), factors, year=day.year)
+    conv, _ = consumption_to_tce(m[["enterprise", "carrier"]].assign(**{F_AMOUNT: 1.0}), factors, year=day.year)
     conv = conv[conv["included"]]
     return pd.DataFrame({"enterprise": conv["enterprise"], "kgce_per_unit": conv["factor_kgce_per_unit"]},
                         index=conv.index)

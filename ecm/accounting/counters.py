@@ -30,6 +30,7 @@ import pandas as pd
 
 from ecm.accounting.issues import Issue
 from ecm.periods import TZ
+from ecm.schema import F_READING_VALUE
 
 FLAGS = ("rollover", "reset", "gap", "spike", "estimated")   # estimated: set by ecm.accounting.gaps
 GAP_FACTOR = 1.5                 # interval > 1.5 × expected → gap
@@ -68,9 +69,9 @@ def interval_days(ends: pd.Series, tz: str = TZ) -> list[str]:
 def _pairs(df: pd.DataFrame, par: pd.DataFrame) -> pd.DataFrame:
     """Consecutive-reading intervals with rollover/reset/spike/gap classification."""
     g = df.groupby("meter", sort=False)
-    prev_v = g["value"].shift().to_numpy(float)
+    prev_v = g[F_READING_VALUE].shift().to_numpy(float)
     prev_t = g["time"].shift()
-    v = df["value"].to_numpy(float)
+    v = df[F_READING_VALUE].to_numpy(float)
     dt_s = (df["time"] - prev_t).dt.total_seconds().to_numpy(float)
     rmax = par["register_max"].to_numpy(float)
     max_allowed = par["max_rate_per_h"].to_numpy(float) * dt_s / 3600.0
@@ -139,14 +140,14 @@ def counters_to_deltas(readings: pd.DataFrame, meters: pd.DataFrame, *, expected
     if "enterprise" not in df.columns:
         ent = meters["enterprise"] if "enterprise" in meters.columns else pd.Series(dtype=object)
         df["enterprise"] = df["meter"].map(ent)
-    df = df[["time", "enterprise", "meter", "value"]].copy()
+    df = df[["time", "enterprise", "meter", F_READING_VALUE]].copy()
     t = pd.to_datetime(df["time"])
     if t.dt.tz is None:
         raise ValueError("readings.time must be tz-aware (UTC)")
     df["time"] = t.dt.tz_convert("UTC")
-    df["value"] = pd.to_numeric(df["value"], errors="coerce").astype(float)
+    df[F_READING_VALUE] = pd.to_numeric(df[F_READING_VALUE], errors="coerce").astype(float)
 
-    bad = df["value"].isna()
+    bad = df[F_READING_VALUE].isna()
     if bad.any():
         issues.append(Issue("ecm.counters.value_missing", f"{int(bad.sum())} reading(s) without a value dropped",
                             {"meters": sorted(df.loc[bad, "meter"].unique().tolist()), "n_readings": int(bad.sum())}))

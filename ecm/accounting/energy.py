@@ -22,23 +22,28 @@ import pandas as pd
 
 from ecm.accounting.issues import Issue
 from ecm.factors import UNITS, Basis, FactorTable
+from ecm.schema import F_AMOUNT, F_READING_VALUE
 
 UNIT_ENERGY_COLUMNS = [f"unit_energy_{u}" for u in UNITS]
 
 
 def _amount(consumption: pd.DataFrame) -> pd.Series:
-    """The physical amount: ``value``; a numeric ``quantity`` column is accepted when ``value`` is absent."""
-    if "value" in consumption.columns:
-        return pd.to_numeric(consumption["value"], errors="coerce").astype(float)
+    """The physical amount consumed: ``amount`` (``ecm.schema.F_AMOUNT``); a numeric ``quantity``
+    column is accepted when ``amount`` is absent. ``value`` names a meter reading, never an amount."""
+    if F_AMOUNT in consumption.columns:
+        return pd.to_numeric(consumption[F_AMOUNT], errors="coerce").astype(float)
     if "quantity" in consumption.columns and pd.api.types.is_numeric_dtype(consumption["quantity"]):
         return consumption["quantity"].astype(float)
-    raise ValueError("consumption needs a numeric `value` column (physical amount in the carrier's registry unit)")
+    hint = f" (`{F_READING_VALUE}` is a meter reading; the consumed amount is `{F_AMOUNT}`)" \
+        if F_READING_VALUE in consumption.columns else ""
+    raise ValueError(f"consumption needs a numeric `{F_AMOUNT}` column (physical amount in the carrier's "
+                     f"registry unit){hint}")
 
 
 def consumption_to_tce(consumption: pd.DataFrame, factors: FactorTable, *, year: int) -> tuple[pd.DataFrame, list[Issue]]:
     """Convert physical consumption to tonnes of standard coal on both electricity bases.
 
-    Input columns: ``enterprise``, ``carrier`` (registry carrier), ``value`` (physical amount in the
+    Input columns: ``enterprise``, ``carrier`` (registry carrier), ``amount`` (physical amount in the
     carrier's registry unit: kWh, m3, t, kg, GJ); optional ``use`` (``"feedstock"`` marks raw-material
     use). Other columns pass through. ``year`` selects the 等价值 vintage (exact, else latest ≤ year).
 

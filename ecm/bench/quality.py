@@ -28,7 +28,7 @@ def bench(day: date = date(2024, 3, 1)) -> dict[str, float]:
     results = [run_suite("readings_daily", frame, period=day.isoformat())]
     t["readings_validate"] = time.perf_counter()
     stats = pd.DataFrame({"enterprise": reg.enterprise_ids, "month": day.strftime("%Y-%m"),
-                          "value_added_10k_cny": 1000.0, "deflator_index": 1.02})
+                          "value_added_current_10k_cny": 1000.0, "deflator_index": 1.02})
     results.append(run_suite("stats_monthly", stats_monthly_metrics(stats, reg.enterprise_ids, day), period=month_label(day)))
     t["stats_validate"] = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -131,7 +131,7 @@ def truth_(start, end, out_file, savings, seed, n_enterprises, faults) -> None:
 @_enterprises
 @handle_errors
 def stats_(start, end, out_file, seed, n_enterprises) -> None:
-    """Write monthly statistics (enterprise,month,output_value_10k_cny,value_added_10k_cny,deflator_index)."""
+    """Write monthly statistics (enterprise,month,output_value_10k_cny,value_added_current_10k_cny,deflator_index)."""
     import sim_devices
 
     reg, seed, _ = _context(seed, n_enterprises)

@@ -15,7 +15,8 @@ def stats() -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @handle_errors
 def import_(csv_file: str) -> None:
-    """Import CSV_FILE (enterprise,month,output_value_10k_cny,value_added_10k_cny,deflator_index)."""
+    """Import CSV_FILE (enterprise,month,output_value_10k_cny,value_added_current_10k_cny,deflator_index;
+    value added at current prices; the deprecated column name value_added_10k_cny is still accepted)."""
     import pandas as pd
 
     from ecm.influx import InfluxClient

@@ -216,7 +216,7 @@ def _wide_physical(energy: pd.DataFrame) -> pd.DataFrame:
                   "factor_table_version"]].copy()
     out["included"] = energy["included"].astype(int)
     for q in sorted(energy["quantity"].unique()):
-        out[q] = np.where(energy["quantity"] == q, energy["value"], np.nan)
+        out[q] = np.where(energy["quantity"] == q, energy["amount"], np.nan)
     return out
 
 

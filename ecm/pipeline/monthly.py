@@ -27,7 +27,8 @@ from ecm.schema import MEAS_DQ_RESULT as DQ_RESULT
 from ecm.schema import KPI_MONTHLY_FIELDS, MEAS_ENERGY_DAILY, MEAS_ENTERPRISE_MONTHLY, MEAS_KPI_DAILY, MEAS_LINE_DAILY
 from ecm.schema import SUITE_ACCOUNTING_MONTHLY
 from ecm.schema import MEAS_KPI_MONTHLY as KPI_MONTHLY
-from ecm.schema import Status
+from ecm.schema import F_VALUE_ADDED_10K_CNY, Status
+from ecm.stats import VA_CURRENT, VA_DEPRECATED, coalesce_stored
 
 DISTRICT = compliance.DISTRICT
 
@@ -45,11 +46,11 @@ def _load(client, measurement: str, fields: str, tags: str, first: date, last: d
 
 def load_stats(client, first: date, last: date) -> tuple[pd.DataFrame, list]:
     """enterprise_monthly rows of [first, last], deflated to 2022 prices (with the deflator's issues)."""
-    df = _load(client, MEAS_ENTERPRISE_MONTHLY, "value_added_10k_cny, deflator_index", "enterprise", first, last)
+    df = _load(client, MEAS_ENTERPRISE_MONTHLY, f"{VA_CURRENT}, {VA_DEPRECATED}, deflator_index", "enterprise", first, last)
     if df.empty:
-        return pd.DataFrame(columns=["enterprise", "month", "value_added_10k_cny", "value_added_current_10k_cny"]), []
+        return pd.DataFrame(columns=["enterprise", "month", F_VALUE_ADDED_10K_CNY, VA_CURRENT]), []
     df["month"] = df["time"].dt.tz_convert(TZ).dt.strftime("%Y-%m")
-    df = df.rename(columns={"value_added_10k_cny": "value_added_current_10k_cny"})
+    df = coalesce_stored(df)  # points written before the rename carry the deprecated field name
     return deflate_value_added(df)
 
 

@@ -82,11 +82,13 @@ CORPUS: list[tuple[str, str, bytes, list[str], int]] = [
     ("stats_bad_month", f"ecm/v1/{E}/stats/monthly", b'{"month": "2024-13", "output_value_10k_cny": 1, '
      b'"value_added_10k_cny": 1, "deflator_index": 1}', ["stats_invalid"], 0),
     ("stats_string_value", f"ecm/v1/{E}/stats/monthly", b'{"month": "2024-03", "output_value_10k_cny": "1", '
-     b'"value_added_10k_cny": 1, "deflator_index": 1}', ["stats_invalid"], 0),
+     b'"value_added_current_10k_cny": 1, "deflator_index": 1}', ["stats_invalid"], 0),
     ("stats_negative", f"ecm/v1/{E}/stats/monthly", b'{"month": "2024-03", "output_value_10k_cny": -1, '
-     b'"value_added_10k_cny": 1, "deflator_index": 1}', ["stats_invalid"], 0),
+     b'"value_added_current_10k_cny": 1, "deflator_index": 1}', ["stats_invalid"], 0),
     ("stats_deflator", f"ecm/v1/{E}/stats/monthly", b'{"month": "2024-03", "output_value_10k_cny": 1, '
-     b'"value_added_10k_cny": 1, "deflator_index": 9}', ["stats_invalid"], 0),
+     b'"value_added_current_10k_cny": 1, "deflator_index": 9}', ["stats_invalid"], 0),
+    ("stats_alias_conflict", f"ecm/v1/{E}/stats/monthly", b'{"month": "2024-03", "output_value_10k_cny": 1, '
+     b'"value_added_current_10k_cny": 2, "value_added_10k_cny": 1, "deflator_index": 1}', ["stats_invalid"], 0),
     ("deep_nesting", R, b"[" * 100_000 + b"]" * 100_000, ["json_invalid"], 0),
     ("too_large", R, b'{"ts": {now}, "values": {"energy_kwh": 1}, "pad": "' + b"x" * (256 * 1024) + b'"}',
      ["payload_too_large"], 0),

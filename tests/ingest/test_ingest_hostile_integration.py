@@ -104,7 +104,7 @@ def test_acl_enterprise_cannot_publish_to_other_nor_subscribe(stack, bridge):
     time.sleep(0.3)
     foreign = [("ecm/v1/e09/e09_elec_main/reading", json.dumps({"ts": t0 - 1000, "values": {"energy_kwh": 1.0}})),
                ("ecm/v1/e09/stats/monthly", json.dumps({"month": "2024-04", "output_value_10k_cny": 1,
-                                                         "value_added_10k_cny": 1, "deflator_index": 1}))]
+                                                         "value_added_current_10k_cny": 1, "deflator_index": 1}))]
     assert a.publish(foreign) == [0x87, 0x87]
     # e08's own topic naming e09's meter: passes the broker, rejected by the bridge's double-check
     own = [("ecm/v1/e08/gateway/reading",

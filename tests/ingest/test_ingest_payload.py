@@ -59,10 +59,29 @@ def test_status_and_stats_points():
     s = parse_payload(f"ecm/v1/{E}/{M}/status", b'{"state": "on\\"line", "ts": 1}', IDX, NOW_MS, LIMITS)
     assert s.points == [f'device_status,enterprise={E},meter={M} online=0i,state="on\\"line" {NOW_MS}']
     m = parse_payload(f"ecm/v1/{E}/stats/monthly", b'{"month": "2024-01", "output_value_10k_cny": 1, '
-                      b'"value_added_10k_cny": 2.5, "deflator_index": 1.0}', IDX, NOW_MS, LIMITS)
+                      b'"value_added_current_10k_cny": 2.5, "deflator_index": 1.0}', IDX, NOW_MS, LIMITS)
     # 2024-01-01 00:00 Asia/Shanghai = 2023-12-31T16:00Z
-    assert m.points == [f"enterprise_monthly,enterprise={E} output_value_10k_cny=1.0,value_added_10k_cny=2.5,"
+    assert m.points == [f"enterprise_monthly,enterprise={E} output_value_10k_cny=1.0,value_added_current_10k_cny=2.5,"
                         f"deflator_index=1.0 1704038400000"]
+
+
+def test_stats_deprecated_value_added_alias():
+    """value_added_10k_cny (the pre-rename name of value added at current prices) is still accepted,
+    stored under the new name; given with the new key it must be equal, else the message is rejected."""
+    topic = f"ecm/v1/{E}/stats/monthly"
+    want = [f"enterprise_monthly,enterprise={E} output_value_10k_cny=1.0,value_added_current_10k_cny=2.5,"
+            f"deflator_index=1.0 1704038400000"]
+    old = parse_payload(topic, b'{"month": "2024-01", "output_value_10k_cny": 1, "value_added_10k_cny": 2.5, '
+                        b'"deflator_index": 1.0}', IDX, NOW_MS, LIMITS)
+    assert (old.points, old.rejects) == (want, [])
+    same = parse_payload(topic, b'{"month": "2024-01", "output_value_10k_cny": 1, "value_added_10k_cny": 2.5, '
+                         b'"value_added_current_10k_cny": 2.5, "deflator_index": 1.0}', IDX, NOW_MS, LIMITS)
+    assert (same.points, same.rejects) == (want, [])
+    clash = parse_payload(topic, b'{"month": "2024-01", "output_value_10k_cny": 1, "value_added_10k_cny": 2.4, '
+                          b'"value_added_current_10k_cny": 2.5, "deflator_index": 1.0}', IDX, NOW_MS, LIMITS)
+    assert clash.points == [] and [r.reason for r in clash.rejects] == ["stats_invalid"]
+    assert clash.rejects[0].detail == ("value_added_10k_cny (deprecated alias) = 2.4 differs from "
+                                       "value_added_current_10k_cny = 2.5")
 
 
 # -- fuzz ----------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_influx_outage_30s_spools_and_replays(stack, bridge):
     assert wait_for(lambda: _health(stack)["spool_bytes"] == 0, 30), "spool drained"
     assert count_points(cl, meter, base, base + N * 10) == N
     h = _health(stack)["stats"]
-    assert h["spooled_batches"] > 0 and h["replayed_batches"] > 0
+    assert h["spooled_batches"] > 0 and h["spool_records_replayed"] > 0
     assert not list((stack.state_dir / "ingest" / "spool" / "ingest-0").glob("*.spool"))
 
 

@@ -64,7 +64,7 @@ def test_district_intensity_is_ratio_of_sums_of_truth(seeded):
     day = seeded.recent[1]
     truth = _truth_tce(_truth(seeded, date(2024, 1, 1), day))
     stats = sim_devices.monthly_stats_frame(get_registry(), "2024-01", "2024-03", seeded.seed)
-    va = (stats["value_added_10k_cny"] / stats["deflator_index"])
+    va = (stats["value_added_current_10k_cny"] / stats["deflator_index"])
     frac = stats["month"].map({"2024-01": 1.0, "2024-02": 1.0, "2024-03": 2 / 31})
     expected = truth.sum() / (va * frac).sum()
     km = seeded.stack.client().query_frame(

@@ -75,7 +75,7 @@ def test_daily_sums_against_monthly_total(registry):
 
 
 def _stats(rows):
-    return pd.DataFrame(rows, columns=["enterprise", "month", "value_added_10k_cny", "deflator_index"])
+    return pd.DataFrame(rows, columns=["enterprise", "month", "value_added_current_10k_cny", "deflator_index"])
 
 
 def _monthly(registry, stats):
@@ -129,6 +129,6 @@ def test_artifacts_are_gx_json_and_data_docs(registry, tmp_path):
     assert doc["success"] is False
     assert {r["expectation_config"]["meta"]["name"] for r in doc["results"] if not r["success"]} >= {"value_added_present"}
     html = (tmp_path / "stats_monthly_2024-03.html").read_text()
-    assert "value_added_10k_cny" in html and "<html" in html.lower()
+    assert "value_added_current_10k_cny" in html and "<html" in html.lower()
     assert "e04" in (tmp_path / "index.html").read_text()
     assert len(paths) == 4

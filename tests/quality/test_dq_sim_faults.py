@@ -90,7 +90,7 @@ def test_counter_reset_is_explained_not_a_failure():
 def test_missing_value_added_blocks_that_enterprise_month():
     reg = get_registry()
     stats = sim_devices.monthly_stats_frame(reg, "2025-03", "2025-04", SEED)
-    stats.loc[(stats["enterprise"] == "e04") & (stats["month"] == "2025-04"), "value_added_10k_cny"] = np.nan
+    stats.loc[(stats["enterprise"] == "e04") & (stats["month"] == "2025-04"), "value_added_current_10k_cny"] = np.nan
     frame = stats_monthly_metrics(stats.rename(columns={}), reg.enterprise_ids, DAY)
     res = run_suite("stats_monthly", frame, period="2025-04")
     f = res.frame

@@ -85,7 +85,7 @@ def test_every_enterprise_connects_with_status_and_gateway_batches(backfilled):
     # monthly statistics of March arrived on the documented topic
     st = [json.loads(p) for t, p, _ in msgs if t.endswith("/stats/monthly")]
     assert {s["month"] for s in st} == {"2024-03"} and len(st) == len(reg.enterprise_ids)
-    assert all(set(s) == {"month", "output_value_10k_cny", "value_added_10k_cny", "deflator_index"} for s in st)
+    assert all(set(s) == {"month", "output_value_10k_cny", "value_added_current_10k_cny", "deflator_index"} for s in st)
 
 
 def _digest(msgs) -> str:

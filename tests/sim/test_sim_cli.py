@@ -18,7 +18,7 @@ def test_truth_and_stats_csv(tmp_path):
     r = CliRunner().invoke(cli, ["sim", "stats", "--start", "2024-01", "--end", "2024-03", "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 0, r.output
     s = pd.read_csv(tmp_path / "s.csv")
-    assert list(s.columns) == ["enterprise", "month", "output_value_10k_cny", "value_added_10k_cny", "deflator_index"]
+    assert list(s.columns) == ["enterprise", "month", "output_value_10k_cny", "value_added_current_10k_cny", "deflator_index"]
     assert len(s) == 60
 
 

@@ -132,7 +132,7 @@ def test_lines_span_benchmark_classes_and_retrofits_move_them(reg, yearly):
 def test_district_intensity_moves_some_on_track_some_not(reg, yearly):
     stats = sim_devices.monthly_stats_frame(reg, "2022-01", "2026-12", 1)
     stats["year"] = stats.month.str[:4].astype(int)
-    stats["va_2022"] = stats.value_added_10k_cny / stats.deflator_index
+    stats["va_2022"] = stats.value_added_current_10k_cny / stats.deflator_index
     va = stats.groupby(["enterprise", "year"]).va_2022.sum()
     change = {}
     for e in reg.enterprises:
@@ -147,10 +147,10 @@ def test_district_intensity_moves_some_on_track_some_not(reg, yearly):
 
 def test_monthly_stats_deflator_and_values(reg):
     s = sim_devices.monthly_stats_frame(reg, "2022-01", "2022-12", 2)
-    assert list(s.columns) == ["enterprise", "month", "output_value_10k_cny", "value_added_10k_cny", "deflator_index"]
+    assert list(s.columns) == ["enterprise", "month", "output_value_10k_cny", "value_added_current_10k_cny", "deflator_index"]
     assert len(s) == 12 * len(reg.enterprises)
     assert abs(s.groupby("enterprise").deflator_index.mean() - 1.0).max() < 0.01
-    assert (s.value_added_10k_cny < s.output_value_10k_cny).all() and (s.value_added_10k_cny > 0).all()
+    assert (s.value_added_current_10k_cny < s.output_value_10k_cny).all() and (s.value_added_current_10k_cny > 0).all()
     feb, apr = (s[s.month == m].output_value_10k_cny.sum() for m in ("2022-02", "2022-04"))
     assert feb < 0.8 * apr  # Spring Festival
 

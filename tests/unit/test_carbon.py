@@ -23,7 +23,7 @@ def _consumption():
         "enterprise": "e01",
         "carrier": ["electricity", "natural_gas", "coal", "lpg", "diesel", "fuel_oil", "heat", "steam",
                     "pv_generation", "waste_heat"],
-        "value": [10_000.0, 1_000.0, 2.0, 500.0, 100.0, 200.0, 20.0, 10.0, 5_000.0, 100.0],
+        "amount": [10_000.0, 1_000.0, 2.0, 500.0, 100.0, 200.0, 20.0, 10.0, 5_000.0, 100.0],
     })
 
 
@@ -51,7 +51,7 @@ def test_scopes_and_factors(f):
 
 
 def test_grid_vintage_fallback_recorded(f):
-    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "value": [10_000.0]})
+    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "amount": [10_000.0]})
     out, issues = consumption_to_co2(c, f, year=2025)
     # no 2025 vintage: latest <= 2025 is 2023 -> 10,000 x 0.5581 = 5.581 t
     assert out["co2_t"].iloc[0] == pytest.approx(5.581) and out["factor_vintage"].iloc[0] == 2023
@@ -62,14 +62,14 @@ def test_grid_vintage_fallback_recorded(f):
 
 
 def test_grid_region_choice(f):
-    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "value": [10_000.0]})
+    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "amount": [10_000.0]})
     out, _ = consumption_to_co2(c, f, year=2023, grid_region="national")
     assert out["co2_t"].iloc[0] == pytest.approx(5.306)   # 10,000 x 0.5306
     assert out["factor_region"].iloc[0] == "national"
 
 
 def test_missing_amount_blocking(f):
-    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["natural_gas"], "value": [float("nan")]})
+    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["natural_gas"], "amount": [float("nan")]})
     out, issues = consumption_to_co2(c, f, year=2023)
     assert math.isnan(out["co2_t"].iloc[0]) and issues[0].blocking
 

@@ -86,8 +86,8 @@ def test_process_co2_included_when_given(f):
 def test_co2_parts_from_consumption(f):
     from ecm.accounting.carbon import consumption_to_co2
 
-    cons = pd.DataFrame([{"enterprise": "e01", "carrier": "electricity", "value": 1000.0},
-                         {"enterprise": "e01", "carrier": "natural_gas", "value": 100.0}])
+    cons = pd.DataFrame([{"enterprise": "e01", "carrier": "electricity", "amount": 1000.0},
+                         {"enterprise": "e01", "carrier": "natural_gas", "amount": 100.0}])
     c, _ = consumption_to_co2(cons, f, year=2026)
     parts, _ = co2_parts(c)
     # gas 100 m3 x 2.162 kg = 0.2162 t; electricity kept as kWh for re-pricing at any vintage

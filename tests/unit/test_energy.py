@@ -33,7 +33,7 @@ def _consumption():
         "enterprise": "e01",
         "carrier": ["electricity", "natural_gas", "coal", "lpg", "diesel", "fuel_oil", "steam", "heat",
                     "pv_generation", "waste_heat"],
-        "value": [10_000.0, 1_000.0, 2.0, 500.0, 100.0, 200.0, 10.0, 20.0, 5_000.0, 100.0],
+        "amount": [10_000.0, 1_000.0, 2.0, 500.0, 100.0, 200.0, 10.0, 20.0, 5_000.0, 100.0],
     })
 
 
@@ -68,7 +68,7 @@ def test_exclusions_stay_in_frame(f):
 
 
 def test_pv_included_by_policy():
-    out, _ = consumption_to_tce(pd.DataFrame({"enterprise": ["e01"], "carrier": ["pv_generation"], "value": [5_000.0]}),
+    out, _ = consumption_to_tce(pd.DataFrame({"enterprise": ["e01"], "carrier": ["pv_generation"], "amount": [5_000.0]}),
                                 _with_policy(renewable_onsite="include"), year=2024)
     # 5,000 kWh x 0.1229 = 614.5 kgce; 等价值 5,000 x 0.3024 = 1512 kgce
     assert out["energy_tce"].iloc[0] == pytest.approx(0.6145)
@@ -77,7 +77,7 @@ def test_pv_included_by_policy():
 
 
 def test_feedstock_excluded(f):
-    c = pd.DataFrame({"enterprise": "e01", "carrier": ["natural_gas", "natural_gas"], "value": [100.0, 100.0],
+    c = pd.DataFrame({"enterprise": "e01", "carrier": ["natural_gas", "natural_gas"], "amount": [100.0, 100.0],
                       "use": ["fuel", "feedstock"]})
     out, _ = consumption_to_tce(c, f, year=2024)
     assert out["energy_tce"].tolist() == pytest.approx([0.12143, 0.0])
@@ -85,7 +85,7 @@ def test_feedstock_excluded(f):
 
 
 def test_generation_vintage_fallback_is_reported(f):
-    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "value": [10_000.0]})
+    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "amount": [10_000.0]})
     out, issues = consumption_to_tce(c, f, year=2022)
     # 2022 has no CEC vintage: latest <= 2022 is 2020 -> 10,000 x 0.3055 = 3.055 tce
     assert out["energy_tce_generation"].iloc[0] == pytest.approx(3.055)
@@ -95,7 +95,7 @@ def test_generation_vintage_fallback_is_reported(f):
 
 
 def test_missing_amount_is_blocking(f):
-    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["coal"], "value": [float("nan")]})
+    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["coal"], "amount": [float("nan")]})
     out, issues = consumption_to_tce(c, f, year=2024)
     assert math.isnan(out["energy_tce"].iloc[0])
     assert [i.name for i in issues] == ["ecm.energy.quantity_missing"] and issues[0].blocking
@@ -157,3 +157,10 @@ def test_unit_product_energy_generation_basis(f):
     out, _ = unit_product_energy(energy, output, LINES, f, basis="generation")
     # 50,000 kgce / 10,000 m2 = 5.0
     assert out["unit_energy_kgce_per_m2"].iloc[0] == pytest.approx(5.0)
+
+
+def test_consumption_amount_is_named_amount_not_value(f):
+    """``value`` names a meter reading (ecm.schema.F_READING_VALUE); a consumed quantity is ``amount``."""
+    c = pd.DataFrame({"enterprise": ["e01"], "carrier": ["electricity"], "value": [10_000.0]})
+    with pytest.raises(ValueError, match="`value` is a meter reading; the consumed amount is `amount`"):
+        consumption_to_tce(c, f, year=2024)
