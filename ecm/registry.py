@@ -299,7 +299,9 @@ def load_registry(path: Path) -> Registry:
     if not path.exists():
         raise RegistryError(f"registry file not found: {path}", hint="set ECM_DISTRICT_FILE")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader when built in (same documents, ~4× faster: a 2,000-enterprise
+        # registry is 10 MB, minutes with the pure-Python parser in every worker process)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -1,11 +1,20 @@
 """``ecm bench nightly``: the nightly accounting run at district scale, on throwaway servers.
 
 Seeds one Beijing day of N enterprises × M meters at 1-minute resolution through the real path
-(simulator → MQTT → ingest → InfluxDB), then (1) rolls the day's 24 hours up as the hourly DAG
-does through the day (the only pass over raw readings; per-hour time and peak memory), and (2)
-runs the nightly DAGs (``ecm_daily_kpis``, ``ecm_monthly_compliance``, ``ecm_nightly_report``)
-with ``airflow dags test``, every task, and prints each task's time (from the metadata DB) and the
-peak RSS of each ``airflow dags test`` process tree (sampled every 0.1 s).
+(simulator → MQTT → ingest → InfluxDB; ``--seed direct`` writes the same readings straight to
+InfluxDB, for city-scale days), then
+
+1. rolls the day's 24 hours up as ``ecm_hourly_rollup``'s task does through the day (the hour and
+   the previous hour again; the only pass over raw readings): total, slowest hour, VmHWM;
+2. runs ``dag.test()`` of ``ecm_hourly_rollup`` for the day's last hour and of every nightly DAG
+   in their asset order (``ecm_daily_kpis`` → ``ecm_monthly_compliance`` and ``ecm_baselines`` →
+   ``ecm_nightly_report``), every task, in one child process (Airflow imported and the DAG files
+   parsed once, as a worker keeps them), and prints each DAG's wall time, each task's time (from
+   the metadata DB; mapped tasks per map index, with the child's peak RSS while each ran), the
+   child's VmHWM, and the ratios to the 60 s / 1 GB targets with the host's CPU model and load.
+
+``--keep-state DIR`` keeps the seeded servers' state; a later run with the same DIR and shape
+skips the seeding (profiling iterations).
 """
 from __future__ import annotations
 
@@ -147,13 +156,15 @@ def _dag_tests(env: dict, runs: list[tuple[str, dict]]) -> list[dict]:
 
 def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", interval_s: int = 60,
                 echo=print, keep_state: Path | None = None, seed: str = "mqtt",
-                chunk_enterprises: int | None = None) -> dict:
+                chunk_enterprises: int | None = None, rollups: str = "hourly") -> dict:
     """Seed one day of ``n_ent`` × ``n_meters`` at ``interval_s``, run the nightly work in a child,
     return its figures. Servers and the temp dir (with its secrets) are removed at the end, unless
     ``keep_state`` names a directory: then the seeded state is kept there, and a later run with the
     same directory and the same shape skips the seeding (for profiling iterations). ``seed``:
     ``mqtt`` (the real path) or ``direct`` (/write, for city-scale days); ``chunk_enterprises``:
-    enterprises per mapped task (default ``ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES``)."""
+    enterprises per mapped task (default ``ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES``);
+    ``rollups``: ``hourly`` (24 runs of the hourly DAG's task before the night) or ``nightly``
+    (none: the daily DAG's ``rollup_hours`` task rolls the whole day up in one pass)."""
     import shutil
 
     import yaml
@@ -197,7 +208,7 @@ def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", i
                 marker.write_text(json.dumps({**shape, "readings": landed, "seed_s": round(seed_s, 1),
                                               "bridge_peak_rss_mb": round(bridge_peak_mb)}))
         out = {"seeding": "direct /write to InfluxDB" if seed == "direct" else "sim → MQTT → ingest → InfluxDB"}
-        out.update(_nightly(day, echo, chunk_enterprises))
+        out.update(_nightly(day, echo, chunk_enterprises, rollups))
         out.update({"readings": landed, "enterprises": n_ent, "meters": n_meters_total,
                     "seed_s": round(seed_s, 1), "bridge_peak_rss_mb": round(bridge_peak_mb), **host_info()})
         return out
@@ -279,7 +290,7 @@ def _seed_direct(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo) ->
     return n, seed_s, 0.0
 
 
-def _nightly(day: str, echo, chunk_enterprises: int | None = None) -> dict:
+def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str = "hourly") -> dict:
     """The day's hourly rollups (as the hourly DAG's task runs them), then the nightly DAGs
     through ``airflow dags test`` (``dag.test()``), every task, the report included."""
     from ecm.cli.dag import airflow_env, ensure_airflow_db
@@ -287,22 +298,25 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None) -> dict:
     from ecm.periods import day_bounds_utc
     from ecm.schema import MEAS_DQ_RESULT
 
-    # 1. the hourly rollups, as the hourly DAG's task runs them through the day (the raw pass)
-    t0 = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", ROLLUP_CHILD, day], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-    smp = _TreeSampler(child.pid, 0.5).start()
-    so, se = child.communicate()
-    smp.stop()
-    if child.returncode != 0:
-        raise EcmError("hourly rollups failed in the benchmark", hint=se[-3000:])
-    roll = json.loads(so.strip().splitlines()[-1])
-    out = {"rollup_total_s": round(time.perf_counter() - t0, 1),
-           "rollup_max_hour_s": round(max(roll["rollup_hour_s"]), 2),
-           "rollup_peak_rss_mb": round(max(roll["rollup_peak_rss_mb"], smp.hwm_mb))}
-    echo(f"hourly rollups (the hourly DAG's task, hour and previous hour, 24 runs in one process): "
-         f"{out['rollup_total_s']:.1f} s (slowest hour {out['rollup_max_hour_s']:.1f} s; in production "
-         f"spread over the day), VmHWM {out['rollup_peak_rss_mb']} MB")
+    # 1. the hourly rollups, as the hourly DAG's task runs them through the day (the raw pass);
+    #    rollups="nightly" leaves the whole day to the daily DAG's rollup_hours task (one pass)
+    out: dict = {"rollups": rollups}
+    if rollups == "hourly":
+        t0 = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-c", ROLLUP_CHILD, day], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+        smp = _TreeSampler(child.pid, 0.5).start()
+        so, se = child.communicate()
+        smp.stop()
+        if child.returncode != 0:
+            raise EcmError("hourly rollups failed in the benchmark", hint=se[-3000:])
+        roll = json.loads(so.strip().splitlines()[-1])
+        out.update({"rollup_total_s": round(time.perf_counter() - t0, 1),
+                    "rollup_max_hour_s": round(max(roll["rollup_hour_s"]), 2),
+                    "rollup_peak_rss_mb": round(max(roll["rollup_peak_rss_mb"], smp.hwm_mb))})
+        echo(f"hourly rollups (the hourly DAG's task, hour and previous hour, 24 runs in one process): "
+             f"{out['rollup_total_s']:.1f} s (slowest hour {out['rollup_max_hour_s']:.1f} s; in production "
+             f"spread over the day), VmHWM {out['rollup_peak_rss_mb']} MB")
     # 2. through Airflow: one hourly run, then the nightly DAGs in their asset order
     env = airflow_env()
     here = Path(__file__).resolve().parents[2] / "dags"
@@ -313,11 +327,13 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None) -> dict:
     ensure_airflow_db(env)
     last_hour = (day_bounds_utc(date.fromisoformat(day))[1] - pd_hours(1)).isoformat()
     t0 = time.perf_counter()
-    res = _dag_tests(env, [("ecm_hourly_rollup", {"hour": last_hour}), *[(d, {"day": day}) for d in NIGHTLY_DAGS]])
+    hourly_run = [("ecm_hourly_rollup", {"hour": last_hour})] if rollups == "hourly" else []
+    res = _dag_tests(env, [*hourly_run, *[(d, {"day": day}) for d in NIGHTLY_DAGS]])
     child_wall = time.perf_counter() - t0
-    hourly, res = res[0], res[1:]
-    out["hourly_dag_s"] = hourly["wall_s"]
-    echo(f"  ecm_hourly_rollup (dag.test, hour {last_hour}): {hourly['wall_s']:.1f} s, tasks {hourly['tasks_s']}")
+    if hourly_run:
+        hourly, res = res[0], res[1:]
+        out["hourly_dag_s"] = hourly["wall_s"]
+        echo(f"  ecm_hourly_rollup (dag.test, hour {last_hour}): {hourly['wall_s']:.1f} s, tasks {hourly['tasks_s']}")
     nightly_wall, tasks, peak, hwm, mapped, walls = 0.0, {}, 0.0, res[-1]["vmhwm_mb"], {}, {}
     for r in res:
         dag_id = r["dag_id"]

@@ -52,15 +52,19 @@ def ingest_(quick: bool, workers: str, backlog: int, as_json: bool) -> None:
                    "InfluxDB (city scale, where MQTT seeding would take hours).")
 @click.option("--chunk-enterprises", type=int, default=None,
               help="Enterprises per mapped task of the daily DAG (default 50).")
+@click.option("--rollups", type=click.Choice(["hourly", "nightly"]), default="hourly", show_default=True,
+              help="hourly: the day's 24 hourly-DAG rollups run first (as through the day); nightly: the "
+                   "daily DAG's rollup_hours task rolls the whole day up in one pass.")
 @handle_errors
 def nightly(n_ent: int, n_meters: int, day: str, interval_s: int, keep_state: Path | None, seed: str,
-            chunk_enterprises: int | None) -> None:
+            chunk_enterprises: int | None, rollups: str) -> None:
     """Nightly run (hourly rollups, then every nightly DAG through dag.test) for N enterprises × M
     meters at 1-minute data: time, peak memory per task, ratios to the 60 s / 1 GB targets."""
     from ecm.bench.nightly import run_nightly
 
     echo_json(run_nightly(n_ent, n_meters, day, interval_s, echo=lambda m: click.echo(m, err=True),
-                          keep_state=keep_state, seed=seed, chunk_enterprises=chunk_enterprises))
+                          keep_state=keep_state, seed=seed, chunk_enterprises=chunk_enterprises,
+                          rollups=rollups))
 
 
 @bench.command("sim")

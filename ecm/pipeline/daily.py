@@ -246,13 +246,16 @@ def write_day(client, frames: DayFrames, enterprises: list[str] | None = None) -
 
 def run_days(days: list[date], *, client=None, registry=None, factors=None, gate: str = "inline",
              blocked: dict[str, list[str]] | None = None, progress=None,
-             enterprises: list[str] | None = None) -> dict[str, list[str]]:
+             enterprises: list[str] | None = None, hourly: bool | None = None) -> dict[str, list[str]]:
     """Compute and write each day; returns {day: data-insufficient enterprises}.
 
     ``gate``: ``inline`` runs the readings suite in the same pass; ``given`` uses ``blocked``
     from an earlier gate task; ``history`` skips the readings suite (daily-resolution imports).
     The aggregates suite always runs. ``enterprises``: only this chunk of the registry (a mapped
     task), computed and written (its series cleared) exactly as in a whole-district run.
+    ``hourly``: the meter-days come from ``meter_hourly`` (24 rows a meter, never raw readings);
+    default for ``inline`` (which rolls the missing hours up first); the DAG's ``compute_kpis``
+    sets it for ``given``, its ``rollup_hours`` task having rolled the days (and late hours) up.
     """
     from ecm.factors import get_factors
     from ecm.influx import InfluxClient
@@ -286,8 +289,11 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
                     progress(d)
         return out
     reopened: set[date] = set()
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
+
+    from_hourly = meter_day_from_hourly if (gate == "inline" if hourly is None else hourly) else None
     for day in days:
-        frames = compute_day(client, registry, factors, day, gate_readings=(gate == "inline"))
+        frames = compute_day(client, registry, factors, day, gate_readings=(gate == "inline"), meter_days=from_hourly)
         gate_aggregates(frames, client, registry)
         extra = set((blocked or {}).get(day.isoformat(), [])) if gate == "given" else set()
         out[day.isoformat()] = apply_status(frames, extra, registry=registry).get(day.isoformat(), [])
@@ -331,12 +337,11 @@ def registry_subset(registry, enterprises: list[str]):
 def quality_gate_results(client, registry, day: date, enterprises: list[str] | None = None):
     """The readings_daily suite for ``day`` on the day's ``meter_hourly`` quality rows (the
     ``enterprises`` chunk, or all): one :class:`ecm.quality.DqResult`."""
-    from ecm.pipeline.rollup_source import meter_day_from_hourly
+    from ecm.pipeline.rollup_source import quality_from_hourly
     from ecm.quality import run_suite
 
     reg = registry_subset(registry, enterprises) if enterprises is not None else registry
-    return run_suite("readings_daily", meter_day_from_hourly(client, reg, day, with_quality=True)[1],
-                     period=day.isoformat())
+    return run_suite("readings_daily", quality_from_hourly(client, reg, day), period=day.isoformat())
 
 
 def run_quality_gate(days: list[str], enterprises: list[str] | None = None) -> dict[str, list[str]]:
@@ -369,5 +374,6 @@ def compute_daily_kpis(days: list[str], blocked: dict[str, list[str]],
                        enterprises: list[str] | None = None) -> list[str]:
     """DAG task (mapped over enterprise chunks): compute and write the daily KPIs of ``days``
     for ``enterprises`` (default: all) with the gate's verdicts."""
-    run_days([date.fromisoformat(d) for d in days], gate="given", blocked=blocked, enterprises=enterprises)
+    run_days([date.fromisoformat(d) for d in days], gate="given", blocked=blocked, enterprises=enterprises,
+             hourly=True)
     return days

@@ -100,6 +100,24 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     return md, quality, issues
 
 
+def quality_from_hourly(client, registry, day: date, *, chunk_enterprises: int = 50) -> pd.DataFrame:
+    """The readings_daily metrics frame of ``day`` (what the quality gate validates) from the
+    day's ``meter_hourly`` quality fields only: 24 rows a meter, never raw readings."""
+    from ecm.quality_frames import HOURLY_QUALITY_COLUMNS, readings_daily_from_hourly
+
+    start, end = day_bounds_utc(day)
+    cols = ", ".join(quote_ident(c) for c in HOURLY_QUALITY_COLUMNS)
+    parts = []
+    for chunk in _chunks(registry.enterprise_ids, chunk_enterprises):
+        df = client.query_frame(f"SELECT {cols}, enterprise, meter FROM {quote_ident(MEAS_METER_HOURLY)} "
+                                f"WHERE time >= {time_literal(start)} AND time < {time_literal(end)}"
+                                f"{enterprise_filter(chunk)} AND n_received >= 0")
+        if len(df):
+            parts.append(df)
+    h = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["time", "enterprise", "meter"])
+    return readings_daily_from_hourly(h, registry.meters_frame(), day)
+
+
 def _counter_issues(h: pd.DataFrame, counters: pd.DataFrame, first: date, last: date) -> list:
     """One issue per meter and flag kind over [first, last] (``ecm.accounting.counters`` names and
     messages), from the hourly ``n_<flag>`` interval counts."""
