@@ -22,8 +22,7 @@ from ecm import schema as S
 
 #: Grafana folder of the rules and boards; a "/" would be read as a nested folder path
 FOLDER = "ECM 能耗监测 · Energy monitoring"
-#: raw readings' source in the deployment (compose: ECM_INFLUX_RAW_RP=raw, see ecm.retention)
-READINGS_FROM = f'{P.ident("raw")}.{P.ident(S.MEAS_READINGS)}'
+READINGS_FROM = P.READINGS_FROM
 SILENT_WINDOW_S = 35 * 86400
 
 

@@ -119,7 +119,7 @@ def _lines_row(y: int) -> list[dict]:
         desc="Daily unit energy per line (unit in the series name) against 标杆 (green dashed) and 基准 (red dashed).")
     power = P.timeseries(
         22, P.title("主表实时功率", "live power, main meters", "kW"),
-        [P.target(f"SELECT mean({P.ident(S.Q_POWER_KW)}) FROM {P.ident(S.MEAS_READINGS)} WHERE {ENT} AND "
+        [P.target(f"SELECT mean({P.ident(S.Q_POWER_KW)}) FROM {P.READINGS_FROM} WHERE {ENT} AND "
                   f"{P.ident(S.TAG_QUANTITY)} = '{S.Q_POWER_KW}' AND $timeFilter GROUP BY time($__interval), "
                   f"{P.ident(S.TAG_METER)} fill(none) {P.GROUP_TZ}", alias=f"$tag_{S.TAG_METER}")],
         P.grid(16, y + 1, 8, 10), unit="kwatt", time_from="24h", interval="1m")

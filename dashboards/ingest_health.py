@@ -10,7 +10,7 @@ from dashboards import panels as P
 from ecm import schema as S
 
 UID = "ecm-ingest-health"
-ST, RJ, RD = P.ident(S.MEAS_INGEST_STATS), P.ident(S.MEAS_INGEST_REJECTS), P.ident(S.MEAS_READINGS)
+ST, RJ, RD = P.ident(S.MEAS_INGEST_STATS), P.ident(S.MEAS_INGEST_REJECTS), P.READINGS_FROM
 WORKER = P.ident(S.TAG_WORKER)
 
 

@@ -6,13 +6,17 @@ from ``ecm.schema``. Grafana 11.x dashboard JSON, ``schemaVersion`` 39.
 """
 from __future__ import annotations
 
-from ecm.schema import DISTRICT, STATUS_LEVELS, TAG_ENTERPRISE, Status
+from ecm.retention import RP_RAW
+from ecm.schema import DISTRICT, MEAS_READINGS, STATUS_LEVELS, TAG_ENTERPRISE, Status
 
 SCHEMA_VERSION = 39
 DATASOURCE_UID = "ecm-influx"
 DATASOURCE = {"type": "influxdb", "uid": DATASOURCE_UID}
 TZ = "Asia/Shanghai"
 GROUP_TZ = f"tz('{TZ}')"
+#: raw readings' source as deployed: compose sets ECM_INFLUX_RAW_RP=raw, so ingest writes them to the
+#: "raw" retention policy (ecm.retention) and a bare ``readings`` would read the empty default policy
+READINGS_FROM = f'"{RP_RAW}"."{MEAS_READINGS}"'
 
 #: Grafana units: ids Grafana knows, or custom ``suffix:`` units; never ``none`` for a quantity
 U_TCE = "suffix: tce"

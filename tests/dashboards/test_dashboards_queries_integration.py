@@ -34,9 +34,19 @@ def _chosen(uid: str, board: dict) -> tuple[dict, dict]:
 
 @pytest.fixture(scope="module")
 def demo_db(stack):
-    """(client, reference now). To use the simulated district instead, return (stack.client(), end of the seeded days) from conftest's seeded fixture."""
-    client = stack.client()
+    """(client, reference now) on a database laid out as compose deploys it: its own database on the
+    session's InfluxDB, raw readings routed to the "raw" retention policy (ECM_INFLUX_RAW_RP=raw)."""
+    import dataclasses
+
+    from ecm.influx import InfluxClient
+    from ecm.retention import RP_RAW, ensure_retention
+
+    admin = stack.client("admin")
+    client = InfluxClient(dataclasses.replace(admin.cfg, db="ecm_dashboards_compose", raw_rp=RP_RAW))
+    client.create_database()
+    ensure_retention(admin, client.cfg.db, 400)
     now = seed_demo_points(client)
+    assert client.query_frame(f"SELECT count({S.F_RECEIVED_MS}) FROM {S.MEAS_READINGS}").empty  # all in "raw"
     return client, now + pd.Timedelta(minutes=1)
 
 

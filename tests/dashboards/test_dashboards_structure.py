@@ -72,7 +72,8 @@ def test_board_structure(name):
             q = t["query"]
             assert "$timeFilter" in q, f"no $timeFilter: {q}"
             assert "now()" not in q, "ranges come from Grafana, not now()"
-            meas = set(re.findall(r'FROM "([a-z_]+)"', q))
+            meas = set(re.findall(r'FROM (?:"raw"\.)?"([a-z_]+)"', q))
+            assert set(re.findall(r'"raw"\."([a-z_]+)"', q)) <= {"readings"}, f"only raw readings sit in \"raw\": {q}"
             assert meas and meas <= MEASUREMENTS, f"unknown measurement in {q}"
             if "GROUP BY time(" in q:
                 assert "tz('Asia/Shanghai')" in q, f"day buckets must be Beijing days: {q}"
