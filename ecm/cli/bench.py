@@ -52,9 +52,10 @@ def ingest_(quick: bool, workers: str, backlog: int, as_json: bool) -> None:
                    "InfluxDB (city scale, where MQTT seeding would take hours).")
 @click.option("--chunk-enterprises", type=int, default=None,
               help="Enterprises per mapped task of the daily DAG (default 50).")
-@click.option("--rollups", type=click.Choice(["hourly", "nightly"]), default="hourly", show_default=True,
-              help="hourly: the day's 24 hourly-DAG rollups run first (as through the day); nightly: the "
-                   "daily DAG's rollup_hours task rolls the whole day up in one pass.")
+@click.option("--rollups", type=click.Choice(["hourly", "day", "nightly"]), default="day", show_default=True,
+              help="Before the nightly DAGs: hourly = the day's 24 hourly-DAG rollups (as through the day); "
+                   "day = the day's hours in one pass; nightly = none (the daily DAG's rollup_hours task "
+                   "rolls up every hour lacking one, inside the nightly figure).")
 @handle_errors
 def nightly(n_ent: int, n_meters: int, day: str, interval_s: int, keep_state: Path | None, seed: str,
             chunk_enterprises: int | None, rollups: str) -> None:
