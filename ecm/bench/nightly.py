@@ -38,9 +38,14 @@ from datetime import date
 from ecm.pipeline.hourly import rollup_hours
 start, _ = day_bounds_utc(date.fromisoformat(sys.argv[1]))
 per_hour = []
-if sys.argv[2] == "day":  # the day's 24 hours in one pass (ecm_daily_kpis' rollup_hours task on a fresh day)
+if sys.argv[2] == "day":  # the day's 24 hours in one pass, for this process's enterprises
+    from ecm.influx import InfluxClient
+    from ecm.pipeline.daily import registry_subset
+    from ecm.pipeline.hourly import rollup_range
+    from ecm.registry import get_registry
     t = time.perf_counter()
-    rollup_hours([(start + pd.Timedelta(hours=i)).isoformat() for i in range(24)])
+    reg = registry_subset(get_registry(), sys.argv[3].split(","))
+    rollup_range(InfluxClient.from_settings(), reg, start, start + pd.Timedelta(hours=24), only_registry=True)
     per_hour.append(time.perf_counter() - t)
 else:
     for i in range(24):  # as ecm_hourly_rollup's task: the hour, and the previous hour again
@@ -308,19 +313,27 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str 
     #    rollups="nightly" leaves the whole day to the daily DAG's rollup_hours task (one pass)
     out: dict = {"rollups": rollups}
     if rollups in ("hourly", "day"):
+        from ecm.pipeline.daily import enterprise_chunks
+
         t0 = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-c", ROLLUP_CHILD, day, rollups], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-        smp = _TreeSampler(child.pid, 0.5).start()
-        so, se = child.communicate()
-        smp.stop()
-        if child.returncode != 0:
-            raise EcmError("hourly rollups failed in the benchmark", hint=se[-3000:])
-        roll = json.loads(so.strip().splitlines()[-1])
-        out.update({"rollup_total_s": round(time.perf_counter() - t0, 1),
-                    "rollup_max_hour_s": round(max(roll["rollup_hour_s"]), 2),
-                    "rollup_peak_rss_mb": round(max(roll["rollup_peak_rss_mb"], smp.hwm_mb))})
-        how = ("the day's 24 hours in one pass" if rollups == "day" else
+        # day: one process per chunk of enterprises, side by side (as mapped tasks would run)
+        groups = [",".join(c) for c in enterprise_chunks(size=40)] if rollups == "day" else [""]
+        kids = [subprocess.Popen([sys.executable, "-c", ROLLUP_CHILD, day, rollups, g], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=dict(os.environ)) for g in groups]
+        smps = [_TreeSampler(k.pid, 0.5).start() for k in kids]
+        rolls = []
+        for k, smp in zip(kids, smps):
+            so, se = k.communicate()
+            smp.stop()
+            if k.returncode != 0:
+                raise EcmError("hourly rollups failed in the benchmark", hint=se[-3000:])
+            rolls.append(json.loads(so.strip().splitlines()[-1]))
+        out.update({"rollup_total_s": round(time.perf_counter() - t0, 1), "rollup_processes": len(kids),
+                    "rollup_max_hour_s": round(max(max(r["rollup_hour_s"]) for r in rolls), 2),
+                    "rollup_peak_rss_mb": round(max(max(r["rollup_peak_rss_mb"] for r in rolls),
+                                                    max(s.hwm_mb for s in smps)))})
+        how = (f"the day's 24 hours in one pass, {len(kids)} processes of 40 enterprises side by side"
+               if rollups == "day" else
                "the hourly DAG's task, hour and previous hour, 24 runs in one process")
         echo(f"hourly rollups ({how}): {out['rollup_total_s']:.1f} s (slowest run {out['rollup_max_hour_s']:.1f} s; "
              f"in production spread over the day, not part of the nightly run), VmHWM {out['rollup_peak_rss_mb']} MB")
