@@ -114,7 +114,7 @@ DAG_TEST_CHILD = r"""
 import json, sys, time
 from airflow.dag_processing.dagbag import DagBag
 runs = json.loads(sys.argv[2])
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 assert not bag.import_errors, bag.import_errors
 for dag_id, conf in runs:
     t0, w0 = time.time(), time.perf_counter()
