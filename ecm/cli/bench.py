@@ -56,16 +56,17 @@ def ingest_(quick: bool, workers: str, backlog: int, as_json: bool) -> None:
               help="Before the nightly DAGs: hourly = the day's 24 hourly-DAG rollups (as through the day); "
                    "day = the day's hours in one pass; nightly = none (the daily DAG's rollup_hours task "
                    "rolls up every hour lacking one, inside the nightly figure).")
+@click.option("--dags", default=None, help="Comma-separated nightly DAGs to run (default: all four, in asset order).")
 @handle_errors
 def nightly(n_ent: int, n_meters: int, day: str, interval_s: int, keep_state: Path | None, seed: str,
-            chunk_enterprises: int | None, rollups: str) -> None:
+            chunk_enterprises: int | None, rollups: str, dags: str | None) -> None:
     """Nightly run (hourly rollups, then every nightly DAG through dag.test) for N enterprises × M
     meters at 1-minute data: time, peak memory per task, ratios to the 60 s / 1 GB targets."""
     from ecm.bench.nightly import run_nightly
 
     echo_json(run_nightly(n_ent, n_meters, day, interval_s, echo=lambda m: click.echo(m, err=True),
                           keep_state=keep_state, seed=seed, chunk_enterprises=chunk_enterprises,
-                          rollups=rollups))
+                          rollups=rollups, dags=tuple(dags.split(",")) if dags else None))
 
 
 @bench.command("sim")
