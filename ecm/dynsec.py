@@ -191,3 +191,58 @@ class DynsecControl:
     def close(self) -> None:
         self.c.disconnect()
         self.c.loop_stop()
+
+
+# -- onboarding and offboarding, live (``ecm enterprise add|disable``) -------------------------------
+
+def add_enterprise_live(ctl: DynsecControl, enterprise_id: str, password: str) -> list[str]:
+    """Create ``ent_<E>`` (publish ``ecm/v1/<E>/#`` only) and principal ``<E>`` bound to client id
+    ``<E>-gw`` in the running broker; idempotent: an existing role keeps its ACL reset to the one
+    above, an existing principal gets ``password``, the role, and is enabled. Returns what was done."""
+    done = []
+    role = enterprise_role_doc(enterprise_id)
+    r = ctl.run([{"command": "createRole", "rolename": role["rolename"], "textname": role["textname"],
+                  "acls": role["acls"]}], ok_errors=("already exists",))[0]
+    if r.get("error"):  # exists: make its ACL exactly the tenant's
+        have = ctl.run([{"command": "getRole", "rolename": role["rolename"]}])[0]
+        for acl in have.get("data", {}).get("role", {}).get("acls", []):
+            ctl.run([{"command": "removeRoleACL", "rolename": role["rolename"], "acltype": acl["acltype"],
+                      "topic": acl["topic"]}])
+        ctl.run([{"command": "addRoleACL", "rolename": role["rolename"], **a} for a in role["acls"]])
+        done.append(f"role {role['rolename']} reset")
+    else:
+        done.append(f"role {role['rolename']} created")
+    user = enterprise_id
+    r = ctl.run([{"command": "createClient", "username": user, "password": password,
+                  "clientid": gateway_client_id(user), "textname": f"gateway of {enterprise_id}",
+                  "roles": [{"rolename": role["rolename"], "priority": 0}]}], ok_errors=("already exists",))[0]
+    if r.get("error"):  # exists: its password, bound client id, and the tenant's role ONLY
+        got = ctl.run([{"command": "getClient", "username": user}])[0]
+        roles = {x.get("rolename") for x in got.get("data", {}).get("client", {}).get("roles", [])}
+        cmds = [{"command": "setClientPassword", "username": user, "password": password},
+                {"command": "setClientId", "username": user, "clientid": gateway_client_id(user)}]
+        # (Mosquitto 2.0.11 answers "Internal error" to adding a role the client already has)
+        cmds += [{"command": "removeClientRole", "username": user, "rolename": x} for x in sorted(roles - {role["rolename"]})]
+        if role["rolename"] not in roles:
+            cmds.append({"command": "addClientRole", "username": user, "rolename": role["rolename"], "priority": 0})
+        ctl.run([*cmds, {"command": "enableClient", "username": user}])
+        done.append(f"client {user} updated and enabled")
+    else:
+        done.append(f"client {user} created")
+    return done
+
+
+def enterprise_principals_live(ctl: DynsecControl, enterprise_id: str) -> list[str]:
+    """Usernames in the running broker that belong to ``enterprise_id`` (``E`` and ``E-<name>``)."""
+    have = ctl.run([{"command": "listClients", "verbose": False, "count": -1, "offset": 0}])[0]
+    return sorted(u for u in have.get("data", {}).get("clients", [])
+                  if u not in (ADMIN_USER, INGEST_ROLE) and principal_enterprise(u) == enterprise_id)
+
+
+def disable_enterprise_live(ctl: DynsecControl, enterprise_id: str) -> list[str]:
+    """Disable every principal of ``enterprise_id``: the plugin refuses its next CONNECT and kicks
+    the sessions it has now. Returns the usernames disabled."""
+    users = enterprise_principals_live(ctl, enterprise_id)
+    if users:
+        ctl.run([{"command": "disableClient", "username": u} for u in users])
+    return users

@@ -288,7 +288,11 @@ def target_words() -> dict:
 MEAS_BASELINE_DAILY = "baseline_daily"
 MEAS_BASELINE_MODEL = "baseline_model"
 MEAS_MEASURE_SAVINGS = "measure_savings"
-MEAS_BASELINE_STATE = "baseline_state"   #: internal: CUSUM/detection state carried to the next night
+MEAS_BASELINE_STATE = "baseline_state"   #: internal: CUSUM/detection state, fits and savings sums carried to the next night
+F_STATE_FIT = "fit"              #: baseline_state: the scope's fitted model (JSON, exact floats)
+F_STATE_DATA_KEY = "data_key"    #: baseline_state: fingerprint of the baseline period's data of the fit
+F_STATE_CARRY = "carry"          #: baseline_state (scope "measure"): the measure's savings carry (JSON)
+SCOPE_MEASURE = "measure"        #: baseline_state scope of a measure's carry
 TAG_SCOPE = "scope"              #: "line" or "enterprise"
 TAG_PURPOSE = "purpose"          #: "enpi" or "measure"
 TAG_MEASURE = "measure"          #: measure id; "_enterprise" / "_district" on roll-up rows

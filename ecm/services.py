@@ -1,5 +1,9 @@
 """Local Mosquitto and InfluxDB from the Debian packages, run under ``ECM_STATE_DIR``.
 
+Redis and PostgreSQL (:class:`RedisService`, :class:`PostgresService`) are the CeleryExecutor's
+broker and metadata database, started the same way for the scale-out test (tests/scale) and
+described for production by the compose ``scale`` profile (docs/scaling.md).
+
 ``start`` brings up only what is down (idempotent), ``stop`` leaves no process behind and
 ``status`` reports health. The same classes serve the test fixtures, on free loopback ports.
 """
@@ -19,7 +23,8 @@ from urllib.parse import urlparse
 from ecm.errors import ServiceError
 from ecm.secrets import INGEST_USER, ensure_secrets
 
-PACKAGES = {"mosquitto": ["mosquitto", "mosquitto-clients"], "influxd": ["influxdb", "influxdb-client"]}
+PACKAGES = {"mosquitto": ["mosquitto", "mosquitto-clients"], "influxd": ["influxdb", "influxdb-client"],
+            "redis-server": ["redis-server"], "postgres": ["postgresql"]}
 
 
 def free_port() -> int:
@@ -134,8 +139,9 @@ class MosquittoService:
     name = "mosquitto"
 
     def __init__(self, state_dir: Path, host: str, port: int, enterprise_ids: list[str], binary: str = "mosquitto",
-                 tls_port: int | None = None, tls_host: str = "0.0.0.0"):
+                 tls_port: int | None = None, tls_host: str = "0.0.0.0", disabled: frozenset[str] = frozenset()):
         self.dir = Path(state_dir).resolve() / "mosquitto"
+        self.disabled = frozenset(disabled)  # offboarded enterprises (ecm enterprise disable): no principal
         self.state_dir = Path(state_dir).resolve()
         self.host, self.port, self.enterprise_ids, self.binary = host, port, enterprise_ids, binary
         self.tls_port, self.tls_host = tls_port or None, tls_host
@@ -164,7 +170,8 @@ class MosquittoService:
                    f"keyfile {t['keyfile']}\ntls_version tlsv1.2\n")
         ds = self.dir / "dynsec.json"
         if _read_pid(self.pidfile) is None:
-            dynsec.write_config(ds, dynsec.build_config(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER))
+            dynsec.write_config(ds, dynsec.build_config(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER,
+                                                          disabled=self.disabled))
         for stale in ("passwd", "acl"):  # pre-dynsec files
             (self.dir / stale).unlink(missing_ok=True)
         conf = self.dir / "mosquitto.conf"
@@ -205,8 +212,12 @@ listener {self.port} {self.host}
     def rotate_password(self, user: str) -> str:
         """New password for principal ``user``: saved, applied live, and every session using the
         old one disconnected at once (the plugin kicks a client it disables)."""
+        from ecm.dynsec import principal_enterprise
         from ecm.secrets import rotate_mqtt_password
 
+        if principal_enterprise(user) in self.disabled:  # rotating re-enables the principal: refuse
+            raise ServiceError(f"enterprise {principal_enterprise(user)!r} is disabled",
+                               hint="a disabled enterprise has no broker access; re-add it to onboard it again")
         if self.status().running:
             self.sync_live()  # the principal exists in the running broker
         pw = rotate_mqtt_password(self.state_dir, user)
@@ -238,7 +249,8 @@ listener {self.port} {self.host}
                 if r["rolename"] not in have_roles:
                     cmds.append({"command": "createRole", "rolename": r["rolename"], "textname": r["textname"],
                                  "acls": r["acls"]})
-            for user, pw, cid, role in dynsec.principals(secrets["mqtt"], self.enterprise_ids, ingest_user=INGEST_USER):
+            for user, pw, cid, role in dynsec.principals(secrets["mqtt"], self.enterprise_ids, self.disabled,
+                                                     ingest_user=INGEST_USER):
                 if user not in have_clients:
                     c = {"command": "createClient", "username": user, "password": pw,
                          "roles": [{"rolename": role, "priority": 0}]}
@@ -415,6 +427,249 @@ bind-address = "127.0.0.1:{rpc}"
         return _stop_pid(self.pidfile, timeout_s=30)
 
 
+def _service_password(path: Path) -> str:
+    """A generated password kept in ``path`` (0600), created on first use."""
+    import secrets
+
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pw = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(pw)
+    return pw
+
+
+class RedisService:
+    """Redis (Debian ``redis-server``) on loopback with a password: the CeleryExecutor's broker.
+
+    Nothing is persisted: a broker restart loses queued task messages, which the Airflow
+    scheduler re-queues (task state lives in the metadata database, not in Redis).
+    """
+
+    name = "redis"
+
+    def __init__(self, state_dir: Path, port: int, host: str = "127.0.0.1", binary: str = "redis-server"):
+        self.dir = Path(state_dir).resolve() / "redis"
+        self.host, self.port, self.binary = host, port, binary
+        self.pidfile = self.dir / "redis.pid"
+
+    @property
+    def password(self) -> str:
+        return _service_password(self.dir / "password")
+
+    def url(self, db: int = 0) -> str:
+        """``redis://`` URL of database ``db`` (Celery's ``broker_url``)."""
+        return f"redis://:{self.password}@{self.host}:{self.port}/{db}"
+
+    def write_config(self) -> Path:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        conf = self.dir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the password
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"""# Generated by ecm.services.RedisService.
+bind {self.host}
+port {self.port}
+protected-mode yes
+requirepass {self.password}
+daemonize no
+dir {self.dir}
+logfile {self.dir / 'redis.log'}
+loglevel warning
+save ""
+appendonly no
+""")
+        return conf
+
+    def ping(self) -> bool:
+        """AUTH + PING over RESP: true once the server answers ``+PONG``."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+                pw = self.password.encode()
+                s.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n" % (len(pw), pw))
+                buf = b""
+                while b"PONG" not in buf and not buf.startswith(b"-") and len(buf) < 256:
+                    chunk = s.recv(256)
+                    if not chunk:
+                        break
+                    buf += chunk
+                return b"+PONG" in buf
+        except OSError:
+            return False
+
+    def status(self) -> Status:
+        pid = _read_pid(self.pidfile)
+        healthy = pid is not None and self.ping()
+        return Status(self.name, pid is not None, healthy, pid, f"redis://{self.host}:{self.port}")
+
+    def start(self, timeout_s: float = 15.0) -> Status:
+        st = self.status()
+        if st.running:
+            return st
+        binary = ensure_binary("redis-server", self.binary)
+        conf = self.write_config()
+        _spawn([binary, str(conf)], self.dir / "stdout.log", self.pidfile)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            st = self.status()
+            if st.healthy or not st.running:
+                break
+            time.sleep(0.05)
+        if not st.healthy:
+            raise ServiceError(f"redis-server did not come up on {self.host}:{self.port}",
+                               hint=f"see {self.dir / 'redis.log'} and {self.dir / 'stdout.log'}")
+        return st
+
+    def stop(self) -> bool:
+        return _stop_pid(self.pidfile)
+
+
+def postgres_bindir() -> Path:
+    """``/usr/lib/postgresql/<newest>/bin`` of the Debian ``postgresql`` package (initdb, postgres,
+    pg_isready are not on PATH there)."""
+    import glob
+
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+    if not dirs:
+        raise ServiceError("PostgreSQL is not installed", hint="sudo apt-get install -y postgresql")
+    return Path(dirs[-1]).parent
+
+
+class PostgresService:
+    """PostgreSQL (Debian ``postgresql``) on loopback, one database and its owner: the Airflow
+    metadata database the CeleryExecutor needs (it refuses SQLite).
+
+    ``initdb`` and the server refuse to run as root, so under root both run as ``run_as`` (the
+    package's ``postgres`` system user), which must be able to reach ``state_dir``.
+    ``durable=False`` turns fsync off: for throwaway test databases only.
+    """
+
+    name = "postgres"
+
+    def __init__(self, state_dir: Path, port: int, db: str = "airflow", user: str = "airflow",
+                 host: str = "127.0.0.1", run_as: str = "postgres", durable: bool = True):
+        self.dir = Path(state_dir).resolve() / "postgres"
+        self.data = self.dir / "data"
+        self.host, self.port, self.db, self.user, self.durable = host, port, db, user, durable
+        self.run_as = run_as if os.geteuid() == 0 else None
+        self.pidfile = self.dir / "postgres.pid"
+
+    @property
+    def password(self) -> str:
+        return _service_password(self.dir / "password")
+
+    def url(self, driver: str = "postgresql+psycopg2") -> str:
+        """SQLAlchemy URL (Airflow's ``sql_alchemy_conn``; ``db+postgresql`` for Celery's result backend)."""
+        return f"{driver}://{self.user}:{self.password}@{self.host}:{self.port}/{self.db}"
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        if not self.run_as:
+            return argv
+        return [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={self.run_as}", f"--regid={self.run_as}",
+                "--init-groups", "--", *argv]
+
+    def _chown(self, path: Path) -> None:
+        if self.run_as:
+            import pwd
+
+            pw = pwd.getpwnam(self.run_as)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def initdb(self) -> None:
+        """Create the cluster (once): ``user`` as superuser with a SCRAM password, TCP only."""
+        if (self.data / "PG_VERSION").exists():
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        pwfile = self.dir / "initdb.pw"
+        pwfile.write_text(self.password)
+        os.chmod(pwfile, 0o600)
+        for p in (self.dir, pwfile):
+            self._chown(p)
+        log = self.dir / "initdb.log"
+        try:
+            with open(log, "wb") as fh:
+                r = subprocess.run(self._as_owner([str(postgres_bindir() / "initdb"), "-D", str(self.data),
+                                                   "-U", self.user, f"--pwfile={pwfile}", "--auth=scram-sha-256",
+                                                   "-E", "UTF8", "--locale=C", "--no-sync"]),
+                                   stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if r.returncode != 0:
+            hint = f"see {log}"
+            if self.run_as and not os.access(self.dir.parent, os.X_OK):
+                hint += f"; user {self.run_as} must be able to reach {self.dir}"
+            raise ServiceError(f"initdb failed for {self.data}", hint=hint)
+
+    def ready(self) -> bool:
+        r = subprocess.run([str(postgres_bindir() / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+
+    def status(self) -> Status:
+        pid = _read_pid(self.pidfile)
+        healthy = pid is not None and port_open(self.host, self.port) and self.ready()
+        return Status(self.name, pid is not None, healthy, pid, f"postgresql://{self.host}:{self.port}/{self.db}")
+
+    def start(self, timeout_s: float = 30.0) -> Status:
+        st = self.status()
+        if st.running:
+            return st
+        self.initdb()
+        opts = [f"listen_addresses={self.host}", f"port={self.port}", "unix_socket_directories=",
+                "max_connections=200", "logging_collector=off"]
+        if not self.durable:
+            opts += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        argv = [str(postgres_bindir() / "postgres"), "-D", str(self.data)]
+        for o in opts:
+            argv += ["-c", o]
+        _spawn(self._as_owner(argv), self.dir / "postgres.log", self.pidfile)  # setpriv execs: the pid is the server's
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            st = self.status()
+            if st.healthy or not st.running:
+                break
+            time.sleep(0.1)
+        if not st.healthy:
+            raise ServiceError(f"postgres did not come up on {self.host}:{self.port}", hint=f"see {self.dir / 'postgres.log'}")
+        self._ensure_db()
+        return self.status()
+
+    def _ensure_db(self) -> None:
+        """Create database ``db`` owned by ``user`` (idempotent)."""
+        import psycopg2
+
+        con = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password, dbname="postgres")
+        try:
+            con.autocommit = True
+            with con.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.db,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{self.db}" OWNER "{self.user}"')
+        finally:
+            con.close()
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Fast shutdown (SIGINT: roll back open transactions, disconnect clients), SIGKILL after ``timeout_s``."""
+        pid = _read_pid(self.pidfile)
+        if pid is None:
+            self.pidfile.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and pid_alive(pid):
+            time.sleep(0.05)
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        self.pidfile.unlink(missing_ok=True)
+        return True
+
+
 def local_services(settings=None, registry=None) -> list:
     """The configured local services, in start order."""
     from ecm.registry import get_registry
@@ -424,7 +679,8 @@ def local_services(settings=None, registry=None) -> list:
     reg = registry or get_registry()
     ids = reg.enterprise_ids
     return [
-        MosquittoService(s.state_path, s.mqtt_host, s.mqtt_port, ids, s.mosquitto_bin, s.mqtt_tls_port, s.mqtt_tls_host),
+        MosquittoService(s.state_path, s.mqtt_host, s.mqtt_port, ids, s.mosquitto_bin, s.mqtt_tls_port, s.mqtt_tls_host,
+                         disabled=reg.disabled_ids),
         InfluxService(s.state_path, s.influx_url, s.influx_db, ids, s.influxd_bin,
                       raw_retention_days=s.influx_raw_retention_days,
                       retention_check_interval=s.influx_retention_check_interval),

@@ -41,6 +41,7 @@ REASONS = {
     "payload_too_large": "payload exceeds ECM_INGEST_MAX_PAYLOAD_BYTES",
     "topic_invalid": "topic is not ecm/v1/{enterprise}/{meter}/{reading|status} or .../stats/monthly",
     "unknown_enterprise": "topic enterprise is not in the registry",
+    "enterprise_disabled": "topic enterprise was offboarded (`ecm enterprise disable`; registry `disabled`)",
     "unknown_meter": "meter id is not in the registry",
     "meter_not_owned": "meter belongs to another enterprise than the topic's",
     "meter_missing": "gateway batch item lacks a string 'meter'",
@@ -96,17 +97,23 @@ class Reject:
 
 @dataclass(frozen=True)
 class RegistryIndex:
-    """Registry lookups the parser needs: meter -> (enterprise, quantity), enterprise ids."""
+    """Registry lookups the parser needs: meter -> (enterprise, quantity), enterprise ids.
+
+    ``enterprises`` and ``meters`` hold ACTIVE enterprises only; a disabled one (``ecm enterprise
+    disable``) is in ``disabled``, so its messages are rejected as ``enterprise_disabled``."""
 
     meters: dict[str, tuple[str, str]]
     enterprises: frozenset[str]
     counters: frozenset[str] = frozenset()  # meters of kind counter (a register never reads < 0)
+    disabled: frozenset[str] = frozenset()
 
     @classmethod
     def from_registry(cls, reg) -> "RegistryIndex":
-        return cls({m.id: (e.id, m.quantity) for e in reg.enterprises for m in e.meters},
-                   frozenset(reg.enterprise_ids),
-                   frozenset(m.id for e in reg.enterprises for m in e.meters if m.kind == "counter"))
+        active = [e for e in reg.enterprises if e.disabled is None]
+        return cls({m.id: (e.id, m.quantity) for e in active for m in e.meters},
+                   frozenset(e.id for e in active),
+                   frozenset(m.id for e in active for m in e.meters if m.kind == "counter"),
+                   frozenset(e.id for e in reg.enterprises if e.disabled is not None))
 
 
 @dataclass
@@ -339,6 +346,8 @@ def parse_payload(topic: str, payload: bytes, index: RegistryIndex, now_ms: int,
             raise _Bad("topic_invalid", topic[:200])
         enterprise, meter, kind = parts[2], parts[3], parts[4]
         if enterprise not in index.enterprises:
+            if enterprise in index.disabled:
+                raise _Bad("enterprise_disabled", enterprise)
             raise _Bad("unknown_enterprise", enterprise[:40])
         if len(payload) > limits.max_payload_bytes:
             raise _Bad("payload_too_large", f"{len(payload)} bytes > {limits.max_payload_bytes}")

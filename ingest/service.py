@@ -18,6 +18,7 @@ Delivery guarantee (at-least-once, idempotent):
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -26,9 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from ecm.errors import InfluxError
+import yaml
+
+from ecm.errors import EcmError, InfluxError
 from ecm.influx import InfluxClient
-from ecm.registry import get_registry
+from ecm.registry import get_registry, parse_registry, read_yaml, registry_digest
 from ecm.secrets import INGEST_USER, mqtt_credentials
 from ecm.settings import get_settings
 from ingest.fastpath import FastPath
@@ -65,13 +68,24 @@ class Worker:
         s = self.s = settings or get_settings()
         self.index, self.retire = index, retire
         self.client_id = f"{s.ingest_client_id}-{index}"
-        self.index_reg = RegistryIndex.from_registry(registry or get_registry())
+        self.registry_path = Path(s.district_path)
+        self._reg_key, raw = self._registry_stat(), None  # stat first: a change after it is seen next time
+        try:
+            raw = self.registry_path.read_bytes()
+        except OSError:
+            pass
+        if registry is None:  # the very bytes the digest is taken of (get_registry() for its error)
+            registry = (parse_registry(read_yaml(raw.decode("utf-8")), str(self.registry_path))
+                        if raw is not None else get_registry())
+        # the file's SHA-256 as it was at start; reload_registry() swaps in any later version
+        self.registry_sha256 = registry_digest(raw) if raw is not None else ""
+        self.index_reg = RegistryIndex.from_registry(registry)
         self.limits = Limits.from_settings(s)
         self.fast = FastPath(self.index_reg, self.limits)
         base = s.state_path / "ingest"
         self.spool = Spool(base / "spool" / self.client_id, s.ingest_spool_max_mb * 2**20)
         self.quarantine = Quarantine(base / "quarantine", self.client_id, index,
-                                     enterprises=self.index_reg.enterprises,
+                                     enterprises=self.index_reg.enterprises | self.index_reg.disabled,
                                      max_bytes=s.ingest_quarantine_max_mb * 2**20,
                                      tenant_max_bytes=s.ingest_quarantine_tenant_max_mb * 2**20)
         self.health_path: Path = base / f"health-{self.client_id}.json"
@@ -245,6 +259,47 @@ class Worker:
                                                   "records_corrupt": scan.corrupt, "tail_torn": scan.torn_tail,
                                                   "first_error": scan.first_error})
 
+    # -- registry reload (onboarding/offboarding without restart) -----------------------
+    def _registry_stat(self) -> tuple | None:
+        try:
+            st = os.stat(self.registry_path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+    def reload_registry(self) -> bool:
+        """Swap in the registry file when it changed since the last look (stat, then SHA-256).
+
+        Called once a second from the processing thread between batches, so a swap never splits a
+        batch. The new file is validated whole (``parse_registry``) before anything is swapped; a
+        bad file keeps the running registry and logs one line, once per version of the file.
+        Returns True when a new registry was swapped in."""
+        key = self._registry_stat()
+        if key is None or key == self._reg_key:
+            return False
+        self._reg_key = key
+        try:
+            raw = self.registry_path.read_bytes()
+            digest = registry_digest(raw)
+            if digest == self.registry_sha256:
+                return False
+            data = read_yaml(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise EcmError(f"{self.registry_path}: top level must be a mapping with district and enterprises")
+            new = RegistryIndex.from_registry(parse_registry(data, str(self.registry_path)))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, EcmError) as exc:
+            log.error("registry_reload_failed_keeping_previous",
+                      extra={"worker": self.client_id, "error": " ".join(str(exc).split())[:300]})
+            return False
+        old = self.index_reg
+        self.index_reg, self.fast = new, FastPath(new, self.limits)
+        self.quarantine.enterprises = new.enterprises | new.disabled
+        self.registry_sha256 = digest
+        log.warning("registry_reloaded", extra={
+            "worker": self.client_id, "sha256": digest[:16], "enterprises": len(new.enterprises),
+            "added": sorted(new.enterprises - old.enterprises), "disabled": sorted(new.disabled - old.disabled)})
+        return True
+
     # -- processing thread ----------------------------------------------------------
     def _take_batch(self) -> list:
         inbox = self.inbox
@@ -338,6 +393,7 @@ class Worker:
         if t >= state["health"] or (self.subscribed and not state["told_subscribed"]):
             state["health"] = t + 1.0
             state["told_subscribed"] = self.subscribed
+            self.reload_registry()
             if t >= state["stats"]:
                 self._finish_write()  # the writer thread adds latency samples; none in flight now
             snap = self.stats.snapshot() if t >= state["stats"] else None
@@ -349,7 +405,8 @@ class Worker:
                                         {"connected": bool(self.client and self.client.is_connected()),
                                          "session_present": self.session_present, "subscribed": self.subscribed,
                                          "inbox": len(self.inbox),
-                                         "spool_bytes": self.spool.n_bytes, "retire": self.retire})
+                                         "spool_bytes": self.spool.n_bytes, "retire": self.retire,
+                                         "registry_sha256": self.registry_sha256})
                 state["health_failed"] = False
             except OSError as exc:  # disk full: the health file waits; the HTTP endpoint still answers
                 if not state.get("health_failed"):

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PKGS=(influxdb influxdb-client mosquitto mosquitto-clients poppler-utils fonts-noto-cjk
-          libpango-1.0-0 libpangoft2-1.0-0 docker-compose python3-venv)
+          libpango-1.0-0 libpangoft2-1.0-0 docker-compose python3-venv
+          redis-server postgresql)  # the Celery scale-out test's broker and Airflow metadata DB
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -132,6 +132,31 @@ class Model:
                 "mean_tce": self.mean, "ratio_tce_per_unit": self.ratio, "coverage_frac": self.coverage}
 
 
+_MODEL_DATES = ("start", "end")
+
+
+def model_to_json(m: Model) -> str:
+    """A fitted model as JSON, floats exact (``repr``), so that a stored fit reused the next night
+    predicts exactly what refitting the unchanged baseline period would."""
+    import json
+
+    d = dict(vars(m))
+    d["coef"], d["p_values"] = [float(x) for x in m.coef], [float(x) for x in m.p_values]
+    for k in _MODEL_DATES:
+        d[k] = d[k].isoformat() if d[k] is not None else None
+    return json.dumps(d)
+
+
+def model_from_json(text: str) -> Model:
+    import json
+
+    d = json.loads(text)
+    d["coef"], d["p_values"] = np.array(d["coef"], float), np.array(d["p_values"], float)
+    for k in _MODEL_DATES:
+        d[k] = date.fromisoformat(d[k]) if d[k] else None
+    return Model(**d)
+
+
 # -- statistics (numpy) --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OLS:
@@ -224,31 +249,37 @@ def scope_series(line_daily: pd.DataFrame, lines: pd.DataFrame, extra: list[str]
     out: dict[tuple, pd.DataFrame] = {}
     if line_daily.empty:
         return out
+    extra = [c for c in extra if c in line_daily.columns]
     ld = line_daily.copy()
     if "completeness_frac" not in ld:
         ld["completeness_frac"] = 1.0
-    extra = [c for c in extra if c in ld.columns]
-    for lid, g in ld.groupby("line", sort=True):
-        g = g.set_index("day").sort_index()
-        f = pd.DataFrame({"energy_tce": g["energy_tce"].astype(float), "x:output": g["output"].astype(float)})
-        for c in extra:
-            f[f"x:{c}"] = g[c].astype(float)
-        f["completeness_frac"] = g["completeness_frac"].astype(float)
-        out[("line", lid)] = f.dropna(subset=["energy_tce", "x:output"])
+    # one wide (day × line) array per column, then plain numpy slices per scope (no groupby of frames)
+    cols = ["energy_tce", "output", *extra, "completeness_frac"]
+    ld = ld.drop_duplicates(["day", "line"], keep="last")
+    wide = ld.set_index(["day", "line"])[cols].astype(float).unstack("line").sort_index()
+    days = wide.index.to_numpy()
+    lids_all = list(wide["energy_tce"].columns)
+    arr = {c: wide[c].to_numpy() for c in cols}
+    names = {"energy_tce": "energy_tce", "output": "x:output", **{c: f"x:{c}" for c in extra},
+             "completeness_frac": "completeness_frac"}
+    ok = ~np.isnan(arr["energy_tce"]) & ~np.isnan(arr["output"])
+    pos = {lid: i for i, lid in enumerate(lids_all)}
+    for lid in sorted(lids_all):
+        i = pos[lid]
+        m = ok[:, i]
+        out[("line", lid)] = pd.DataFrame({names[c]: arr[c][m, i] for c in cols},
+                                          index=pd.Index(days[m], name="day"))
     ent_lines = lines.groupby("enterprise")["line"].apply(list).to_dict() if len(lines) else {}
     for ent, lids in sorted(ent_lines.items()):
-        parts = [out[("line", lid)] for lid in lids if ("line", lid) in out]
-        if len(parts) != len(lids) or not parts:
+        if not lids or any(lid not in pos for lid in lids):
             continue
-        idx = parts[0].index
-        for p_ in parts[1:]:
-            idx = idx.intersection(p_.index)
-        f = pd.DataFrame(index=idx)
-        f["energy_tce"] = sum(p_.loc[idx, "energy_tce"] for p_ in parts)
-        for lid, p_ in zip(lids, parts):
-            f[f"x:output_{lid}"] = p_.loc[idx, "x:output"]
-        f["completeness_frac"] = sum(p_.loc[idx, "completeness_frac"] for p_ in parts) / len(parts)
-        out[("enterprise", ent)] = f
+        idx = [pos[lid] for lid in lids]
+        m = ok[:, idx].all(axis=1)
+        f = {"energy_tce": sum(arr["energy_tce"][m, i] for i in idx)}
+        for lid, i in zip(lids, idx):
+            f[f"x:output_{lid}"] = arr["output"][m, i]
+        f["completeness_frac"] = sum(arr["completeness_frac"][m, i] for i in idx) / len(idx)
+        out[("enterprise", ent)] = pd.DataFrame(f, index=pd.Index(days[m], name="day"))
     return out
 
 
@@ -329,7 +360,8 @@ def fit_model(series: pd.DataFrame, scope: tuple, enterprise: str, start: date, 
 
 
 def _X(f: pd.DataFrame, model: Model) -> tuple[np.ndarray, np.ndarray]:
-    X = f[[f"x:{r}" for r in model.regressors]].to_numpy(float)
+    cols = [f"x:{r}" for r in model.regressors]
+    X = np.column_stack([f[c].to_numpy(float) for c in cols]) if cols else np.zeros((len(f), 0))
     return X, X.sum(axis=1) >= model.prod_threshold if model.prod_threshold > 0 else X.sum(axis=1) > 0
 
 
@@ -367,6 +399,7 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
                    adjustments: list[dict] | None = None, k: float | None = None, h: float | None = None,
                    relearn_days: int | None = None, states: dict | None = None, since: date | None = None,
                    state_day: date | None = None, states_out: dict | None = None,
+                   fits: dict | None = None, fits_out: dict | None = None,
                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[Issue]]:
     """Expected energy, CUSUM and drift detection per scope-day.
 
@@ -381,15 +414,29 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
     ``since`` − 1) only the days from ``since`` are computed, continuing the CUSUM and detection
     (the series must still hold the baseline period to fit the model); a scope with a model but
     no state raises :class:`MissingState`. With ``state_day`` and ``states_out`` the state at the
-    end of ``state_day`` is stored into ``states_out`` for the next run."""
+    end of ``state_day`` is stored into ``states_out`` for the next run.
+
+    ``fits``: scope → :class:`Model` fitted earlier on the same baseline period and the same data
+    (a nightly run: the baseline period is not refitted, and its data need not be in ``series``);
+    a scope in ``fits`` without days in ``series`` still gets its model row and carries its state.
+    ``fits_out`` receives every model used, for the next run."""
     rows, models, issues = [], [], []
     b0, b1 = baseline
     k = CUSUM_K if k is None else k
     h = CUSUM_H if h is None else h
     relearn_days = RELEARN_DAYS if relearn_days is None else relearn_days
-    for scope, f in sorted(series.items()):
+    fits = {sc: m for sc, m in (fits or {}).items() if (m.start, m.end) == (b0, b1)}
+    for scope in sorted(set(series) | set(fits)):
         ent = enterprise_of.get(scope[1], scope[1])
-        model = fit_model(f, scope, ent, b0, b1)
+        model = fits.get(scope)
+        if model is None:
+            model = fit_model(series[scope], scope, ent, b0, b1)
+        f = series.get(scope)
+        if f is None:
+            f = pd.DataFrame(columns=["energy_tce", *(f"x:{r}" for r in model.regressors), "completeness_frac"],
+                             dtype=float)
+        if fits_out is not None:
+            fits_out[scope] = model
         models.append(model.row())
         if model.kind == "none":
             issues.append(Issue("ecm.baseline.data_insufficient", f"no baseline for {scope[0]} {scope[1]}: "
@@ -434,13 +481,18 @@ def baseline_daily(series: dict[tuple, pd.DataFrame], enterprise_of: dict[str, s
                                 f"h = {h:g} σ (CUSUM, k = {k:g} σ) on {days[i]}",
                                 {"scope": scope[0], "scope_id": scope[1], "enterprise": ent, "day": days[i].isoformat(),
                                  "direction": direction, "sigma_long_tce": model.sigma_long}))
-        rows.append(pd.DataFrame({
-            "day": days, "scope": scope[0], "scope_id": scope[1], "enterprise": ent,
-            "line": scope[1] if scope[0] == "line" else "", "energy_tce": y, "expected_tce": exp,
+        if not len(days):
+            continue
+        n_ = len(days)
+        rows.append({
+            "day": days, "scope": np.full(n_, scope[0], object), "scope_id": np.full(n_, scope[1], object),
+            "enterprise": np.full(n_, ent, object), "line": np.full(n_, scope[1] if scope[0] == "line" else "", object),
+            "energy_tce": y, "expected_tce": exp,
             "residual_tce": res, "cusum_tce": cusum, "drift_up": up, "drift_down": down,
-            "drift_alarm": alarm.astype(int), "production": prod.astype(int), "model_kind": model.kind,
-            "valid": int(model.valid), "completeness_frac": f["completeness_frac"].to_numpy(float)}))
-    daily = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+            "drift_alarm": alarm.astype(int), "production": prod.astype(int),
+            "model_kind": np.full(n_, model.kind, object), "valid": np.full(n_, int(model.valid)),
+            "completeness_frac": f["completeness_frac"].to_numpy(float)})
+    daily = pd.DataFrame({c: np.concatenate([r[c] for r in rows]) for c in rows[0]}) if rows else pd.DataFrame()
     return daily, pd.DataFrame(models, columns=MODEL_COLUMNS), issues
 
 
@@ -581,6 +633,32 @@ def _blocks(f: pd.DataFrame, model: Model, d0: date, d1: date) -> tuple[np.ndarr
     return r_b, e_b, np.flatnonzero(full) * BLOCK_DAYS
 
 
+def block_uncertainty_terms(f: pd.DataFrame, model: Model, b0: date, b1: date) -> tuple | None:
+    """The baseline part of the ASHRAE 14 Annex B savings uncertainty, on 30-day blocks of
+    [b0, b1]: ``(CV_b, n, n′, p)``, or None when it cannot be computed (n − p < 2, Σ expected ≤ 0,
+    n′ ≤ p). It depends only on the baseline period, so a nightly run carries it."""
+    r_b, e_b, _ = _blocks(f, model, b0, b1)
+    n, p = len(r_b), model.p
+    if n - p < 2 or e_b.mean() <= 0:
+        return None
+    cv = math.sqrt(float(r_b @ r_b) / (n - p)) / float(e_b.mean())
+    rho = max(lag1_autocorr(r_b), 0.0)        # ASHRAE 14 Annex B: n′ = n (1 − ρ)/(1 + ρ)
+    ne = n * (1 - rho) / (1 + rho)
+    if ne - p <= 0:
+        return None
+    return cv, n, ne, p
+
+
+def block_uncertainty(terms: tuple | None, expected_total: float, m_days: int, confidence: float) -> float:
+    """ASHRAE Guideline 14-2014 Annex B: U = t(1−α/2, n′ − p)·1.26·CV_b·√((n/n′)(1+2/n′)/m)·Σ expected,
+    m = reporting days / 30 (``terms`` from :func:`block_uncertainty_terms`; None → ∞)."""
+    if terms is None:
+        return math.inf
+    cv, n, ne, p = terms
+    t = float(stats.t.ppf(0.5 + confidence / 2, ne - p))
+    return t * ASHRAE_FSU_FACTOR * cv * math.sqrt((n / ne) * (1 + 2 / ne) / (m_days / BLOCK_DAYS)) * expected_total
+
+
 def block_savings_uncertainty(f: pd.DataFrame, model: Model, b0: date, b1: date, expected_total: float,
                               m_days: int, confidence: float) -> float:
     """ASHRAE 14 Annex B savings uncertainty (tce) with the baseline residuals summed over 30-day
@@ -588,17 +666,7 @@ def block_savings_uncertainty(f: pd.DataFrame, model: Model, b0: date, b1: date,
     The Guideline's formula and its 1.26 factor were derived for monthly data; daily residuals of
     kilns are long-range dependent (fouling since the last shutdown, seasons), which lag-1 ρ of
     daily data misses and 30-day sums capture."""
-    r_b, e_b, _ = _blocks(f, model, b0, b1)
-    n, p = len(r_b), model.p
-    if n - p < 2 or e_b.mean() <= 0:
-        return math.inf
-    cv = math.sqrt(float(r_b @ r_b) / (n - p)) / float(e_b.mean())
-    rho = max(lag1_autocorr(r_b), 0.0)
-    ne = n * (1 - rho) / (1 + rho)
-    if ne - p <= 0:
-        return math.inf
-    t = float(stats.t.ppf(0.5 + confidence / 2, ne - p))
-    return t * ASHRAE_FSU_FACTOR * cv * math.sqrt((n / ne) * (1 + 2 / ne) / (m_days / BLOCK_DAYS)) * expected_total
+    return block_uncertainty(block_uncertainty_terms(f, model, b0, b1), expected_total, m_days, confidence)
 
 
 def baseline_trend(f: pd.DataFrame, model: Model, w0: date, w1: date) -> dict:
@@ -627,18 +695,93 @@ def baseline_trend(f: pd.DataFrame, model: Model, w0: date, w1: date) -> dict:
     return out
 
 
+@dataclass
+class SavingsCarry:
+    """What a measure's savings need from its reporting days up to ``last_day`` (a nightly run's
+    state day), so that the next run adds only the days after it. IPMVP option C avoided energy
+    is a sum over days, so Σ expected (with the baseline-stability trend factor), Σ actual and
+    Σ non-routine adjustment add up; the measure's model, its trend (a, b, covariance, fitted on the
+    residuals before the measure) and the baseline part of the ASHRAE 14 Annex B uncertainty
+    (``terms``: CV_b, n, n′, p of the 30-day blocks of the baseline period) depend only on data
+    before the measure. ``tau``: Σ τ of the summed days (for the trend uncertainty at mean τ);
+    ``co2_t``/``co2_tce``: Σ tCO₂ and Σ tce of the enterprise's daily frame over them."""
+
+    model: Model
+    b0: date
+    b1: date
+    trend: dict
+    terms: tuple | None
+    last_day: date
+    days: int = 0
+    expected: float = 0.0
+    actual: float = 0.0
+    adjustment: float = 0.0
+    tau: float = 0.0
+    co2_t: float = 0.0
+    co2_tce: float = 0.0
+
+    def to_json(self) -> str:
+        import json
+
+        tr = dict(self.trend)
+        if "cov" in tr:
+            tr["cov"] = np.asarray(tr["cov"], float).tolist()
+        if "t0" in tr:
+            tr["t0"] = tr["t0"].isoformat()
+        d = {k: v for k, v in vars(self).items() if k not in ("model", "trend")}
+        d.update(model=model_to_json(self.model), trend=tr, b0=self.b0.isoformat(), b1=self.b1.isoformat(),
+                 last_day=self.last_day.isoformat(), terms=list(self.terms) if self.terms is not None else None)
+        return json.dumps(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> SavingsCarry:
+        import json
+
+        d = json.loads(text)
+        tr = d["trend"]
+        if "cov" in tr:
+            tr["cov"] = np.array(tr["cov"], float)
+        if "t0" in tr:
+            tr["t0"] = date.fromisoformat(tr["t0"])
+        d.update(model=model_from_json(d["model"]), b0=date.fromisoformat(d["b0"]), b1=date.fromisoformat(d["b1"]),
+                 last_day=date.fromisoformat(d["last_day"]), terms=tuple(d["terms"]) if d["terms"] is not None else None)
+        return cls(**d)
+
+
+def _co2_sums(co2: tuple, d0: date, d1: date) -> tuple[float, float]:
+    """Σ tCO₂, Σ tce over [d0, d1] of one enterprise's ``(days, co2_t, energy_tce)`` arrays."""
+    days, c, e = co2
+    sel = (days >= d0) & (days <= d1)
+    return float(c[sel].sum()), float(e[sel].sum())
+
+
 def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, last_day: date,
                     adjustments: list[dict] | None = None, co2_per_tce: dict[str, float] | pd.DataFrame | None = None,
-                    baseline_days: int = 365) -> tuple[pd.DataFrame, list[Issue]]:
+                    baseline_days: int = 365, carries: dict | None = None, state_day: date | None = None,
+                    carries_out: dict | None = None) -> tuple[pd.DataFrame, list[Issue]]:
     """Avoided energy per measure from its date to the next measure on the same scope (or
     ``last_day``), with ASHRAE 14 uncertainty and the baseline-stability trend; roll-ups.
 
     ``measures``: dicts with ``id``, ``enterprise``, ``date``, optional ``line`` (None: the whole
     enterprise), ``kind``, ``description``, ``baseline_start``/``baseline_end`` (default: the
     ``baseline_days`` before the measure). ``co2_per_tce``: enterprise → tCO₂ per tce, or a daily
-    frame (``day, enterprise, energy_tce, co2_t``) whose ratio over each reporting period is used. Rows: ``level`` = ``measure``, ``enterprise`` or ``district``."""
+    frame (``day, enterprise, energy_tce, co2_t``) whose ratio over each reporting period is used. Rows: ``level`` = ``measure``, ``enterprise`` or ``district``.
+
+    Incremental use (a nightly run): a measure with a :class:`SavingsCarry` in ``carries`` (id →
+    carry) is not refitted; only its reporting days after the carry's ``last_day`` are read from
+    ``series`` and added to the carried sums (a daily ``co2_per_tce`` frame then needs only those
+    days too). A measure without one is computed from its series in full. With ``state_day`` and
+    ``carries_out`` the carry at the end of ``state_day`` of each measure whose baseline period ends
+    by then is stored for the next run (a measure with baseline days after it is refitted each run:
+    late data may still change them)."""
     rows, issues = [], []
     co2_per_tce = {} if co2_per_tce is None else co2_per_tce
+    co2_of = {}
+    if isinstance(co2_per_tce, pd.DataFrame):   # per enterprise once, not a scan of the frame per measure
+        co2_of = {e: g for e, g in co2_per_tce.groupby("enterprise", sort=False)}
+        co2_arr = {e: (g["day"].to_numpy(object), g["co2_t"].to_numpy(float), g["energy_tce"].to_numpy(float))
+                   for e, g in co2_of.items()}
+        co2_arr[None] = (np.zeros(0, object), np.zeros(0), np.zeros(0))
     for ms in sorted(measures or [], key=lambda m: (str(m["date"]), m["id"])):
         ent, line = ms["enterprise"], ms.get("line") or ""
         scope = ("line", line) if line else ("enterprise", ent)
@@ -648,51 +791,87 @@ def measure_savings(series: dict[tuple, pd.DataFrame], measures: list[dict], *, 
                 "kind": ms.get("kind", ""), "description": ms.get("description", "")}
         b1 = _as_date(ms["baseline_end"]) if ms.get("baseline_end") else d - timedelta(days=1)
         b0 = _as_date(ms["baseline_start"]) if ms.get("baseline_start") else b1 - timedelta(days=baseline_days - 1)
-        if f is None or d > last_day:
+        c = (carries or {}).get(ms["id"])
+        if c is not None and ((c.b0, c.b1) != (b0, b1) or c.last_day >= last_day or c.b1 > c.last_day):
+            c = None
+        if c is None and (f is None or d > last_day):
             issues.append(Issue("ecm.baseline.savings_unavailable", f"measure {ms['id']}: no data for "
                                 f"{scope[0]} {scope[1]} or not started by {last_day}", {"measure": ms["id"]}))
             continue
-        model = fit_model(f, scope, ent, b0, b1, purpose=f"measure:{ms['id']}")
+        if f is None:   # carried, no new day
+            f = pd.DataFrame(columns=["energy_tce", *(f"x:{r}" for r in c.model.regressors)], dtype=float)
+        model = fit_model(f, scope, ent, b0, b1, purpose=f"measure:{ms['id']}") if c is None else c.model
         if model.kind == "none" or model.coverage < MIN_COVERAGE_FRAC:
             issues.append(Issue("ecm.baseline.savings_data_insufficient", f"measure {ms['id']}: baseline "
                                 f"{b0}..{b1} unusable: " + "; ".join(model.reasons), {"measure": ms["id"]}))
             rows.append({**base, "baseline_start": b0, "baseline_end": b1, "model_kind": "none", "valid": False})
+            if carries_out is not None and state_day is not None and b1 <= state_day:
+                carries_out[ms["id"]] = SavingsCarry(model, b0, b1, {}, None, state_day)
             continue
         if not model.valid:
             issues.append(Issue("ecm.baseline.model_invalid", f"measure {ms['id']}: regression rejected ("
                                 + "; ".join(model.reasons) + "); ratio EnPI fallback used",
                                 {"measure": ms["id"], "reasons": model.reasons}))
         r_end = _reporting_end(ms, measures, last_day)
-        r = f[(f.index >= d) & (f.index <= r_end)]
+        r0 = d if c is None else max(d, c.last_day + timedelta(days=1))
+        r = f[(f.index >= r0) & (f.index <= r_end)]
         X, prod = _X(r, model)
         exp = model.expected(X, prod)
-        # baseline stability (pre-measure trend of the residuals, ISO 50015 / IPMVP routine adjustment)
-        prev = max([_as_date(m["date"]) + timedelta(days=RELEARN_DAYS) for m in measures
-                    if m["id"] != ms["id"] and _overlaps(m, ms) and _as_date(m["date"]) < d], default=date.min)
-        trend = baseline_trend(f, model, max(prev, f.index.min()), b1)
-        u_trend = {c: 0.0 for c in CONFIDENCES}
+        if c is None:
+            # baseline stability (pre-measure trend of the residuals, ISO 50015 / IPMVP routine adjustment)
+            prev = max([_as_date(m["date"]) + timedelta(days=RELEARN_DAYS) for m in measures
+                        if m["id"] != ms["id"] and _overlaps(m, ms) and _as_date(m["date"]) < d], default=date.min)
+            trend = baseline_trend(f, model, max(prev, f.index.min()), b1)
+            terms = block_uncertainty_terms(f, model, b0, b1)   # ASHRAE 14 Annex B, baseline part
+            c0 = SavingsCarry(model, b0, b1, trend, terms, d - timedelta(days=1))
+        else:
+            trend, terms, c0 = c.trend, c.terms, c
+        u_trend = {cf: 0.0 for cf in CONFIDENCES}
+        tau = np.zeros(len(r))
+        days = c0.days + len(r)
         if trend["significant"]:
-            tau = np.array([(x - trend["t0"]).days / 365.25 for x in r.index])
+            tau = np.array([(x - trend["t0"]).days / 365.25 for x in r.index], float)
             exp = exp * (1 + trend["a"] + trend["b"] * tau)
-            tm = float(tau.mean()) if len(tau) else 0.0
-            se = math.sqrt(max(trend["cov"][0, 0] + 2 * tm * trend["cov"][0, 1] + tm * tm * trend["cov"][1, 1], 0.0))
-            u_trend = {c: float(stats.t.ppf(0.5 + c / 2, trend["dof"])) * se * float(exp.sum()) for c in CONFIDENCES}
+        scale, delta = _adjustment(r, [a for a in adjustments or [] if _as_date(a["date"]) >= d], scope, ent)
+        adj = exp * (scale - 1) + delta
+        y = r["energy_tce"].to_numpy(float)
+        # IPMVP option C: Σ over the reporting days (the carried days' sums plus the new days')
+        e_tot, a_tot, adj_tot = c0.expected + float(exp.sum()), c0.actual + float(y.sum()), c0.adjustment + float(adj.sum())
+        if trend["significant"]:   # trend uncertainty at the reporting period's mean τ, added in quadrature
+            tm = (c0.tau + float(tau.sum())) / days if days else 0.0
+            cov = trend["cov"]
+            se = math.sqrt(max(cov[0, 0] + 2 * tm * cov[0, 1] + tm * tm * cov[1, 1], 0.0))
+            u_trend = {cf: float(stats.t.ppf(0.5 + cf / 2, trend["dof"])) * se * e_tot for cf in CONFIDENCES}
             issues.append(Issue("ecm.baseline.trend_adjusted",
                                 f"measure {ms['id']}: the energy performance drifted {trend['b']:+.2%}/year before the "
                                 f"measure (t = {trend['t']:.1f}, {trend['n']} 30-day blocks); the baseline is extrapolated "
                                 "with that trend and its uncertainty", {"measure": ms["id"], "per_year": trend["b"]}))
-        scale, delta = _adjustment(r, [a for a in adjustments or [] if _as_date(a["date"]) >= d], scope, ent)
-        adj = exp * (scale - 1) + delta
-        y = r["energy_tce"].to_numpy(float)
-        e_tot, a_tot, adj_tot = float(exp.sum()), float(y.sum()), float(adj.sum())
         sav = e_tot + adj_tot - a_tot
         frac = sav / (e_tot + adj_tot) if e_tot + adj_tot else math.nan
-        u = {c: math.hypot(block_savings_uncertainty(f, model, b0, b1, e_tot + adj_tot, len(r), c), u_trend[c])
-             for c in CONFIDENCES}
-        fsu = {c: u[c] / abs(sav) if sav else math.inf for c in CONFIDENCES}
-        cpt = _co2_ratio(co2_per_tce, ent, d, r_end)
+        u = {cf: math.hypot(block_uncertainty(terms, e_tot + adj_tot, days, cf), u_trend[cf]) for cf in CONFIDENCES}
+        fsu = {cf: u[cf] / abs(sav) if sav else math.inf for cf in CONFIDENCES}
+        co2 = co2_of.get(ent, co2_per_tce.iloc[:0]) if isinstance(co2_per_tce, pd.DataFrame) else co2_per_tce
+        co2_new = (0.0, 0.0)
+        if c is None:
+            cpt = _co2_ratio(co2, ent, d, r_end)
+        elif isinstance(co2, pd.DataFrame):
+            co2_new = _co2_sums(co2_arr.get(ent, co2_arr[None]), r0, r_end)
+            tce = c.co2_tce + co2_new[1]
+            cpt = (c.co2_t + co2_new[0]) / tce if tce > 0 else math.nan
+        else:
+            cpt = _co2_ratio(co2, ent, d, r_end)
+        # a carry only when the measure's baseline lies wholly in the carried (final) days
+        if carries_out is not None and state_day is not None and b1 <= state_day:
+            sel = np.array([x <= state_day for x in r.index], bool)
+            k1 = sel.sum()
+            co2_old = _co2_sums(co2_arr.get(ent, co2_arr[None]), r0, min(state_day, r_end)) \
+                if isinstance(co2, pd.DataFrame) else (0.0, 0.0)
+            carries_out[ms["id"]] = SavingsCarry(
+                model, b0, b1, trend, terms, state_day, days=int(c0.days + k1), expected=c0.expected + float(exp[sel].sum()),
+                actual=c0.actual + float(y[sel].sum()), adjustment=c0.adjustment + float(adj[sel].sum()),
+                tau=c0.tau + float(tau[sel].sum()), co2_t=c0.co2_t + co2_old[0], co2_tce=c0.co2_tce + co2_old[1])
         rows.append({**base, "baseline_start": b0, "baseline_end": b1, "reporting_start": d,
-                     "reporting_end": r_end, "days": len(r), "model_kind": model.kind, "valid": model.valid,
+                     "reporting_end": r_end, "days": days, "model_kind": model.kind, "valid": model.valid,
                      "r2": model.r2, "cv_rmse": model.cv_rmse, "trend_per_year": trend["b"] if trend["significant"] else 0.0,
                      "expected_tce": e_tot, "actual_tce": a_tot,
                      "adjustment_tce": adj_tot, "savings_tce": sav, "savings_frac": frac, "fsu68": fsu[0.68],

@@ -50,8 +50,9 @@ def history_frames(reg, first: date, last: date, seed: int) -> tuple[pd.DataFram
     return ld, kpi
 
 
-def run_bench(n_enterprises: int = 200, day: str = "2026-03-10", echo=print) -> dict:
-    """Seed the history, time one nightly ``run_baselines`` and return its summary with the ratio to the budget."""
+def run_bench(n_enterprises: int = 200, day: str = "2026-03-10", echo=print, profile: int = 0) -> dict:
+    """Seed the history, time one nightly ``run_baselines`` and return its summary with the ratio to the budget.
+    ``profile``: echo the top ``profile`` functions (cumulative time) of the nightly run under cProfile."""
     import sim_devices
     from ecm.bench import host_line
     from ecm.pipeline.baselines import run_baselines
@@ -82,7 +83,18 @@ def run_bench(n_enterprises: int = 200, day: str = "2026-03-10", echo=print) -> 
         whole = run_baselines(d - timedelta(days=1), client=client, registry=reg)
         echo(f"whole-history run (day before): {whole['seconds']:.2f} s (load {whole['load_s']:.2f}, "
              f"compute {whole['compute_s']:.2f}) = {whole['seconds'] / LIMIT_S:.2f} × the {LIMIT_S:.0f} s budget")
-        res = run_baselines(d, client=client, registry=reg)
+        if profile:
+            import cProfile
+            import io
+            import pstats
+
+            prof = cProfile.Profile()
+            res = prof.runcall(run_baselines, d, client=client, registry=reg)
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(profile)
+            echo(out.getvalue())
+        else:
+            res = run_baselines(d, client=client, registry=reg)
         res.pop("drift_today", None)
         res.update(enterprises=n_enterprises, lines=len(reg.lines_frame()), line_days=len(ld), limit_s=LIMIT_S,
                    ratio_to_limit=round(res["seconds"] / LIMIT_S, 2), whole_history_s=whole["seconds"],

@@ -1,17 +1,20 @@
 """``python -m ecm.bench.history``: days/s of the demo's history import, first year vs last year.
 
-The demo's step 4 (``run_days(..., gate="history")``: a month of daily KPIs per vectorised pass,
-each pass clearing its partition and writing it) on a private InfluxDB (free loopback port, temp
-state dir, removed at the end), over daily-register readings of the default district written
-directly (the simulator's tracks, no broker: the import is what is measured). Figures per year:
-days, seconds, days/s, and the ratio last/first year (flat = 1.0), for two layouts:
+The demo's history step on a private InfluxDB (free loopback port, temp state dir, removed at the
+end), over daily-register readings of the default district written directly (the simulator's
+tracks, no broker: the import is what is measured). Figures per year: days, seconds, days/s, and
+the ratio last/first year (flat = 1.0), for two layouts:
 
-- ``before``: 7-day shard groups (InfluxDB's default for an INF policy) and a DELETE of every
-  partition before writing it;
-- ``after``: the policies of ``ecm.retention`` (52-week shard groups for derived data) and
-  ``InfluxClient.delete_range`` skipping partitions that hold no points.
+- ``before`` (the start of the previous session): 7-day shard groups (InfluxDB's default for an
+  INF policy), a DELETE of every partition before writing it, and ``run_days(...,
+  gate="history")``: a month per vectorised pass;
+- ``after``: the policies of ``ecm.retention`` (52-week shard groups for derived data),
+  ``InfluxClient.delete_range`` skipping partitions that hold no points, and
+  ``ecm.history.import_days``: a calendar year per pass, writes overlapping the next compute.
 
-Prints the host's CPU model and load: on a shared machine compare the ratios, not the seconds.
+Same-run limit: a direct ``/write`` of the same days' input readings (line protocol serialised
+beforehand), as days/s; every import figure is also given as a ratio to it. Prints the host's CPU
+model and load: on a shared machine compare the ratios, not the seconds.
 """
 from __future__ import annotations
 
@@ -45,9 +48,20 @@ def _readings(registry, first: date, last: date, seed: int):
             yield g.rename(columns={"value": q})[["time", "enterprise", "meter", "quantity", q]]
 
 
+def _lines(df: pd.DataFrame) -> list[str]:
+    """Line protocol of a readings frame, serialised as ``InfluxClient.write_frame`` does."""
+    from influxdb_client.client.write.dataframe_serializer import data_frame_to_list_of_points
+    from influxdb_client.client.write_api import PointSettings
+
+    frame = df.set_index(pd.DatetimeIndex(df["time"])).drop(columns=["time"])
+    return data_frame_to_list_of_points(frame, PointSettings(), precision="ms", data_frame_measurement_name=MEAS_READINGS,
+                                        data_frame_tag_columns=["enterprise", "meter", "quantity"])
+
+
 def run(layout: str, first: date, last: date, seed: int, workdir: Path) -> dict:
     import sim_devices
     from ecm.factors import get_factors
+    from ecm.history import import_days
     from ecm.influx import InfluxClient, InfluxConfig
     from ecm.pipeline.daily import run_days
     from ecm.registry import get_registry
@@ -69,21 +83,32 @@ def run(layout: str, first: date, last: date, seed: int, workdir: Path) -> dict:
         if layout == "before":
             admin.execute('ALTER RETENTION POLICY "autogen" ON "bench" SHARD DURATION 7d', db="bench")
             client.skip_empty_deletes = False
-        for df in _readings(reg, first, last, seed or sim_devices.DEFAULT_SEED):
-            client.write_frame(df, MEAS_READINGS, ["enterprise", "meter", "quantity"])
+        bodies = [_lines(df) for df in _readings(reg, first, last, seed or sim_devices.DEFAULT_SEED)]
+        t_w = time.perf_counter()
+        for lines in bodies:
+            client.write_lines(lines)
+        write_s = time.perf_counter() - t_w
         stats = monthly_stats_frame(reg, f"{first:%Y-%m}", f"{last:%Y-%m}", seed or sim_devices.DEFAULT_SEED)
         client.write_frame(stats_to_frame(stats), MEASUREMENT, ["enterprise"])
         days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         done: list[tuple[date, float]] = []
         t0 = time.perf_counter()
-        run_days(days, client=client, registry=reg, factors=factors, gate="history",
-                 progress=lambda d: done.append((d, time.perf_counter() - t0)))
+        tick = lambda d: done.append((d, time.perf_counter() - t0))  # noqa: E731
+        if layout == "before":
+            run_days(days, client=client, registry=reg, factors=factors, gate="history", progress=tick)
+        else:
+            import_days(days, client=client, registry=reg, factors=factors, progress=tick)
+        done.sort()
         shards = admin.query_frame("SHOW SHARDS", db="bench")
         n_shards = int((shards["database"] == "bench").sum()) if "database" in shards.columns else len(shards)
     finally:
         svc.stop()
-    out = {"layout": layout, "days": len(days), "seconds": round(done[-1][1], 1),
-           "days_per_s": round(len(days) / done[-1][1], 2), "shards": n_shards, "years": {}}
+    limit = len(days) / write_s
+    total = max(t for _, t in done)
+    out = {"layout": layout, "days": len(days), "seconds": round(total, 1),
+           "days_per_s": round(len(days) / total, 2), "shards": n_shards,
+           "limit_direct_write_days_per_s": round(limit, 1),
+           "ratio_to_limit": round(len(days) / total / limit, 3), "years": {}}
     prev = 0.0
     per_year: dict[int, list[float]] = {}
     for d, t in done:

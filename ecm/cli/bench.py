@@ -123,4 +123,17 @@ def baselines_(n_ent: int, day: str) -> None:
     echo_json(run_bench(n_ent, day, echo=lambda m: click.echo(m, err=True)))
 
 
+@bench.command("history")
+@click.option("--first", default="2022-01-01", show_default=True, help="First Beijing day of the imported history.")
+@click.option("--last", default="2025-12-31", show_default=True, help="Last Beijing day of the imported history.")
+@click.option("--layout", type=click.Choice(["before", "after", "both"]), default="both", show_default=True,
+              help="before: 7-day shards, DELETE always, a month per pass; after: ecm.retention, ecm.history.")
+@handle_errors
+def history_(first: str, last: str, layout: str) -> None:
+    """The demo's history import: days/s per year (first vs last: flat = 1.0) and the ratio to a direct /write."""
+    from ecm.bench.history import main
+
+    main(["--first", first, "--last", last, "--layout", layout])
+
+
 COMMANDS = [bench]

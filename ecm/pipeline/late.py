@@ -22,6 +22,26 @@ def _ms(ts: pd.Timestamp) -> int:
     return int(ts.value // 1_000_000)
 
 
+#: the hourly run for hour H starts at H+1h05, the nightly run for day D at D+1 01:00 Beijing
+HOURLY_RUN_DELAY = pd.Timedelta(minutes=65)
+NIGHTLY_RUN_DELAY = pd.Timedelta(hours=25)
+
+
+def hourly_receive_window(hour: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Arrivals the run for ``hour`` owns: [H+0h05, H+1h05), from the previous hour's run start to
+    its own. A reading stamped H that arrives at H+2 s closes hour H-1's last interval on time (the
+    run for H-1 starts at H+0h05 and sees it): it is not late, and H-1 is not rolled up twice."""
+    return hour + HOURLY_RUN_DELAY - pd.Timedelta(hours=1), hour + HOURLY_RUN_DELAY
+
+
+def nightly_receive_window(day_iso: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Arrivals the nightly run for Beijing day D owns: [D 01:00, D+1 01:00) Beijing, from the
+    previous night's run start to its own (the reading at D 00:00 that closes D-1 arrives before the
+    run for D-1 starts, so D-1 is not recomputed every night)."""
+    start, _ = day_bounds_utc(date.fromisoformat(day_iso))
+    return start + NIGHTLY_RUN_DELAY - pd.Timedelta(days=1), start + NIGHTLY_RUN_DELAY
+
+
 def late_hour_starts(client: InfluxClient, before: pd.Timestamp, received_since: pd.Timestamp,
                      received_until: pd.Timestamp, max_age: pd.Timedelta) -> list[pd.Timestamp]:
     """UTC starts of hours (before ``before``) holding readings received in
@@ -48,8 +68,7 @@ def find_late_hours(hour_iso: str) -> list[str]:
 
     s = get_settings()
     hour = pd.Timestamp(hour_iso)
-    # the run for hour H starts at H+1h05: it owns arrivals in [H, H+1h05)
-    hours = late_hour_starts(InfluxClient.from_settings(), hour, hour, hour + pd.Timedelta(minutes=65),
+    hours = late_hour_starts(InfluxClient.from_settings(), hour, *hourly_receive_window(hour),
                              pd.Timedelta(seconds=s.ingest_max_age_s))
     return [h.isoformat() for h in hours]
 
@@ -60,22 +79,21 @@ def find_late_day_hours(day_iso: str) -> list[str]:
     from ecm.settings import get_settings
 
     s = get_settings()
-    start, end = day_bounds_utc(date.fromisoformat(day_iso))
-    hours = late_hour_starts(InfluxClient.from_settings(), start, start, end + pd.Timedelta(hours=1),
+    start, _ = day_bounds_utc(date.fromisoformat(day_iso))
+    hours = late_hour_starts(InfluxClient.from_settings(), start, *nightly_receive_window(day_iso),
                              pd.Timedelta(seconds=s.ingest_max_age_s))
     return [h.isoformat() for h in hours]
 
 
 def find_late_days(day_iso: str) -> list[str]:
     """Beijing days before ``day_iso`` to recompute because readings for them arrived late:
-    received during the run's window [``day_iso`` 00:00, next day 01:00) Beijing, i.e. after the
-    previous nightly run had computed them."""
+    received during the run's window (:func:`nightly_receive_window`), i.e. after the previous
+    nightly run had computed them."""
     from ecm.settings import get_settings
 
     s = get_settings()
-    start, end = day_bounds_utc(date.fromisoformat(day_iso))
-    # the nightly run for day D starts at D+1 01:00 Beijing: it owns arrivals in [D 00:00, D+1 01:00)
-    hours = late_hour_starts(InfluxClient.from_settings(), start, start, end + pd.Timedelta(hours=1),
+    start, _ = day_bounds_utc(date.fromisoformat(day_iso))
+    hours = late_hour_starts(InfluxClient.from_settings(), start, *nightly_receive_window(day_iso),
                              pd.Timedelta(seconds=s.ingest_max_age_s))
     days = {h.tz_convert(TZ).date().isoformat() for h in hours}
     return sorted(d for d in days if d < day_iso)

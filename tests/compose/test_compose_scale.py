@@ -28,7 +28,7 @@ def test_every_airflow_service_runs_the_celery_executor_on_redis(scaled):
         env = svcs[name]["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0", name
-        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:"), name
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql+psycopg2://airflow:"), name
     assert "redis" in svcs["airflow-scheduler"]["depends_on"] and "redis" in svcs["airflow-worker"]["depends_on"]
 
 

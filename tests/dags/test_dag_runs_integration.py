@@ -156,7 +156,8 @@ def test_late_reading_recomputes_exactly_the_affected_day(seeded, airflow_db):
     start, _ = day_bounds_utc(late_day)
     t = start + pd.Timedelta(hours=12)
     cur = client.query_frame(f"SELECT energy_kwh FROM readings WHERE meter = 'e03_elec_main' AND time >= {time_literal(t)}")
-    received = int(pd.Timestamp(day_bounds_utc(run_day)[0]).value // 1_000_000) + 60_000
+    # received at 02:00 on the run's day: after the previous nightly run (01:00) had computed late_day
+    received = int(pd.Timestamp(day_bounds_utc(run_day)[0]).value // 1_000_000) + 2 * 3_600_000
     lines = [f"readings,enterprise=e03,meter=e03_elec_main,quantity=energy_kwh energy_kwh={v + 500.0},"
              f"received_ms={received}i {int(ts.value // 1_000_000)}" for ts, v in zip(cur["time"], cur["energy_kwh"])]
     client.write_lines(lines)

@@ -4,6 +4,8 @@ History of a few simulated enterprises (``ecm.bench.baselines.history_frames``: 
 truth as ``line_daily`` and ``kpi_daily``) in its own database; a full run on day D − 1 stores the
 CUSUM/detection state, the nightly run on D starts from it, then a full run on D recomputes
 everything: the rewritten ``baseline_daily`` days and the day's ``measure_savings`` must be equal.
+The nightly run reuses the stored fits and the measures' savings carries and reads only the
+rewritten days; a change inside the baseline period is detected and recomputed in full.
 """
 from __future__ import annotations
 
@@ -78,5 +80,35 @@ def test_nightly_run_equals_full_run(stack):
     pd.testing.assert_frame_equal(inc_daily, full_daily)
     assert (full_sav["level"] == "measure").sum() == len(measures)
     pd.testing.assert_frame_equal(inc_sav, full_sav)
+    # it read only the rewritten days, plus the whole history of the line whose measure started
+    # within them (its baseline still has rewritable days): no baseline period, no other history
+    lines = reg.lines_frame()
+    hist = set()
+    for e in reg.enterprises:
+        for m in e.measures:
+            if first < m.date <= DAY:   # its baseline ends after the stored state's day: no carry
+                hist |= {m.line} if m.line else set(lines.index[lines["enterprise"] == e.id])
+    assert hist, "the case needs a measure started within the rewritten days"
+    n_hist = int(ld[ld["line"].isin(hist) & (pd.to_datetime(ld["day_cst"]).dt.date < first)].shape[0])
+    assert inc["line_days_loaded"] == NIGHTLY_REWRITE_DAYS * len(lines) + n_hist
     # the next night continues from the state this full run stored
-    assert run_baselines(DAY + timedelta(days=1), client=client, registry=reg)["incremental"]
+    nxt = DAY + timedelta(days=1)
+    assert run_baselines(nxt, client=client, registry=reg)["incremental"]
+    # a re-published day inside the baseline period (2022) changes the fit of its line and
+    # enterprise, so every expected day since: the next night sees it and recomputes in full
+    line = sorted(lines.index)[0]
+    day0 = date(2022, 6, 15)
+    row = ld[(ld["line"] == line) & (pd.to_datetime(ld["day_cst"]).dt.date == day0)]
+    unit = row["unit"].iloc[0]
+    w = row[["day_cst", "enterprise", "line", "energy_tce", "output"]].rename(columns={"output": f"output_{unit}"})
+    client.write_frame(timed(w.assign(energy_tce=w["energy_tce"] * 1.3, completeness_frac=1.0)), "line_daily",
+                       ["enterprise", "line"])
+    after = run_baselines(nxt + timedelta(days=1), client=client, registry=reg)
+    assert not after["incremental"] and after["baseline_data_changed"] == 2
+    # states older than the kept days are deleted by the next run
+    old = pd.DataFrame({"day_cst": [str(DAY - timedelta(days=200))], "scope": ["line"], "scope_id": ["gone"],
+                        "inputs_key": ["old"]})
+    client.write_frame(timed(old), MEAS_BASELINE_STATE, ["scope", "scope_id"])
+    assert not client.query_frame(f"SELECT * FROM {MEAS_BASELINE_STATE} WHERE scope_id = 'gone'").empty
+    assert run_baselines(nxt + timedelta(days=2), client=client, registry=reg)["incremental"]
+    assert client.query_frame(f"SELECT * FROM {MEAS_BASELINE_STATE} WHERE scope_id = 'gone'").empty

@@ -348,3 +348,73 @@ def test_incremental_baseline_daily_equals_the_full_run(cut_day):
     pd.testing.assert_frame_equal(inc, want, check_exact=True)
     with pytest.raises(bl.MissingState):
         bl.baseline_daily(series, enterprise_of, states={("line", "l1"): states[("line", "l1")]}, since=since, **kw)
+
+
+def _ageing_then_measure(n: int = 900, measure_day: int = 600, seed: int = 5):
+    """Energy ageing 4 %/year before a measure that saves 10 % from ``measure_day``."""
+    x = 800 + 150 * np.sin(np.arange(n) * 2 * np.pi / 365) + 40 * _noise(n, seed)
+    e = (10 + 0.1 * x) * (1 + 0.04 * np.arange(n) / 365.25)
+    y = e * (1 + 0.01 * _noise(n, seed + 1))
+    y[measure_day:] -= 0.10 * e[measure_day:]
+    return _series(n, y, x)
+
+
+@pytest.mark.parametrize("cut", [610, 700, 790, 880])
+def test_carried_savings_equal_the_full_run(cut):
+    """IPMVP option C sums carried to the state day (Σ expected with the ASHRAE-14 trend factor,
+    Σ actual, Σ adjustment, days, Σ τ, tCO₂ sums) plus the new days give the full run's row; the
+    model, trend and the Annex B baseline terms are taken from the carry, not refitted. A measure
+    that started after the state day gets no carry (its baseline still has rewritable days)."""
+    s = _ageing_then_measure()
+    last = D0 + timedelta(days=899)
+    measures = [{"id": "m1", "enterprise": "e1", "line": "l1", "date": D0 + timedelta(days=600), "kind": "kiln",
+                 "description": "kiln"},
+                {"id": "m2", "enterprise": "e1", "line": None, "date": D0 + timedelta(days=850), "kind": "lights",
+                 "description": "lights"}]
+    adj = [{"enterprise": "e1", "line": "l1", "date": D0 + timedelta(days=760), "end": D0 + timedelta(days=800),
+            "tce_per_day": 3.0, "scale": 1.1, "note": "extension"}]
+    days = list(s.index)
+    co2 = pd.DataFrame({"day": days, "enterprise": "e1", "energy_tce": s["energy_tce"].to_numpy(),
+                        "co2_t": 2.0 + np.arange(len(days)) % 7 * s["energy_tce"].to_numpy() / 10})
+    series = {("line", "l1"): s, ("enterprise", "e1"): s}
+    full, full_iss = bl.measure_savings(series, measures, last_day=last, adjustments=adj, co2_per_tce=co2)
+    assert full.loc[0, "trend_per_year"] > 0.02     # the ageing was found and extrapolated
+    state_day = D0 + timedelta(days=cut)
+    carries: dict = {}
+    prev, _ = bl.measure_savings(series, measures, last_day=last - timedelta(days=1), adjustments=adj,
+                                 co2_per_tce=co2, state_day=state_day, carries_out=carries)
+    assert set(carries) == ({"m1", "m2"} if cut >= 850 else {"m1"})
+    carries = {k: bl.SavingsCarry.from_json(c.to_json()) for k, c in carries.items()}   # as stored
+    c = carries["m1"]
+    assert c.days == min(cut, 849) - 600 + 1 and c.last_day == state_day   # m1 reports until m2
+    new = {sc: f[f.index > state_day] for sc, f in series.items()}
+    if cut < 850:   # m2 has no carry: it needs its whole history
+        new[("enterprise", "e1")] = s
+    inc, inc_iss = bl.measure_savings(new, measures, last_day=last, adjustments=adj, co2_per_tce=co2[co2["day"] > state_day]
+                                      if cut >= 850 else co2, carries=carries)
+    pd.testing.assert_frame_equal(inc, full, check_exact=False, rtol=1e-10)
+    assert [i.message for i in inc_iss] == [i.message for i in full_iss]
+
+
+def test_stored_fit_reused_gives_the_refitted_rows():
+    """A nightly run with the stored models (JSON, exact floats) and only the rewritten days gives
+    the rows and model rows of the run that refits the baseline period; a scope without new days
+    keeps its model row and carries its state."""
+    s, _ = _two_years(drift_per_day=0.02 / 30.4375)
+    s2, _ = _two_years(seed=31)
+    series = {("line", "l1"): s, ("line", "l2"): s2}
+    enterprise_of = {"l1": "e1", "l2": "e2"}
+    state_day = D0 + timedelta(days=600)
+    states, fits = {}, {}
+    bl.baseline_daily(series, enterprise_of, state_day=state_day, states_out=states, fits_out=fits)
+    fits = {sc: bl.model_from_json(bl.model_to_json(m)) for sc, m in fits.items()}
+    full, full_models, _ = bl.baseline_daily(series, enterprise_of)
+    since = state_day + timedelta(days=1)
+    new = {("line", "l1"): s[s.index >= since]}       # l2 has no day after the state day
+    out: dict = {}
+    inc, inc_models, _ = bl.baseline_daily(new, enterprise_of, states=states, since=since, fits=fits,
+                                           state_day=since, states_out=out)
+    want = full[(full["day"] >= since) & (full["scope_id"] == "l1")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(inc, want, check_exact=True)
+    pd.testing.assert_frame_equal(inc_models, full_models, check_exact=True)
+    assert out[("line", "l2")] == states[("line", "l2")]

@@ -87,3 +87,21 @@ def test_days_reopened_by_a_gap_closing_after_midnight():
     assert days_reopened(d, t("2024-03-03 00:00")) == [_d(2024, 3, 1), _d(2024, 3, 2)]
     assert days_reopened(d.assign(flags=""), t("2024-03-03 00:00")) == []     # not a gap: booked at its end
     assert days_reopened(d, t("2024-03-01 00:00")) == []                      # the gap closes after the window
+
+
+def test_many_gaps_cut_at_once_match_interval_by_interval():
+    # daily registers (interval 900 s declared, so every day is a gap) a few seconds off midnight,
+    # plus one 3-day gap: each piece is the interval's delta × its share of the duration
+    r = _readings([("2024-03-01 00:00:10", 0.0), ("2024-03-02 00:00:05", 8639.5),
+                   ("2024-03-04 23:59:50", 8639.5 + 25918.5)])   # 0.1 unit a second throughout
+    d, _ = counters_to_deltas(r, _meters())
+    assert d["flags"].tolist() == ["gap", "gap"]
+    a, issues = apportion_gaps(d, "1D")
+    # 00:00:10 -> 24:00 = 86390 s, then 5 s; 00:00:05 -> 2 Mar 24:00 = 86395 s, 86400 s, 86390 s
+    assert a["duration_s"].tolist() == [86390.0, 5.0, 86395.0, 86400.0, 86390.0]
+    assert a["delta"].tolist() == pytest.approx([8639.0, 0.5, 8639.5, 8640.0, 8639.0], abs=1e-9)
+    assert a["reading_end"].iloc[-1] == pytest.approx(8639.5 + 25918.5, abs=1e-9)
+    assert a["reading_start"].iloc[2] == 8639.5 and a["reading_end"].iloc[0] == pytest.approx(8639.0, abs=1e-9)
+    assert set(a["flags"]) == {"gap,estimated"}
+    assert a["end"].iloc[0] == pd.Timestamp("2024-03-02 00:00", tz=BJ)
+    assert [(i.name, i.evidence["n_intervals"]) for i in issues] == [("ecm.counters.gap_apportioned", 2)]
