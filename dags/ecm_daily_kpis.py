@@ -9,9 +9,11 @@ reads of ``readings``. Days with late readings (within the ingest max age) are r
 same run; every write overwrites its day (idempotent). Emits asset ``kpi_daily`` (extra: the day),
 which triggers ``ecm_monthly_compliance``.
 
-The quality gate is a dynamically mapped task, one per chunk of 50 enterprises
-(``ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES``); on CeleryExecutor the chunks run on different
-workers. The KPI computation writes whole-day partitions and stays one task.
+The quality gate and the KPI computation are dynamically mapped tasks, one per chunk of 50
+enterprises (``ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES``, ``ECM_CHUNK_ENTERPRISES``); on
+CeleryExecutor the chunks run on different workers. Each KPI chunk clears and rewrites only its
+enterprises' series of the day, so the chunks' rows equal a single whole-district run's; the
+asset is emitted once, after every chunk has written.
 
 Writes: energy_daily, line_daily, kpi_daily, dq_result[readings_daily], dq_result[aggregates_daily], dq_result[accounting_daily]
 """
@@ -64,20 +66,30 @@ def ecm_daily_kpis():
 
         return run_quality_gate(days, enterprises)
 
-    @task(outlets=[KPI_DAILY])
-    def compute_kpis(days: list[str], gates: list[dict[str, list[str]]], day: str, outlet_events=None) -> list[str]:
-        from ecm.pipeline.daily import compute_daily_kpis, merge_gates
+    @task
+    def blocked_enterprises(gates: list[dict[str, list[str]]]) -> dict[str, list[str]]:
+        from ecm.pipeline.daily import merge_gates
 
-        out = compute_daily_kpis(days, merge_gates(gates))
+        return merge_gates(gates)
+
+    @task
+    def compute_kpis(enterprises: list[str], days: list[str], blocked: dict[str, list[str]]) -> list[str]:
+        from ecm.pipeline.daily import compute_daily_kpis
+
+        return compute_daily_kpis(days, blocked, enterprises)
+
+    @task(outlets=[KPI_DAILY])
+    def kpi_daily_written(chunks_done: list[list[str]], day: str, outlet_events=None) -> str:
         if outlet_events is not None:
             outlet_events[KPI_DAILY].extra = {"day": day}
-        return out
+        return day
 
     day = day_partition()
     days = days_to_compute(day)
     chunks = enterprise_chunks(rollup_hours(days, day))
-    # dynamically mapped: one gate task per enterprise chunk (Airflow 3 .expand)
+    # dynamically mapped: one gate task, then one KPI task, per enterprise chunk (Airflow 3 .expand)
     gates = quality_gate.partial(days=days).expand(enterprises=chunks)
-    compute_kpis(days, gates, day)
+    kpis = compute_kpis.partial(days=days, blocked=blocked_enterprises(gates)).expand(enterprises=chunks)
+    kpi_daily_written(kpis, day)
 
 ecm_daily_kpis()

@@ -242,7 +242,9 @@ class InfluxClient:
         r = self._request(m, "/query", params=params, stream=True)
         if r.status_code >= 400:
             raise InfluxError(f"query failed: HTTP {r.status_code}: {r.text[:300]}")
-        for raw in r.iter_lines():
+        # large reads: chunked answers are one JSON line per chunk (~1 MB at 10k rows); the default
+        # 512-byte read size re-joins and re-splits the pending line per read (quadratic in its length)
+        for raw in r.iter_lines(chunk_size=1 << 20):
             if not raw:
                 continue
             doc = json.loads(raw)

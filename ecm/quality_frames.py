@@ -80,6 +80,15 @@ def readings_daily_metrics(readings: pd.DataFrame, meters: pd.DataFrame, day: da
     return _per_meter(k, reg, n_dup, unk, day.isoformat())
 
 
+def _pairs_in(a: pd.Series, b: pd.Series, in_a, in_b) -> pd.Series:
+    """Whether each (a, b) row pair is among the pairs (in_a, in_b), vectorised (a hash join on
+    the pair, not a Python loop over the rows)."""
+    if len(in_a) == 0 or len(a) == 0:
+        return pd.Series(False, index=a.index, dtype=bool)
+    keys = pd.MultiIndex.from_arrays([pd.Index(in_a), pd.Index(in_b)])
+    return pd.Series(pd.MultiIndex.from_arrays([pd.Index(a), pd.Index(b)]).isin(keys), index=a.index, dtype=bool)
+
+
 def _classified_rows(readings: pd.DataFrame, meters: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
                      day: date, *, flags: pd.DataFrame | None, rate_tolerance: float, grid_tolerance_s: float,
                      stuck_min_s: float):
@@ -96,8 +105,7 @@ def _classified_rows(readings: pd.DataFrame, meters: pd.DataFrame, start: pd.Tim
         retired = reg["decommissioned"].map(lambda d: d is not None and not pd.isna(d) and d <= day)
         r = r[~r["meter"].isin(set(reg.loc[retired, "meter"]))]
         reg = reg[~retired].reset_index(drop=True)
-    r["known"] = pd.Series([(m, e) in known_pairs for m, e in zip(r["meter"], r["enterprise"])],
-                           index=r.index, dtype=bool)
+    r["known"] = _pairs_in(r["meter"], r["enterprise"], [p[0] for p in known_pairs], [p[1] for p in known_pairs])
     in_day = (r["time"] > start)
     dup = r[in_day].duplicated(["enterprise", "meter", "time"], keep="last")
     n_dup = dup[dup].groupby(r.loc[dup[dup].index, "meter"]).size()
@@ -127,8 +135,7 @@ def _classified_rows(readings: pd.DataFrame, meters: pd.DataFrame, start: pd.Tim
 
     def flagged(kind: str) -> pd.Series:
         f = flags[flags["flag"] == kind]
-        keys = set(zip(f["meter"], pd.to_datetime(f["time"], utc=True)))
-        return pd.Series([(m, t) in keys for m, t in zip(k["meter"], k["time"])], index=k.index, dtype=bool)
+        return _pairs_in(k["meter"], k["time"], f["meter"], pd.to_datetime(f["time"], utc=True))
 
     rolled, reset = flagged("rollover"), flagged("reset")
     explained = rolled | reset
@@ -162,11 +169,10 @@ def _classified_rows(readings: pd.DataFrame, meters: pd.DataFrame, start: pd.Tim
     is_output = k["quantity"].str.startswith(OUTPUT_PREFIX)
     line = k["meter"].map(meters.set_index("meter")["line"]) if "line" in meters.columns else pd.Series(None, index=k.index)
     producing = k[counter & is_output & (k["delta"] > 0) & k["in_day"]]
-    ent_keys = set(zip(producing["enterprise"], slot[producing.index]))
-    line_keys = set(zip(line[producing.index], slot[producing.index]))
     zero = counter & k["in_day"] & (k["delta"] == 0) & ~is_output & (k["quantity"] != "pv_kwh")
-    ent_producing = pd.Series([((ln, s) in line_keys) if isinstance(ln, str) else ((e, s) in ent_keys)
-                               for e, ln, s in zip(k["enterprise"], line, slot)], index=k.index, dtype=bool)
+    has_line = pd.Series([isinstance(ln, str) for ln in line], index=k.index, dtype=bool)
+    ent_producing = (has_line & _pairs_in(line.where(has_line, ""), slot, line[producing.index], slot[producing.index])) \
+        | (~has_line & _pairs_in(k["enterprise"], slot, producing["enterprise"], slot[producing.index]))
     flat_gauge = ~counter & k["in_day"] & (k["value"] == k["prev_value"]) & (k["value"] != 0)
     cand = (zero & ent_producing) | flat_gauge
     min_run = np.ceil(stuck_min_s / k["interval_s"])
@@ -310,10 +316,13 @@ def readings_daily_from_hourly(hourly: pd.DataFrame, meters: pd.DataFrame, day: 
         max_grid_offset_s=("max_grid_offset_s", "max"), n_dup=("n_duplicate_ts", "sum"))
     agg["n_stuck_intervals"] = 0
     interval = reg.set_index("meter")["interval_s"]
-    cand = known[(known["stuck_head"] > 0) | (known["n_stuck_inner"] > 0)]
-    for meter in cand["meter"].unique():
-        hrs = known[known["meter"] == meter].sort_values("time")
-        agg.loc[meter, "n_stuck_intervals"] = _stuck_from_hours(hrs, np.ceil(stuck_min_s / interval[meter]))
+    cand = set(known.loc[(known["stuck_head"] > 0) | (known["n_stuck_inner"] > 0), "meter"])
+    # one pass over the candidates' hours (grouped once, not one scan of the day per meter)
+    hours = known[known["meter"].isin(cand)].sort_values(["meter", "time"], kind="stable")
+    stuck = {meter: _stuck_from_hours(hrs, np.ceil(stuck_min_s / interval[meter]))
+             for meter, hrs in hours.groupby("meter", sort=False)}
+    if stuck:
+        agg["n_stuck_intervals"] = agg.index.map(stuck).fillna(0).astype("int64")
     n_dup = agg.pop("n_dup")
     return _finish(agg, reg, n_dup, unk, day.isoformat())
 

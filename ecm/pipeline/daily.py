@@ -21,7 +21,7 @@ from ecm.accounting import allocation, status
 from ecm.accounting.counters import counter_flags, counters_to_deltas, deltas_to_periods
 from ecm.accounting.gaps import apportion_gaps, days_reopened
 from ecm.accounting.issues import Issue, blocked_pairs, issue_records
-from ecm.periods import TZ, day_bounds_utc, month_bounds_utc
+from ecm.periods import TZ, day_bounds_utc
 from ecm.pipeline.readings import load_readings
 from ecm.schema import MEAS_DQ_RESULT as DQ_RESULT
 from ecm.schema import MEAS_ENERGY_DAILY as ENERGY_DAILY
@@ -145,22 +145,16 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
 
 
 def gate_aggregates(frames: DayFrames, client, registry) -> None:
-    """Run the aggregates suite on the in-memory frames (plus the month's other stored days)."""
+    """Run the aggregates suite on the in-memory frames of the day (the enterprises of ``registry``).
+    The month-versus-daily check needs ``kpi_monthly``, which the monthly DAG writes after this run:
+    the nightly gate leaves it out (``kpi_monthly=None``), so no month rows are loaded."""
     from ecm.quality import load_bounds, run_suite
     from ecm.quality_frames import aggregates_daily_metrics
 
-    from ecm.influx import time_literal
-
-    start = day_bounds_utc(frames.day)[0]
-    m0 = month_bounds_utc(frames.day)[0]
-    others = client.query_frame(f"SELECT energy_tce FROM {KPI_DAILY} WHERE time >= {time_literal(m0)} "
-                                f"AND time < {time_literal(start)} GROUP BY enterprise")
-    month_days = pd.concat([others[["enterprise", "energy_tce"]] if len(others) else None,
-                            frames.kpi_daily[["enterprise", "energy_tce"]]], ignore_index=True)
     metrics = aggregates_daily_metrics(frames.day, registry.lines_frame().drop(columns="line"), load_bounds(),
                                        kpi_daily=frames.kpi_daily.dropna(subset=["energy_tce"]),
                                        energy_daily=frames.energy_daily, line_daily=frames.line_daily,
-                                       month_kpi_daily=month_days, kpi_monthly=None)
+                                       month_kpi_daily=None, kpi_monthly=None)
     frames.dq.append(run_suite("aggregates_daily", metrics, period=frames.day.isoformat()))
 
 
@@ -220,16 +214,19 @@ def _wide_physical(energy: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_day(client, frames: DayFrames) -> int:
+def write_day(client, frames: DayFrames, enterprises: list[str] | None = None) -> int:
     """Clear the days' partition of the derived measurements (and of the ``accounting_daily``
-    dq_result suite) and write the frames, the DQ results and the accounting issues."""
+    dq_result suite) and write the frames, the DQ results and the accounting issues. With
+    ``enterprises`` (a mapped task's chunk) only their series are cleared: the chunks of one day
+    write side by side."""
     from ecm.quality import accounting_results, write_results, write_rows
 
     start = day_bounds_utc(frames.day)[0]
     _, end = day_bounds_utc(frames.last)
+    only = {"enterprise": list(enterprises)} if enterprises is not None else {}
     for m in (ENERGY_DAILY, LINE_DAILY, KPI_DAILY):
-        client.delete_range(m, start, end)
-    client.delete_range(DQ_RESULT, start, end, tags={"suite": [SUITE_ACCOUNTING_DAILY]})
+        client.delete_range(m, start, end, tags=only or None)
+    client.delete_range(DQ_RESULT, start, end, tags={"suite": [SUITE_ACCOUNTING_DAILY], **only})
 
     def timed(df: pd.DataFrame) -> pd.DataFrame:
         t = pd.to_datetime(df["day"].map(date.isoformat)).dt.tz_localize(TZ).dt.tz_convert("UTC")
@@ -248,12 +245,17 @@ def write_day(client, frames: DayFrames) -> int:
 
 
 def run_days(days: list[date], *, client=None, registry=None, factors=None, gate: str = "inline",
-             blocked: dict[str, list[str]] | None = None, progress=None) -> dict[str, list[str]]:
+             blocked: dict[str, list[str]] | None = None, progress=None,
+             enterprises: list[str] | None = None, hourly: bool | None = None) -> dict[str, list[str]]:
     """Compute and write each day; returns {day: data-insufficient enterprises}.
 
     ``gate``: ``inline`` runs the readings suite in the same pass; ``given`` uses ``blocked``
     from an earlier gate task; ``history`` skips the readings suite (daily-resolution imports).
-    The aggregates suite always runs.
+    The aggregates suite always runs. ``enterprises``: only this chunk of the registry (a mapped
+    task), computed and written (its series cleared) exactly as in a whole-district run.
+    ``hourly``: the meter-days come from ``meter_hourly`` (24 rows a meter, never raw readings);
+    default for ``inline`` (which rolls the missing hours up first); the DAG's ``compute_kpis``
+    sets it for ``given``, its ``rollup_hours`` task having rolled the days (and late hours) up.
     """
     from ecm.factors import get_factors
     from ecm.influx import InfluxClient
@@ -261,6 +263,8 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
 
     client = client or InfluxClient.from_settings()
     registry = registry or get_registry()
+    if enterprises is not None:
+        registry = registry_subset(registry, enterprises)
     factors = factors or get_factors()
     out: dict[str, list[str]] = {}
     if gate == "inline":  # the hours of the days must be rolled up (the DAG has a task for it)
@@ -278,19 +282,22 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
         for run in runs:
             frames = compute_day(client, registry, factors, run[0], run[-1], gate_readings=False)
             withheld = apply_status(frames, registry=registry)
-            write_day(client, frames)
+            write_day(client, frames, enterprises)
             for d in run:
                 out[d.isoformat()] = withheld.get(d.isoformat(), [])
                 if progress:
                     progress(d)
         return out
     reopened: set[date] = set()
+    from ecm.pipeline.rollup_source import meter_day_from_hourly
+
+    from_hourly = meter_day_from_hourly if (gate == "inline" if hourly is None else hourly) else None
     for day in days:
-        frames = compute_day(client, registry, factors, day, gate_readings=(gate == "inline"))
+        frames = compute_day(client, registry, factors, day, gate_readings=(gate == "inline"), meter_days=from_hourly)
         gate_aggregates(frames, client, registry)
         extra = set((blocked or {}).get(day.isoformat(), [])) if gate == "given" else set()
         out[day.isoformat()] = apply_status(frames, extra, registry=registry).get(day.isoformat(), [])
-        write_day(client, frames)
+        write_day(client, frames, enterprises)
         reopened.update(frames.reopened)
         if progress:
             progress(day)
@@ -298,18 +305,24 @@ def run_days(days: list[date], *, client=None, registry=None, factors=None, gate
     again = sorted(reopened - set(days))
     if again:
         log.info("gap_days_recomputed", extra={"days": [d.isoformat() for d in again]})
-        out.update(run_days(again, client=client, registry=registry, factors=factors, gate="inline"))
+        out.update(run_days(again, client=client, registry=registry, factors=factors, gate="inline",
+                            enterprises=enterprises))
     return out
 
 
-#: enterprises per mapped quality-gate task (``ecm_daily_kpis``: ``quality_gate.expand``)
+#: enterprises per mapped task of ``ecm_daily_kpis`` (``quality_gate`` and ``compute_kpis``),
+#: overridable with ``ECM_CHUNK_ENTERPRISES``
 GATE_CHUNK_ENTERPRISES = 50
 
 
-def enterprise_chunks(registry=None, size: int = GATE_CHUNK_ENTERPRISES) -> list[list[str]]:
-    """The registry's enterprises in chunks of ``size``: one mapped task each."""
+def enterprise_chunks(registry=None, size: int | None = None) -> list[list[str]]:
+    """The registry's enterprises in chunks of ``size`` (default ``ECM_CHUNK_ENTERPRISES``, else
+    ``GATE_CHUNK_ENTERPRISES``): one mapped task each."""
+    import os
+
     from ecm.registry import get_registry
 
+    size = size or int(os.environ.get("ECM_CHUNK_ENTERPRISES") or GATE_CHUNK_ENTERPRISES)
     return _chunks((registry or get_registry()).enterprise_ids, size)
 
 
@@ -324,12 +337,11 @@ def registry_subset(registry, enterprises: list[str]):
 def quality_gate_results(client, registry, day: date, enterprises: list[str] | None = None):
     """The readings_daily suite for ``day`` on the day's ``meter_hourly`` quality rows (the
     ``enterprises`` chunk, or all): one :class:`ecm.quality.DqResult`."""
-    from ecm.pipeline.rollup_source import meter_day_from_hourly
+    from ecm.pipeline.rollup_source import quality_from_hourly
     from ecm.quality import run_suite
 
     reg = registry_subset(registry, enterprises) if enterprises is not None else registry
-    return run_suite("readings_daily", meter_day_from_hourly(client, reg, day, with_quality=True)[1],
-                     period=day.isoformat())
+    return run_suite("readings_daily", quality_from_hourly(client, reg, day), period=day.isoformat())
 
 
 def run_quality_gate(days: list[str], enterprises: list[str] | None = None) -> dict[str, list[str]]:
@@ -358,7 +370,10 @@ def merge_gates(results) -> dict[str, list[str]]:
     return {d: sorted(e) for d, e in out.items()}
 
 
-def compute_daily_kpis(days: list[str], blocked: dict[str, list[str]]) -> list[str]:
-    """DAG task: compute and write the daily KPIs of ``days`` with the gate's verdicts."""
-    run_days([date.fromisoformat(d) for d in days], gate="given", blocked=blocked)
+def compute_daily_kpis(days: list[str], blocked: dict[str, list[str]],
+                       enterprises: list[str] | None = None) -> list[str]:
+    """DAG task (mapped over enterprise chunks): compute and write the daily KPIs of ``days``
+    for ``enterprises`` (default: all) with the gate's verdicts."""
+    run_days([date.fromisoformat(d) for d in days], gate="given", blocked=blocked, enterprises=enterprises,
+             hourly=True)
     return days

@@ -109,13 +109,17 @@ def _split(frame: pd.DataFrame) -> list[pd.DataFrame]:
     return parts
 
 
-def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, chunk_enterprises: int = 40) -> int:
+def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, chunk_enterprises: int = 40,
+                 only_registry: bool = False) -> int:
     """Recompute ``meter_hourly`` for the hours in [start, end) (UTC, hour-aligned); overwrites.
-    The only pass over raw readings: consumption and the quality metrics of every meter."""
+    The only pass over raw readings: consumption and the quality metrics of every meter.
+    ``only_registry``: clear only the series of ``registry``'s enterprises (a chunk of the
+    district rolled up beside the others, e.g. in parallel processes)."""
     meters = registry.meters_frame()
     counters = meters[meters["kind"] == "counter"]
     quantities = sorted(meters["quantity"].unique())
-    client.delete_range(METER_HOURLY, start, end)
+    client.delete_range(METER_HOURLY, start, end,
+                        tags={"enterprise": list(registry.enterprise_ids)} if only_registry else None)
     n, earliest = 0, None
     ids = registry.enterprise_ids
     for i in range(0, len(ids), chunk_enterprises):
@@ -129,7 +133,8 @@ def rollup_range(client, registry, start: pd.Timestamp, end: pd.Timestamp, *, ch
     if earliest is not None and earliest < start:
         # a gap closing in this range is shared linearly into earlier hours (ecm.accounting.gaps): redo them
         log.info("gap_hours_reopened", extra={"from": earliest.isoformat(), "to": start.isoformat()})
-        n += rollup_range(client, registry, earliest, start, chunk_enterprises=chunk_enterprises)
+        n += rollup_range(client, registry, earliest, start, chunk_enterprises=chunk_enterprises,
+                          only_registry=only_registry)
     return n
 
 

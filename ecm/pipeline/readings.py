@@ -20,9 +20,12 @@ def enterprise_filter(enterprises: list[str] | None) -> str:
 def _select(client: InfluxClient, quantity: str, where_time: str, agg: str | None = None,
             enterprises: list[str] | None = None) -> pd.DataFrame:
     field = quote_ident(quantity)
-    sel = f"{agg}({field})" if agg else field
-    q = (f"SELECT {sel} AS value FROM {client.readings_from} WHERE quantity = {quote_str(quantity)} AND {where_time}"
-         f"{enterprise_filter(enterprises)} GROUP BY enterprise, meter")
+    # raw rows: the tags selected as columns, so the answer is one series, not one per meter;
+    # an aggregate (the carry-in/out reading) needs its series
+    sel, group = (f"{agg}({field}) AS value", " GROUP BY enterprise, meter") if agg else \
+        (f"{field} AS value, enterprise, meter", "")
+    q = (f"SELECT {sel} FROM {client.readings_from} WHERE quantity = {quote_str(quantity)} AND {where_time}"
+         f"{enterprise_filter(enterprises)}{group}")
     df = client.query_frame(q)
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)

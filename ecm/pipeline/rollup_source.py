@@ -55,10 +55,10 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     with_quality = with_quality and first == last
     parts = []
     for chunk in _chunks(registry.enterprise_ids, chunk_enterprises):
-        sel = "*" if with_quality else f"{fields}, n_intervals, completeness_frac, flags, {flag_fields}"
+        # tags selected as columns, no GROUP BY: one series per answer, not one per meter
+        sel = "*" if with_quality else f"{fields}, n_intervals, completeness_frac, flags, {flag_fields}, enterprise, meter"
         q = (f"SELECT {sel} FROM {quote_ident(MEAS_METER_HOURLY)} "
-             f"WHERE time >= {time_literal(start)} AND time < {time_literal(end)}{enterprise_filter(chunk)} "
-             f"GROUP BY enterprise, meter")
+             f"WHERE time >= {time_literal(start)} AND time < {time_literal(end)}{enterprise_filter(chunk)}")
         df = client.query_frame(q)
         if len(df):
             parts.append(df)
@@ -81,10 +81,13 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
         cols = [q for q in quantities if q in h.columns]
         h["delta"] = h[cols].sum(axis=1, min_count=1) if cols else np.nan
         h["flags"] = h["flags"].fillna("").astype(str)
-        g = h.groupby(["meter", "day"]).agg(
-            delta=("delta", lambda s: s.sum(min_count=1)), n_intervals=("n_intervals", "sum"),
-            completeness_sum=("completeness_frac", "sum"),
-            flags=("flags", lambda s: ",".join(sorted({f for v in s for f in v.split(",") if f}))))
+        by = h.groupby(["meter", "day"])
+        g = pd.DataFrame({"delta": by["delta"].sum(min_count=1), "n_intervals": by["n_intervals"].sum(),
+                          "completeness_sum": by["completeness_frac"].sum()})
+        # the union of the hours' flags, joined only where an hour carries any (most hours carry none)
+        flagged = h[h["flags"] != ""]
+        g["flags"] = "" if flagged.empty else flagged.groupby(["meter", "day"])["flags"].agg(
+            lambda s: ",".join(sorted({f for v in s for f in v.split(",") if f}))).reindex(g.index).fillna("")
         grid = grid.merge(g.reset_index(), on=["meter", "day"], how="left")
     else:
         grid = grid.assign(delta=np.nan, n_intervals=0, completeness_sum=0.0, flags="")
@@ -95,6 +98,24 @@ def meter_day_from_hourly(client, registry, first: date, last: date | None = Non
     keep = [c for c in ("carrier", "quantity", "role", "line", "decommissioned") if c in counters.columns]
     md = md.merge(counters[keep], left_on="meter", right_index=True, how="left")
     return md, quality, issues
+
+
+def quality_from_hourly(client, registry, day: date, *, chunk_enterprises: int = 50) -> pd.DataFrame:
+    """The readings_daily metrics frame of ``day`` (what the quality gate validates) from the
+    day's ``meter_hourly`` quality fields only: 24 rows a meter, never raw readings."""
+    from ecm.quality_frames import HOURLY_QUALITY_COLUMNS, readings_daily_from_hourly
+
+    start, end = day_bounds_utc(day)
+    cols = ", ".join(quote_ident(c) for c in HOURLY_QUALITY_COLUMNS)
+    parts = []
+    for chunk in _chunks(registry.enterprise_ids, chunk_enterprises):
+        df = client.query_frame(f"SELECT {cols}, enterprise, meter FROM {quote_ident(MEAS_METER_HOURLY)} "
+                                f"WHERE time >= {time_literal(start)} AND time < {time_literal(end)}"
+                                f"{enterprise_filter(chunk)} AND n_received >= 0")
+        if len(df):
+            parts.append(df)
+    h = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["time", "enterprise", "meter"])
+    return readings_daily_from_hourly(h, registry.meters_frame(), day)
 
 
 def _counter_issues(h: pd.DataFrame, counters: pd.DataFrame, first: date, last: date) -> list:

@@ -58,12 +58,21 @@ def test_daily_kpis_edges(bag):
         ("rollup_hours", "enterprise_chunks"),
         ("enterprise_chunks", "quality_gate"),
         ("days_to_compute", "quality_gate"),
+        ("quality_gate", "blocked_enterprises"),
+        ("enterprise_chunks", "compute_kpis"),
         ("days_to_compute", "compute_kpis"),
-        ("quality_gate", "compute_kpis"),
-        ("day_partition", "compute_kpis"),
+        ("blocked_enterprises", "compute_kpis"),
+        ("compute_kpis", "kpi_daily_written"),
+        ("day_partition", "kpi_daily_written"),
     }
-    outlets = {o.uri for o in dag.get_task("compute_kpis").outlets}
-    assert outlets == {"influxdb://ecm/kpi_daily"}
+    # both the gate and the KPI write are mapped over the enterprise chunks; the asset is emitted
+    # once, after every chunk
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    assert isinstance(dag.get_task("quality_gate"), MappedOperator)
+    assert isinstance(dag.get_task("compute_kpis"), MappedOperator)
+    assert {o.uri for o in dag.get_task("kpi_daily_written").outlets} == {"influxdb://ecm/kpi_daily"}
+    assert not dag.get_task("compute_kpis").outlets
 
 
 def test_hourly_and_monthly_edges_and_assets(bag):
