@@ -97,7 +97,8 @@ def _drop(admin, names) -> None:
 
 def _single_process_run(day: str) -> None:
     """What ``ecm_daily_kpis`` runs for ``day``, task by task, in one process: the same library
-    calls (dags/ecm_daily_kpis.py), the mapped quality gate chunk after chunk."""
+    calls (dags/ecm_daily_kpis.py), the mapped quality gate chunk after chunk, then the KPIs of
+    the whole district in one call (chunks write the same rows: test_daily_chunks_integration)."""
     from ecm.pipeline.daily import compute_daily_kpis, enterprise_chunks, merge_gates, run_quality_gate
     from ecm.pipeline.hourly import ensure_days_rolled_up
     from ecm.pipeline.late import find_late_day_hours, find_late_days
