@@ -139,13 +139,14 @@ class Stack:
     def __init__(self, state_dir: Path, *, mqtt_host: str, mqtt_port: int, influx_url: str, db: str,
                  enterprise_ids: list[str], district_file: Path | None = None, owns_state: bool = False,
                  mosquitto_bin: str = "mosquitto", influxd_bin: str = "influxd",
-                 mqtt_tls_port: int | None = None, mqtt_tls_host: str = "127.0.0.1"):
+                 mqtt_tls_port: int | None = None, mqtt_tls_host: str = "127.0.0.1",
+                 disabled: frozenset[str] = frozenset()):
         self.state_dir = Path(state_dir)
         self.mqtt_host, self.mqtt_port, self.influx_url, self.db = mqtt_host, mqtt_port, influx_url, db
         self.district_file, self.owns_state = district_file, owns_state
         self.throwaway = False  # set by ephemeral(): a failed start takes down what it started
         self.mosquitto = MosquittoService(self.state_dir, mqtt_host, mqtt_port, enterprise_ids, mosquitto_bin,
-                                          mqtt_tls_port, mqtt_tls_host)
+                                          mqtt_tls_port, mqtt_tls_host, disabled=disabled)
         self.influx = InfluxService(self.state_dir, influx_url, db, enterprise_ids, influxd_bin)
 
     @classmethod
@@ -178,7 +179,8 @@ class Stack:
         return cls(s.state_path, mqtt_host=s.mqtt_host, mqtt_port=s.mqtt_port, influx_url=s.influx_url,
                    db=s.influx_db, enterprise_ids=reg.enterprise_ids, district_file=s.district_path,
                    mosquitto_bin=s.mosquitto_bin, influxd_bin=s.influxd_bin,
-                   mqtt_tls_port=s.mqtt_tls_port, mqtt_tls_host=s.mqtt_tls_host)
+                   mqtt_tls_port=s.mqtt_tls_port, mqtt_tls_host=s.mqtt_tls_host,
+                   disabled=reg.disabled_ids)   # an offboarded enterprise stays off across restarts
 
     # -- environment ------------------------------------------------------------------
     def env(self, clean: bool = False, **extra: str) -> dict:
