@@ -134,6 +134,13 @@ def _rename(font, family: str) -> None:
                 setattr(top, attr, family)
 
 
+class FontsCss:
+    """What a rendering worker needs of a :class:`CjkFonts` cut: its @font-face stylesheet."""
+
+    def __init__(self, css: str):
+        self.css = css
+
+
 class CjkFonts:
     """Noto Sans CJK SC regular and bold cut to ``text``'s characters, written into ``folder``;
     ``css`` is the @font-face stylesheet for WeasyPrint (family "ECM CJK")."""

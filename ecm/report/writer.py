@@ -17,9 +17,12 @@ import base64
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -82,6 +85,35 @@ def report_files(name: str) -> tuple[str, str]:
     return f"{stem}.html", f"{stem}.pdf"
 
 
+#: below this many documents the report renders in process (a worker's imports cost ~2 s)
+PARALLEL_MIN_DOCS = 6
+
+
+def _pdf(args: tuple[str, Path, str]) -> bytes:
+    html, base_url, fonts_css = args
+    return R.html_to_pdf(html, base_url, R.FontsCss(fonts_css))
+
+
+def _map(fn, items: list) -> list:
+    """``[fn(x) for x in items]``, over ``ECM_REPORT_WORKERS`` forked processes (0: one per CPU)
+    when there are enough documents to repay a worker's start. Each document is rendered by the same
+    function either way, so the bytes (and the manifest's SHA-256) do not depend on the worker count."""
+    from ecm.settings import get_settings
+
+    workers = get_settings().report_workers or os.cpu_count() or 1
+    workers = min(workers, len(items))
+    if workers <= 1 or len(items) < PARALLEL_MIN_DOCS:
+        return [fn(x) for x in items]
+    # fork: a spawned worker would re-import the caller's __main__ (scripts without a main guard break)
+    ctx = multiprocessing.get_context("fork")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            return list(pool.map(fn, items, chunksize=max(1, len(items) // (4 * workers))))
+    except BrokenProcessPool:   # a worker died (e.g. killed for memory): render in process instead
+        log.warning("report_workers_failed_rendering_in_process", extra={"documents": len(items)})
+        return [fn(x) for x in items]
+
+
 def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, data_bytes: bytes,
               previous: dict | None) -> None:
     """Render every file of one revision into ``tmp`` and write ``manifest.json`` last."""
@@ -95,9 +127,10 @@ def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, dat
         (tmp / "changes.json").write_bytes(F.dumps(revision))
     env = R.make_env()
     htmls, pdf_htmls = {}, {}
+    charts = dict(zip(models, _map(C.model_charts, list(models.values()))))
     for name, model in models.items():
         srcs, inline = {}, {}
-        for chart, png in C.model_charts(model).items():
+        for chart, png in charts[name].items():
             if chart == "intensity" and model["summary"]["data_insufficient"] and model["scope"] != "district":
                 continue
             rel = f"charts/{name}-{chart}.png"
@@ -112,10 +145,11 @@ def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, dat
         pdf_htmls[name] = R.render_html(env, model, rev, inline)
     with tempfile.TemporaryDirectory(prefix="ecm-fonts-") as fdir, R.source_date_epoch(day):
         fonts = R.CjkFonts("".join(htmls.values()), Path(fdir))
-        for name, html in htmls.items():
+        pdfs = _map(_pdf, [(pdf_htmls[name], tmp, fonts.css) for name in htmls])
+        for (name, html), pdf in zip(htmls.items(), pdfs):
             h, p = report_files(name)
             (tmp / h).write_text(html, encoding="utf-8")
-            (tmp / p).write_bytes(R.html_to_pdf(pdf_htmls[name], tmp, fonts))
+            (tmp / p).write_bytes(pdf)
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest = {"schema": "ecm.report.manifest/1", "day": day.isoformat(), "revision": revision["number"],
                 "previous": previous,
