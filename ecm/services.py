@@ -133,6 +133,18 @@ class Status:
         return dict(self.__dict__)
 
 
+def _await_healthy(status, timeout_s: float, what: str, hint: str, poll_s: float = 0.05):
+    """Poll ``status()`` until the server answers (healthy) or its process is gone; one-line error."""
+    deadline = time.monotonic() + timeout_s
+    st = status()
+    while not st.healthy and st.running and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        st = status()
+    if not st.healthy:
+        raise ServiceError(f"{what} did not come up", hint=hint)
+    return st
+
+
 class MosquittoService:
     """Mosquitto with the dynamic-security plugin (tenancy from the registry) and persistence."""
 
@@ -275,16 +287,8 @@ listener {self.port} {self.host}
             return self.status()
         binary = ensure_binary("mosquitto", self.binary)
         _spawn([binary, "-c", str(conf)], self.dir / "stdout.log", self.pidfile)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            st = self.status()
-            if st.healthy:
-                return st
-            if not st.running:
-                break
-            time.sleep(0.05)
-        raise ServiceError(f"mosquitto did not come up on {self.host}:{self.port}",
-                           hint=f"see {self.dir / 'mosquitto.log'} and {self.dir / 'stdout.log'}")
+        return _await_healthy(self.status, timeout_s, f"mosquitto on {self.host}:{self.port}",
+                              f"see {self.dir / 'mosquitto.log'} and {self.dir / 'stdout.log'}")
 
     def stop(self) -> bool:
         return _stop_pid(self.pidfile)
@@ -412,14 +416,7 @@ bind-address = "127.0.0.1:{rpc}"
             binary = ensure_binary("influxd", self.binary)
             conf = self.write_config()
             _spawn([binary, "run", "-config", str(conf)], self.dir / "influxd.log", self.pidfile)
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                st = self.status()
-                if st.healthy or not st.running:
-                    break
-                time.sleep(0.1)
-            if not st.healthy:
-                raise ServiceError(f"influxd did not come up on {self.url}", hint=f"see {self.dir / 'influxd.log'}")
+            _await_healthy(self.status, timeout_s, f"influxd on {self.url}", f"see {self.dir / 'influxd.log'}")
         self.bootstrap()
         return self.status()
 
@@ -510,16 +507,8 @@ appendonly no
         binary = ensure_binary("redis-server", self.binary)
         conf = self.write_config()
         _spawn([binary, str(conf)], self.dir / "stdout.log", self.pidfile)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            st = self.status()
-            if st.healthy or not st.running:
-                break
-            time.sleep(0.05)
-        if not st.healthy:
-            raise ServiceError(f"redis-server did not come up on {self.host}:{self.port}",
-                               hint=f"see {self.dir / 'redis.log'} and {self.dir / 'stdout.log'}")
-        return st
+        return _await_healthy(self.status, timeout_s, f"redis-server on {self.host}:{self.port}",
+                              f"see {self.dir / 'redis.log'} and {self.dir / 'stdout.log'}")
 
     def stop(self) -> bool:
         return _stop_pid(self.pidfile)
@@ -624,14 +613,7 @@ class PostgresService:
         for o in opts:
             argv += ["-c", o]
         _spawn(self._as_owner(argv), self.dir / "postgres.log", self.pidfile)  # setpriv execs: the pid is the server's
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            st = self.status()
-            if st.healthy or not st.running:
-                break
-            time.sleep(0.1)
-        if not st.healthy:
-            raise ServiceError(f"postgres did not come up on {self.host}:{self.port}", hint=f"see {self.dir / 'postgres.log'}")
+        _await_healthy(self.status, timeout_s, f"postgres on {self.host}:{self.port}", f"see {self.dir / 'postgres.log'}")
         self._ensure_db()
         return self.status()
 

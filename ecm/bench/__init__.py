@@ -54,22 +54,25 @@ def _children() -> dict[int, list[int]]:
     return kids
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident set of ``pid`` and all its descendants, MiB (0 when gone)."""
+def tree_status_mb(pid: int, fields: tuple[str, ...] = ("VmRSS",)) -> list[dict[str, float]]:
+    """``/proc/<p>/status`` memory ``fields`` (MiB) of ``pid`` and each descendant alive now."""
     kids = _children()
-    todo, total = [pid], 0
+    todo, out = [pid], []
+    keys = tuple(f + ":" for f in fields)
     while todo:
         p = todo.pop()
         todo.extend(kids.get(p, []))
         try:
             with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+                out.append({ln.split(":", 1)[0]: int(ln.split()[1]) / 1024 for ln in fh if ln.startswith(keys)})
         except OSError:
             pass
-    return total / 1024
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident set of ``pid`` and all its descendants, MiB (0 when gone)."""
+    return sum(d.get("VmRSS", 0.0) for d in tree_status_mb(pid))
 
 
 class RssSampler:

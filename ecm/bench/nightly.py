@@ -78,23 +78,12 @@ class _TreeSampler:
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        from ecm.bench import _children
+        from ecm.bench import tree_status_mb
 
         while not self._stop.is_set():
-            kids, todo, rss = _children(), [self.pid], 0.0
-            while todo:
-                p = todo.pop()
-                todo.extend(kids.get(p, []))
-                try:
-                    with open(f"/proc/{p}/status") as fh:
-                        for line in fh:
-                            if line.startswith("VmHWM:"):
-                                self.hwm_mb = max(self.hwm_mb, int(line.split()[1]) / 1024)
-                            elif line.startswith("VmRSS:"):
-                                rss += int(line.split()[1]) / 1024
-                except OSError:
-                    pass
-            self.timeline.append((time.time(), rss))
+            procs = tree_status_mb(self.pid, ("VmHWM", "VmRSS"))
+            self.hwm_mb = max([self.hwm_mb, *(d.get("VmHWM", 0.0) for d in procs)])
+            self.timeline.append((time.time(), sum(d.get("VmRSS", 0.0) for d in procs)))
             self._stop.wait(self.interval_s)
 
     def start(self) -> "_TreeSampler":

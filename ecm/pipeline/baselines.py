@@ -379,17 +379,6 @@ def load_incremental(client, registry, inputs: dict, since: date, day: date, fit
     return ld, (pd.concat(em, ignore_index=True) if em else load_emissions(client, since, day, []))
 
 
-def window_start(inputs: dict) -> date:
-    """The earliest day any baseline needs."""
-    starts = [inputs["baseline"][0], *(p[0] for p in inputs["periods"].values())]
-    for m in inputs["measures"]:
-        starts.append(m["baseline_start"] or (m["date"] - timedelta(days=365)))
-    return min(starts)
-
-
-#: days of ``baseline_daily`` a nightly run rewrites (covers late data within the ingest max age)
-NIGHTLY_REWRITE_DAYS = 35
-
 
 def run_baselines(day: date | str, *, client=None, registry=None, full: bool = False) -> dict:
     """Compute and write baselines, CUSUM and savings as of Beijing ``day``; returns a summary
