@@ -271,8 +271,8 @@ class Worker:
     def reload_registry(self) -> bool:
         """Swap in the registry file when it changed since the last look (stat, then SHA-256).
 
-        Called once a second from the processing thread between batches, so a swap never splits a
-        batch. The new file is validated whole (``parse_registry``) before anything is swapped; a
+        Called from the processing thread before every batch and once a second when idle, so a swap
+        never splits a batch. The new file is validated whole (``parse_registry``) before anything is swapped; a
         bad file keeps the running registry and logs one line, once per version of the file.
         Returns True when a new registry was swapped in."""
         key = self._registry_stat()
@@ -433,6 +433,9 @@ class Worker:
             while True:
                 batch = self._take_batch()
                 if batch:
+                    # a stat (~16 µs) per batch: what is processed after a registry change (e.g. a
+                    # tenant disabled while its messages were queued) is judged by the new registry
+                    self.reload_registry()
                     self.process(batch)
                     last_msg = time.monotonic()
                 else:
