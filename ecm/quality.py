@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -58,6 +59,7 @@ class DqResult:
 
 
 # -- GX: context and suites, cached per process --------------------------------------------
+_GX_LOCK = threading.RLock()
 @lru_cache(maxsize=1)
 def _gx():
     """(ephemeral context, batch definition) with analytics and progress bars off."""
@@ -136,11 +138,12 @@ def run_suite(suite_name: str, metrics: pd.DataFrame, *, period: str) -> DqResul
     One GX validation for all enterprises; returns per-(enterprise, expectation) outcomes.
     ``period`` is the label stored with the results (``YYYY-MM-DD`` or ``YYYY-MM``).
     """
-    suite = load_suite(suite_name)
-    _, bd = _gx()
     m = metrics.reset_index(drop=True)
-    res = bd.get_batch(batch_parameters={"dataframe": m}).validate(
-        suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 20})
+    with _GX_LOCK:  # one GX context per process, not thread-safe (the demo computes months on threads)
+        suite = load_suite(suite_name)
+        _, bd = _gx()
+        res = bd.get_batch(batch_parameters={"dataframe": m}).validate(
+            suite, result_format={"result_format": "COMPLETE", "partial_unexpected_count": 20})
     rows = [r for er in res.results for r in _attribute(er, m, suite_name, period)]
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     frame["success"] = frame["success"].astype(bool)
