@@ -91,12 +91,13 @@ def _read_pid(pidfile: Path) -> int | None:
     return pid if pid_alive(pid) else None
 
 
-def _stop_pid(pidfile: Path, timeout_s: float = 15.0) -> bool:
+def _stop_pid(pidfile: Path, timeout_s: float = 15.0, sig: int = signal.SIGTERM) -> bool:
+    """Send ``sig``, wait up to ``timeout_s`` for the process to exit, then SIGKILL; False if none ran."""
     pid = _read_pid(pidfile)
     if pid is None:
         pidfile.unlink(missing_ok=True)
         return False
-    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
@@ -633,23 +634,7 @@ class PostgresService:
 
     def stop(self, timeout_s: float = 30.0) -> bool:
         """Fast shutdown (SIGINT: roll back open transactions, disconnect clients), SIGKILL after ``timeout_s``."""
-        pid = _read_pid(self.pidfile)
-        if pid is None:
-            self.pidfile.unlink(missing_ok=True)
-            return False
-        os.kill(pid, signal.SIGINT)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and pid_alive(pid):
-            time.sleep(0.05)
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-        self.pidfile.unlink(missing_ok=True)
-        return True
+        return _stop_pid(self.pidfile, timeout_s, signal.SIGINT)
 
 
 def local_services(settings=None, registry=None) -> list:

@@ -103,14 +103,25 @@ class Bridge:
                 raise EcmError(f"the ingest bridge did not subscribe within {timeout_s:.0f} s", hint=f"see {self.log}")
             time.sleep(0.05)
 
-    def acked(self) -> int:
-        """Messages acknowledged by this bridge's workers so far (from their health files)."""
-        n = 0
-        for i in range(self.workers):
-            h = self.health(f"{self.client_prefix}-{i}")
-            if h and h.get("time_ms", 0) >= self.started_ms:
-                n += int(h.get("stats", {}).get("messages_acked", 0))
-        return n
+    def _stats(self) -> list[dict]:
+        """Each worker's counters from its health file, for files written since this start."""
+        hs = (self.health(f"{self.client_prefix}-{i}") for i in range(self.workers))
+        return [h.get("stats", {}) for h in hs if h and h.get("time_ms", 0) >= self.started_ms]
+
+    def wait_stored(self, readings: int, timeout_s: float = 600) -> None:
+        """Block until the workers have received ``readings`` readings and acked every message, which
+        they do only once it is stored (nothing left in the spool); one-line error on timeout. A point
+        count cannot tell this on a re-run: re-sent readings overwrite the points already there."""
+        deadline, got = time.monotonic() + timeout_s, 0
+        while time.monotonic() < deadline:
+            stats = self._stats()
+            got = sum(int(st.get("readings_in", 0)) for st in stats)
+            if (len(stats) == self.workers and got >= readings
+                    and all(st.get("messages_acked") == st.get("messages_in") and not st.get("spool_bytes")
+                            for st in stats)):
+                return
+            time.sleep(0.5)
+        raise EcmError(f"the bridge stored {got} of {readings} published readings", hint=f"see {self.log}")
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

@@ -45,30 +45,6 @@ class _Phases:
 
 
 
-def _wait_stored(bridge, readings: int, timeout_s: float = 600) -> None:
-    """Block until the bridge's workers have received ``readings`` readings and stored and acked
-    every message (health files written since the bridge started); one-line error on timeout."""
-    import json
-    import time
-
-    from ecm.errors import EcmError
-
-    deadline, got = time.monotonic() + timeout_s, 0
-    while time.monotonic() < deadline:
-        hs = []
-        for p in (bridge.state_dir / "ingest").glob("health-*.json"):
-            try:
-                h = json.loads(p.read_text())
-            except (OSError, ValueError):
-                continue
-            if h.get("time_ms", 0) >= bridge.started_ms:
-                hs.append(h["stats"])
-        got = sum(h["readings_in"] for h in hs)
-        if hs and got >= readings and all(h["messages_acked"] == h["messages_in"] and not h["spool_bytes"] for h in hs):
-            return
-        time.sleep(0.5)
-    raise EcmError(f"the bridge stored {got} of {readings} published readings", hint="see the ingest log in ECM_STATE_DIR")
-
 def _monthly(months: list[date], workers: int) -> None:
     """Monthly compliance of the closed months, ``workers`` at a time (each its own InfluxDB session).
 
@@ -199,10 +175,7 @@ def demo(days: int, history_from: str, seed: int | None, today: str | None, mont
         published = h["readings"] + r["readings"]
         click.echo(f"      published {published:,} readings ({h['stats_messages'] + r['stats_messages']} monthly "
                    f"statistics) at {r['readings_per_s']:,.0f} readings/s", err=True)
-        # landed = the bridge received every published reading and acked it, which it does only
-        # once stored (nothing left in its spool). A point count alone cannot tell: a re-run
-        # overwrites the points an earlier run of the same window wrote.
-        _wait_stored(bridge, published)
+        bridge.wait_stored(published)   # a re-run overwrites points: wait on the bridge, not a count
         # both windows publish the midnight between them: one point per meter is written twice
         landed = wait_landed(client, since, published - len(reg.meters_frame()))
         click.echo(f"      {landed:,} readings queryable in InfluxDB", err=True)
