@@ -2,8 +2,8 @@
 
 It uses the v1 HTTP API alone (``/write`` with line protocol, ``/query`` with InfluxQL),
 the one pair that InfluxDB 1.x, 2.x (v1 compatibility + DBRP mapping) and 3.x all accept.
-Line protocol comes from ``influxdb_client``'s maintained serializer (``Point`` and the
-DataFrame serializer); its HTTP client is not used because its v2 endpoints answer 404
+Line protocol comes from ``influxdb_client``'s maintained serializer (``Point``) or, for frames,
+``ecm.lineproto`` (the lines of its DataFrame serializer, built column by column); its HTTP client is not used because its v2 endpoints answer 404
 on 1.6 and cannot query 3.x.
 
 Authentication: a token (``Authorization: Token ...``) when ``ECM_INFLUX_TOKEN`` is set, otherwise
@@ -217,8 +217,7 @@ class InfluxClient:
                     time_column: str = "time", precision: str = "ms", **kw) -> int:
         """Write a DataFrame: ``time_column`` (tz-aware) is the timestamp, ``tag_columns`` are tags,
         all other columns are fields (NaN fields are omitted; rows with no field are dropped)."""
-        from influxdb_client.client.write.dataframe_serializer import data_frame_to_list_of_points
-        from influxdb_client.client.write_api import PointSettings
+        from ecm.lineproto import frame_lines
 
         if df.empty:
             return 0
@@ -227,9 +226,7 @@ class InfluxClient:
         frame = frame.dropna(subset=field_cols, how="all")
         if frame.empty:
             return 0
-        lines = data_frame_to_list_of_points(frame, PointSettings(), precision=precision,
-                                             data_frame_measurement_name=measurement,
-                                             data_frame_tag_columns=list(tag_columns))
+        lines = frame_lines(frame, measurement, tag_columns, precision=precision)
         return self.write_lines(lines, precision=precision, **kw)
 
     # -- queries ------------------------------------------------------------------
