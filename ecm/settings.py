@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     report_email_to: str = Field("", description="Comma-separated recipients of the nightly report e-mail; empty = no e-mail.")
     report_smtp_conn_id: str = Field("smtp_default", description="Airflow SMTP connection id used to send the report.")
     report_workers: int = Field(0, ge=0, description="Processes rendering report charts and PDFs; 0 = one per CPU (1 = in process).")
+    chunk_enterprises: int = Field(0, ge=0, description="Enterprises per mapped task of the daily DAG; 0 = ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES (50).")
     log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
     # ingest
     ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")

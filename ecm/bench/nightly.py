@@ -2,7 +2,10 @@
 
 Seeds one Beijing day of N enterprises × M meters at 1-minute resolution through the real path
 (simulator → MQTT → ingest → InfluxDB; ``--seed direct`` writes the same readings straight to
-InfluxDB, for city-scale days), then
+InfluxDB, for city-scale days; ``--seed hourly`` computes the day's ``meter_hourly`` in-process with
+the hourly rollup's own functions and writes raw readings only for the last two hours, which
+``ecm_hourly_rollup`` then rolls up from raw: for 2,000 enterprises, whose 72 M raw points would
+otherwise be written and read once only to produce those rows), then
 
 1. rolls the day's 24 hours up as ``ecm_hourly_rollup``'s task does through the day (the hour and
    the previous hour again; the only pass over raw readings): total, slowest hour, VmHWM;
@@ -161,9 +164,12 @@ def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", i
     return its figures. Servers and the temp dir (with its secrets) are removed at the end, unless
     ``keep_state`` names a directory: then the seeded state is kept there, and a later run with the
     same directory and the same shape skips the seeding (for profiling iterations). ``seed``:
-    ``mqtt`` (the real path) or ``direct`` (/write, for city-scale days); ``chunk_enterprises``:
+    ``mqtt`` (the real path), ``direct`` (/write, for city-scale days) or ``hourly`` (``meter_hourly``
+    computed in-process by the rollup's functions, raw readings only for the last hours, which
+    ``ecm_hourly_rollup`` then rolls up from raw: implies ``rollups="last"``); ``chunk_enterprises``:
     enterprises per mapped task (default ``ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES``);
-    ``rollups``: ``hourly`` (24 runs of the hourly DAG's task before the night), ``day`` (the
+    ``rollups``: ``hourly`` (24 runs of the hourly DAG's task before the night, then its dag.test
+    for the last hour), ``last`` (only that dag.test), ``day`` (the
     day's hours in one pass before the night) or ``nightly`` (none before: the daily DAG's
     ``rollup_hours`` task rolls up every hour lacking a rollup, inside the nightly figure)."""
     import shutil
@@ -202,14 +208,31 @@ def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", i
             landed, seed_s, bridge_peak_mb = seeded["readings"], seeded["seed_s"], seeded["bridge_peak_rss_mb"]
             echo(f"reusing the seeded state in {tmp} ({landed:,} readings, seeded earlier in {seed_s:.1f} s)")
         else:
-            landed, seed_s, bridge_peak_mb = (_seed_direct(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo)
-                                              if seed == "direct" else
+            seeder = {"direct": _seed_direct, "hourly": _seed_hourly}.get(seed)
+            landed, seed_s, bridge_peak_mb = (seeder(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo)
+                                              if seeder else
                                               _seed(stack, reg, d, day, n_ent, n_meters_total, interval_s, tmp, echo))
             if keep_state:
                 marker.write_text(json.dumps({**shape, "readings": landed, "seed_s": round(seed_s, 1),
                                               "bridge_peak_rss_mb": round(bridge_peak_mb)}))
-        out = {"seeding": "direct /write to InfluxDB" if seed == "direct" else "sim → MQTT → ingest → InfluxDB"}
+        out = {"seeding": {"direct": "direct /write to InfluxDB",
+                           "hourly": f"meter_hourly computed in-process by hourly_frame from the simulator's readings; "
+                                     f"raw readings of the last {RAW_HOURS} hours only, rolled up from raw by "
+                                     f"ecm_hourly_rollup (dag.test)"}.get(seed, "sim → MQTT → ingest → InfluxDB")}
+        if seed == "hourly":
+            rollups = "last"   # the other hours' rollups were computed while seeding
+        before = _last_hours_rows(d) if seed == "hourly" else None
         out.update(_nightly(day, echo, chunk_enterprises, rollups, dags or NIGHTLY_DAGS))
+        if before is not None:
+            # the hours rolled up from raw by ecm_hourly_rollup against the same hours computed while
+            # seeding: the seeding's meter_hourly is the rollup's, row for row
+            after = _last_hours_rows(d)
+            same = before.equals(after)
+            out["seeded_hours_equal_raw_rollup"] = {"equal": same, "rows": len(after)}
+            echo(f"meter_hourly of the last {RAW_HOURS} hours: rolled up from raw by ecm_hourly_rollup "
+                 f"{'equals' if same else 'DIFFERS FROM'} the rows computed while seeding ({len(after):,} rows)")
+            if not same:
+                raise EcmError("--seed hourly: the seeded meter_hourly differs from the raw rollup's")
         out.update({"readings": landed, "enterprises": n_ent, "meters": n_meters_total,
                     "seed_s": round(seed_s, 1), "bridge_peak_rss_mb": round(bridge_peak_mb), **host_info()})
         return out
@@ -246,48 +269,143 @@ def _seed(stack, reg, d, day, n_ent, n_meters_total, interval_s, tmp, echo) -> t
     return landed, seed_s, bridge_peak_mb
 
 
-def _seed_direct(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo) -> tuple[int, float, float]:
-    """The same simulated readings written straight to InfluxDB's /write (no broker, no bridge):
-    for district sizes whose MQTT seeding would outlast the session. The readings carry no
-    ``received_ms`` (nothing is late)."""
-    import sim_devices
-    from ecm.influx import InfluxClient
+def _sim_chunks(reg, d, interval_s, size: int = 25):
+    """The simulator's readings of day ``d`` (and its closing midnight, as the MQTT backfill
+    publishes them), per chunk of ``size`` enterprises: (chunk index, number of chunks, frame with
+    time (UTC), enterprise, meter, quantity, value)."""
+    import pandas as pd
+
     from ecm.pipeline.daily import enterprise_chunks, registry_subset
-    from ecm.schema import MEAS_READINGS
-    from ecm.stats import MEASUREMENT, stats_to_frame
     from sim_devices.calendar import DAY_S, day_index
     from sim_devices.publisher import rows_between
     from sim_devices.window import build_window, sim_s_to_ms
 
-    import pandas as pd
-
-    client = InfluxClient.from_settings()
     meters = reg.meters_frame()
     t_lo = day_index(d) * DAY_S
-    t_hi = t_lo + DAY_S + 1          # the day and its closing midnight, as the MQTT backfill publishes
-    echo(f"seeding {n_ent} enterprises × {n_meters_total // n_ent} meters at {interval_s} s for {day} "
-         "by direct /write to InfluxDB (no MQTT: the broker path is measured by `ecm bench ingest`)")
-    t0, n = time.perf_counter(), 0
-    chunks = enterprise_chunks(reg, 25)
+    t_hi = t_lo + DAY_S + 1
+    chunks = enterprise_chunks(reg, size)
     for i, chunk in enumerate(chunks):
+        parts = []
         for w in build_window(registry_subset(reg, chunk), d, d, 1):
             rows = rows_between(w.tracks, t_lo, t_hi, interval_s)
             ids = [t.meter.id for t in w.tracks]
             df = pd.DataFrame({"time": pd.to_datetime(sim_s_to_ms(rows.ts), unit="ms", utc=True),
                                "meter": pd.Categorical.from_codes(rows.meter, ids), "value": rows.value})
             df["meter"] = df["meter"].astype(str)
-            df["quantity"] = df["meter"].map(meters["quantity"])
+            df["quantity"] = df["meter"].map(meters["quantity"]).astype(str)
             df["enterprise"] = w.enterprise.id
-            for q, g in df.groupby("quantity"):
-                n += client.write_frame(g.rename(columns={"value": q})[["time", "enterprise", "meter", "quantity", q]],
-                                        MEAS_READINGS, ["enterprise", "meter", "quantity"])
-        if (i + 1) % 8 == 0 or i + 1 == len(chunks):
-            el = time.perf_counter() - t0
-            echo(f"  {n:,} readings written in {el:.0f} s ({n / el:,.0f}/s), {i + 1}/{len(chunks)} chunks")
-    seed_s = time.perf_counter() - t0
+            parts.append(df[["time", "enterprise", "meter", "quantity", "value"]])
+        yield i, len(chunks), pd.concat(parts, ignore_index=True)
+
+
+def _write_readings(client, df) -> int:
+    """Raw readings to ``readings``, one field per quantity (as the bridge writes them)."""
+    from ecm.schema import MEAS_READINGS
+
+    n = 0
+    for q, g in df.groupby("quantity"):
+        n += client.write_frame(g.rename(columns={"value": q})[["time", "enterprise", "meter", "quantity", q]],
+                                MEAS_READINGS, ["enterprise", "meter", "quantity"])
+    return n
+
+
+def _seed_client():
+    """The settings' client with ~20k-line /write bodies (seeding only)."""
+    from dataclasses import replace
+
+    from ecm.influx import InfluxClient
+
+    c = InfluxClient.from_settings()
+    return InfluxClient(replace(c.cfg, batch_points=20_000))
+
+
+def _write_stats(reg, d, client) -> None:
+    import sim_devices
+    from ecm.stats import MEASUREMENT, stats_to_frame
+
     stats = sim_devices.monthly_stats_frame(reg, f"{d.year}-01", f"{d:%Y-%m}", 1)
     client.write_frame(stats_to_frame(stats), MEASUREMENT, ["enterprise"])
+
+
+def _seed_direct(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo) -> tuple[int, float, float]:
+    """The same simulated readings written straight to InfluxDB's /write (no broker, no bridge):
+    for district sizes whose MQTT seeding would outlast the session. The readings carry no
+    ``received_ms`` (nothing is late)."""
+    client = _seed_client()
+    echo(f"seeding {n_ent} enterprises × {n_meters_total // n_ent} meters at {interval_s} s for {day} "
+         "by direct /write to InfluxDB (no MQTT: the broker path is measured by `ecm bench ingest`)")
+    t0, n = time.perf_counter(), 0
+    for i, n_chunks, df in _sim_chunks(reg, d, interval_s):
+        n += _write_readings(client, df)
+        if (i + 1) % 8 == 0 or i + 1 == n_chunks:
+            el = time.perf_counter() - t0
+            echo(f"  {n:,} readings written in {el:.0f} s ({n / el:,.0f}/s), {i + 1}/{n_chunks} chunks")
+    seed_s = time.perf_counter() - t0
+    _write_stats(reg, d, client)
     echo(f"seeded {n:,} readings in {seed_s:.1f} s ({n / seed_s:,.0f} readings/s, direct /write)")
+    return n, seed_s, 0.0
+
+
+def _last_hours_rows(d) -> "pd.DataFrame":
+    """meter_hourly of the day's last ``RAW_HOURS`` hours, every field, in a stable order."""
+    from ecm.influx import InfluxClient, time_literal
+    from ecm.periods import day_bounds_utc
+    from ecm.schema import MEAS_METER_HOURLY
+
+    _, end = day_bounds_utc(d)
+    df = InfluxClient.from_settings().query_frame(
+        f"SELECT * FROM {MEAS_METER_HOURLY} WHERE time >= {time_literal(end - pd_hours(RAW_HOURS))} "
+        f"AND time < {time_literal(end)}")
+    if df.empty:
+        return df
+    return df.sort_values(["time", "meter", "quantity"], kind="stable").reset_index(drop=True)[sorted(df.columns)]
+
+
+#: with ``--seed hourly``, the day's last hours whose raw readings are written (and rolled up from
+#: raw by ``ecm_hourly_rollup``'s dag.test for the last hour: that hour and the previous one)
+RAW_HOURS = 2
+
+
+def _seed_hourly(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo) -> tuple[int, float, float]:
+    """``meter_hourly`` of the day computed in this process from the simulator's readings by the
+    hourly rollup's own functions (``ecm.pipeline.hourly.hourly_frame`` on a frame shaped as
+    ``load_readings`` returns it, written in ``_split``'s parts, as ``rollup_range`` does over
+    the day), per chunk of 25 enterprises; raw readings written only for the day's last
+    ``RAW_HOURS`` hours (and the reading before them), which the benchmark then rolls up from raw
+    through ``ecm_hourly_rollup`` (one production hour, measured). For city-scale days: 72 M raw
+    points would be written, then read once, only to produce these rows."""
+    from ecm.periods import day_bounds_utc
+    from ecm.pipeline.hourly import _split, hourly_frame
+    from ecm.schema import MEAS_METER_HOURLY
+
+    client = _seed_client()
+    meters = reg.meters_frame()
+    counters = meters[meters["kind"] == "counter"]
+    start, end = day_bounds_utc(d)
+    raw_from = end - pd_hours(RAW_HOURS)
+    echo(f"seeding {n_ent} enterprises × {n_meters_total // n_ent} meters at {interval_s} s for {day}: "
+         f"meter_hourly of all 24 hours computed in-process from the simulator's readings by "
+         f"ecm.pipeline.hourly.hourly_frame (the rollup's functions), raw readings written only from "
+         f"{raw_from.isoformat()} (the last {RAW_HOURS} hours, rolled up from raw by ecm_hourly_rollup below)")
+    t0, n, n_raw, n_hourly, t_roll = time.perf_counter(), 0, 0, 0, 0.0
+    for i, n_chunks, df in _sim_chunks(reg, d, interval_s):
+        n += len(df)
+        r = df.sort_values(["meter", "time"], kind="stable").reset_index(drop=True)
+        t1 = time.perf_counter()
+        frame = hourly_frame(r, counters, start, end, meters=meters)
+        t_roll += time.perf_counter() - t1
+        for part in _split(frame) if len(frame) else []:
+            n_hourly += client.write_frame(part, MEAS_METER_HOURLY, ["enterprise", "meter", "quantity"])
+        n_raw += _write_readings(client, df[df["time"] >= raw_from])
+        if (i + 1) % 8 == 0 or i + 1 == n_chunks:
+            el = time.perf_counter() - t0
+            echo(f"  {n:,} readings simulated in {el:.0f} s ({n / el:,.0f}/s; hourly_frame {t_roll:.0f} s), "
+                 f"{n_hourly:,} meter_hourly points and {n_raw:,} raw readings written, {i + 1}/{n_chunks} chunks")
+    seed_s = time.perf_counter() - t0
+    _write_stats(reg, d, client)
+    echo(f"seeded in {seed_s:.1f} s: {n:,} readings simulated ({n / seed_s:,.0f}/s), hourly_frame "
+         f"{t_roll:.1f} s ({n / max(t_roll, 1e-9):,.0f} readings/s), {n_hourly:,} meter_hourly points, "
+         f"{n_raw:,} raw readings written")
     return n, seed_s, 0.0
 
 
@@ -338,13 +456,16 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str 
     ensure_airflow_db(env)
     last_hour = (day_bounds_utc(date.fromisoformat(day))[1] - pd_hours(1)).isoformat()
     t0 = time.perf_counter()
-    hourly_run = [("ecm_hourly_rollup", {"hour": last_hour})] if rollups == "hourly" else []
+    hourly_run = [("ecm_hourly_rollup", {"hour": last_hour})] if rollups in ("hourly", "last") else []
     res = _dag_tests(env, [*hourly_run, *[(d, {"day": day}) for d in dags]])
     child_wall = time.perf_counter() - t0
     if hourly_run:
         hourly, res = res[0], res[1:]
-        out["hourly_dag_s"] = hourly["wall_s"]
-        echo(f"  ecm_hourly_rollup (dag.test, hour {last_hour}): {hourly['wall_s']:.1f} s, tasks {hourly['tasks_s']}")
+        out.update({"hourly_dag_s": hourly["wall_s"], "hourly_dag_peak_rss_mb": hourly["peak_rss_mb"],
+                    "hourly_dag_tasks_s": hourly["tasks_s"]})
+        echo(f"  ecm_hourly_rollup (dag.test, hour {last_hour} and the previous hour, from raw readings): "
+             f"{hourly['wall_s']:.1f} s = {hourly['wall_s'] / 3600:.3f} × the 3,600 s an hour allows; peak RSS while "
+             f"it ran {hourly['peak_rss_mb']} MB; tasks {hourly['tasks_s']}")
     nightly_wall, tasks, peak, hwm, mapped, walls = 0.0, {}, 0.0, res[-1]["vmhwm_mb"], {}, {}
     for r in res:
         dag_id = r["dag_id"]

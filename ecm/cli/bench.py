@@ -47,9 +47,12 @@ def ingest_(quick: bool, workers: str, backlog: int, as_json: bool) -> None:
 @click.option("--keep-state", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the seeded servers' state here; a later run with the same directory and shape "
                    "reuses it and skips the seeding (profiling iterations).")
-@click.option("--seed", "seed", type=click.Choice(["mqtt", "direct"]), default="mqtt", show_default=True,
-              help="How the day's readings land: the real path (sim → MQTT → ingest), or direct /write to "
-                   "InfluxDB (city scale, where MQTT seeding would take hours).")
+@click.option("--seed", "seed", type=click.Choice(["mqtt", "direct", "hourly"]), default="mqtt",
+              show_default=True,
+              help="How the day's readings land: the real path (sim → MQTT → ingest); direct /write to "
+                   "InfluxDB (city scale, where MQTT seeding would take hours); or hourly: meter_hourly "
+                   "computed in-process by the hourly rollup's functions, raw readings only for the last "
+                   "2 hours, rolled up from raw by ecm_hourly_rollup's dag.test (one production hour, timed).")
 @click.option("--chunk-enterprises", type=int, default=None,
               help="Enterprises per mapped task of the daily DAG (default 50).")
 @click.option("--rollups", type=click.Choice(["hourly", "day", "nightly"]), default="day", show_default=True,

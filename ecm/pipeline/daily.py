@@ -318,11 +318,10 @@ GATE_CHUNK_ENTERPRISES = 50
 def enterprise_chunks(registry=None, size: int | None = None) -> list[list[str]]:
     """The registry's enterprises in chunks of ``size`` (default ``ECM_CHUNK_ENTERPRISES``, else
     ``GATE_CHUNK_ENTERPRISES``): one mapped task each."""
-    import os
-
     from ecm.registry import get_registry
+    from ecm.settings import get_settings
 
-    size = size or int(os.environ.get("ECM_CHUNK_ENTERPRISES") or GATE_CHUNK_ENTERPRISES)
+    size = size or get_settings().chunk_enterprises or GATE_CHUNK_ENTERPRISES
     return _chunks((registry or get_registry()).enterprise_ids, size)
 
 
