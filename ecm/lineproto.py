@@ -92,9 +92,15 @@ def frame_lines(frame: pd.DataFrame, measurement: str, tag_columns: Sequence[str
             codes, texts, missing = _strings(s, _ESCAPE_KEY)
             texts = [("," + k + "=" + t) if t else "" for t in texts]    # empty and NaN tags: omitted
             tag_parts.append((codes, texts))
-        elif s.dtype.kind in _FAST_KINDS:
+        elif isinstance(s.dtype, np.dtype) and s.dtype.kind in _FAST_KINDS:
             suffix = "i" if s.dtype.kind in "iu" else ""
             fields.append((_brace(k) + "={}" + suffix, s.to_numpy(), s.isna().to_numpy()))
+        elif issubclass(s.dtype.type, (np.integer, np.floating, np.bool_)):
+            # nullable extension dtypes (Int64, Float64, boolean): the reference's own scalars
+            suffix = "i" if issubclass(s.dtype.type, np.integer) else ""
+            vals = np.empty(n, dtype=object)
+            vals[:] = list(s)
+            fields.append((_brace(k) + "={}" + suffix, vals, s.isna().to_numpy()))
         else:
             codes, texts, missing = _strings(s, _ESCAPE_STRING)
             fields.append((_brace(k) + '="{}"', np.array(texts, dtype=object)[codes], missing))

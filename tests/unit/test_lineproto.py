@@ -145,6 +145,14 @@ def test_missing_first_field_never_touches_a_string_field():
     assert frame_lines(frame, "m", [], precision="ms") == ["m é=1.0 0", "m a=1.5,é=2.0 1000"]
 
 
+def test_nullable_extension_dtypes():
+    idx = pd.to_datetime([0, 1000, 2000], unit="ms", utc=True)
+    frame = pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"), "b": pd.array([1.5, None, 2.0], dtype="Float64"),
+                          "c": pd.array([True, None, False], dtype="boolean")}, index=idx)
+    assert frame_lines(frame, "m", [], precision="ms") == reference(frame, "m", [], "ms") == [
+        "m a=1i,b=1.5,c=True 0", "m a=3i,b=2.0,c=False 2000"]
+
+
 def test_rows_without_fields_are_dropped_and_nan_fields_omitted():
     idx = pd.to_datetime([0, 60_000, 120_000], unit="ms", utc=True)
     frame = pd.DataFrame({"meter": ["m1", "m2", "m3"], "a": [np.nan, 2.0, np.nan], "b": [np.nan, np.nan, 3.25]},
