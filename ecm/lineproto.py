@@ -124,18 +124,30 @@ def frame_lines(frame: pd.DataFrame, measurement: str, tag_columns: Sequence[str
 
     # one template per pattern of missing fields (usually one): str.format of the Python scalars
     # the reference formats, in C, one call per row
-    pattern = np.zeros(n, dtype=np.int64)
-    for j, (_, _, missing) in enumerate(fields):
-        if missing.any():
-            pattern |= missing.astype(np.int64) << j
-    all_missing = sum(1 << j for j in range(len(fields)))
+    maybe = [j for j, f in enumerate(fields) if f[2].any()]
+    if maybe:
+        codes = []   # the pattern as int64 words of 62 fields each
+        for g in range(0, len(maybe), 62):
+            word = np.zeros(n, dtype=np.int64)
+            for b, j in enumerate(maybe[g:g + 62]):
+                word |= fields[j][2].astype(np.int64) << b
+            codes.append(word)
+        if len(codes) == 1:
+            group, _ = pd.factorize(codes[0])
+        else:
+            group = pd.DataFrame(codes).T.groupby(list(range(len(codes))), sort=False).ngroup().to_numpy()
+        n_groups = int(group.max()) + 1
+    else:
+        group, n_groups = None, 1
     out = np.empty(n, dtype=object)
-    patterns = np.unique(pattern)
-    for p in patterns:
-        present = [f for j, f in enumerate(fields) if not (int(p) >> j) & 1]
+    keep = np.ones(n, dtype=bool)
+    for g in range(n_groups):
+        rows = None if n_groups == 1 else np.flatnonzero(group == g)
+        r0 = 0 if rows is None else rows[0]
+        present = [f for f in fields if not f[2][r0]]
         if not present:
+            keep[rows if rows is not None else slice(None)] = False
             continue
-        rows = None if len(patterns) == 1 else np.flatnonzero(pattern == p)
         template = "{} " + ",".join(t for t, _, _ in present) + " {}"
         cols = [heads if rows is None else heads[rows]]
         cols += [(v if rows is None else v[rows]).tolist() for _, v, _ in present]
@@ -144,5 +156,4 @@ def frame_lines(frame: pd.DataFrame, measurement: str, tag_columns: Sequence[str
         if rows is None:
             return lines
         out[rows] = lines
-    keep = pattern != all_missing
     return out[keep].tolist()

@@ -145,6 +145,19 @@ def test_missing_first_field_never_touches_a_string_field():
     assert frame_lines(frame, "m", [], precision="ms") == ["m é=1.0 0", "m a=1.5,é=2.0 1000"]
 
 
+def test_many_fields_with_nan_patterns():
+    # more fields than one 64-bit pattern word (kpi_monthly writes ~80 columns)
+    rng = np.random.default_rng(7)
+    n, k = 300, 150
+    cols = {f"f{j:03d}": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)) for j in range(k)}
+    cols["s"] = pd.Series(rng.choice(["a", "b c", None], size=n), dtype=str)
+    frame = pd.DataFrame(cols, index=pd.date_range("2026-01-01", periods=n, freq="1min", tz="UTC"))
+    frame.iloc[5, :] = np.nan    # a row without any field
+    frame["e"] = "e01"
+    got = frame_lines(frame, "kpi", ["e"], precision="ms")
+    assert got == reference(frame, "kpi", ["e"], "ms") and len(got) == n - 1
+
+
 def test_nullable_extension_dtypes():
     idx = pd.to_datetime([0, 1000, 2000], unit="ms", utc=True)
     frame = pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64"), "b": pd.array([1.5, None, 2.0], dtype="Float64"),
