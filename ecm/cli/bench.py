@@ -72,6 +72,16 @@ def nightly(n_ent: int, n_meters: int, day: str, interval_s: int, keep_state: Pa
                           rollups=rollups, dags=tuple(dags.split(",")) if dags else None))
 
 
+@bench.command("lineproto")
+@click.option("--rows", default=1_000_000, show_default=True)
+@handle_errors
+def lineproto(rows: int) -> None:
+    """Line protocol of a readings frame: ecm.lineproto against influxdb_client's DataFrame serializer."""
+    from ecm.bench.lineproto import run_lineproto
+
+    echo_json(run_lineproto(rows, echo=lambda m: click.echo(m, err=True)))
+
+
 @bench.command("sim")
 @click.option("--backfill-enterprises", type=int, default=50, show_default=True)
 @click.option("--days", type=int, default=30, show_default=True)
