@@ -228,9 +228,10 @@ def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", i
             # seeding: the seeding's meter_hourly is the rollup's, row for row
             after = _last_hours_rows(d)
             same = before.equals(after)
-            out["seeded_hours_equal_raw_rollup"] = {"equal": same, "rows": len(after)}
+            out["seeded_hours_equal_raw_rollup"] = {"equal": same, "rows": len(after), "rows_before": len(before)}
             echo(f"meter_hourly of the last {RAW_HOURS} hours: rolled up from raw by ecm_hourly_rollup "
-                 f"{'equals' if same else 'DIFFERS FROM'} the rows computed while seeding ({len(after):,} rows)")
+                 f"{'equals' if same else 'DIFFERS FROM'} the rows computed while seeding ({len(after):,} rows; "
+                 f"{len(before):,} before)")
             if not same:
                 raise EcmError("--seed hourly: the seeded meter_hourly differs from the raw rollup's")
         out.update({"readings": landed, "enterprises": n_ent, "meters": n_meters_total,
