@@ -283,7 +283,7 @@ def _sim_chunks(reg, d, interval_s, size: int = 25):
 
     meters = reg.meters_frame()
     t_lo = day_index(d) * DAY_S
-    t_hi = t_lo + DAY_S + 1
+    t_hi = t_lo + DAY_S + 1          # the day and its closing midnight, as the MQTT backfill publishes
     chunks = enterprise_chunks(reg, size)
     for i, chunk in enumerate(chunks):
         parts = []
