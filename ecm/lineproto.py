@@ -141,8 +141,11 @@ def frame_lines(frame: pd.DataFrame, measurement: str, tag_columns: Sequence[str
         group, n_groups = None, 1
     out = np.empty(n, dtype=object)
     keep = np.ones(n, dtype=bool)
+    if n_groups > 1:   # each pattern's rows, in frame order, by one stable sort (not a scan per pattern)
+        order = np.argsort(group, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(group, minlength=n_groups))])
     for g in range(n_groups):
-        rows = None if n_groups == 1 else np.flatnonzero(group == g)
+        rows = None if n_groups == 1 else order[bounds[g]:bounds[g + 1]]
         r0 = 0 if rows is None else rows[0]
         present = [f for f in fields if not f[2][r0]]
         if not present:
