@@ -28,22 +28,43 @@ MAX_LINES = 30
 
 
 def _png(fig: Figure) -> bytes:
+    """Opaque RGB PNG bytes of ``fig``, drawn once: the figure is made at the save DPI with fixed
+    margins, so nothing re-lays it out or redraws it. Pillow writes no time or version chunk. RGB
+    (the background is white) saves WeasyPrint re-encoding an alpha mask for every PDF image."""
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    img = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buf = io.BytesIO()
-    FigureCanvasAgg(fig)
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    img.convert("RGB").save(buf, format="PNG", dpi=(DPI, DPI))
     return buf.getvalue()
 
 
-def _fig(w_in: float, h_in: float) -> Figure:
+def text_width_in(texts: list[str], size_pt: float) -> float:
+    """Widest of ``texts`` in inches at ``size_pt`` in the chart font (FreeType metrics, no drawing)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(w_in, h_in), layout="constrained")
+        prop = FontProperties(size=size_pt)
+        return max((text_to_path.get_text_width_height_descent(t, prop, ismath=False)[0] for t in texts),
+                   default=0.0) / 72
+
+
+def _fig(w_in: float, h_in: float, *, left: float, bottom: float, top: float = 0.32, right: float = 0.15) -> Figure:
+    """A figure at the save DPI whose axes leave fixed margins (inches) for the tick labels, axis
+    labels and title. Fixed margins replace constrained layout, which measured every text twice per save."""
+    fig = Figure(figsize=(w_in, h_in), dpi=DPI)
+    fig.subplots_adjust(left=left / w_in, right=1 - right / w_in, bottom=bottom / h_in, top=1 - top / h_in)
     return fig
 
 
 def intensity_path(trend: list[dict], title: str) -> bytes:
     """Cumulative intensity index (2022 = 1) per month against the target path index."""
     with matplotlib.rc_context(RC):
-        fig = _fig(6.2, 2.6)
+        # left: y tick values + y label; bottom: month keys at 60°
+        fig = _fig(6.2, 2.6, left=0.62, bottom=0.52)
         ax = fig.add_subplot()
         x = list(range(len(trend)))
         ci = [t["cumulative_index"] if t["cumulative_index"] is not None else float("nan") for t in trend]
@@ -61,10 +82,11 @@ def intensity_path(trend: list[dict], title: str) -> bytes:
 def energy_mix(mix: list[dict], title: str) -> bytes:
     """Month-to-date energy by carrier, tce (当量值)."""
     with matplotlib.rc_context(RC):
-        fig = _fig(6.2, 0.6 + 0.28 * max(len(mix), 1))
-        ax = fig.add_subplot()
         labels = [f"{CARRIER.get(m['key'], (m['key'], m['key']))[0]} {CARRIER.get(m['key'], (m['key'], m['key']))[1]}"
                   for m in mix][::-1]
+        # left: the carrier names (8 pt) as measured; bottom: x ticks + x label
+        fig = _fig(6.2, 0.9 + 0.28 * max(len(mix), 1), left=text_width_in(labels, 8) + 0.16, bottom=0.5)
+        ax = fig.add_subplot()
         vals = [m["energy_tce"] for m in mix][::-1]
         bars = ax.barh(labels, vals, color="#00897b")
         for b, m in zip(bars, mix[::-1]):
@@ -92,7 +114,9 @@ def lines_benchmark(lines: list[dict], title: str) -> bytes:
     """Lines' 12-month unit product energy as % of 基准 (baseline = 100), with the 标杆 level marked."""
     rows = chart_lines(lines)[::-1]
     with matplotlib.rc_context(RC):
-        fig = _fig(6.2, 0.8 + 0.24 * max(len(rows), 1))
+        labels = line_labels(rows)
+        # left: the line labels (6 pt) as measured; bottom: x ticks + x label
+        fig = _fig(6.2, 0.9 + 0.24 * max(len(rows), 1), left=text_width_in(labels, 6) + 0.16, bottom=0.5)
         ax = fig.add_subplot()
         y = list(range(len(rows)))
         val = [100 * ln["unit_energy_12m"] / ln["baseline"] for ln in rows]
@@ -102,7 +126,7 @@ def lines_benchmark(lines: list[dict], title: str) -> bytes:
         bm = [100 * ln["benchmark"] / ln["baseline"] if ln["benchmark"] else float("nan") for ln in rows]
         ax.scatter(bm, y, marker="|", s=120, color="black", label="标杆 benchmark", zorder=3)
         ax.axvline(100, color="#c62828", ls="--", lw=1, label="基准 baseline = 100")
-        ax.set_yticks(y, line_labels(rows), fontsize=6)
+        ax.set_yticks(y, labels, fontsize=6)
         ax.set_xlabel("单位产品能耗 占基准值 % unit product energy, % of baseline (12个月 12-month)")
         ax.set_title(f"产线能效 对比标杆/基准 / lines vs 标杆/基准 — {title}")
         ax.legend(loc="lower right", fontsize=6)
@@ -115,10 +139,13 @@ def co2_trend(trend: list[dict], title: str) -> bytes:
     from ecm.report.wording import month_label
 
     with matplotlib.rc_context(RC):
-        fig = _fig(6.2, 2.4)
-        ax = fig.add_subplot()
         x = list(range(len(trend)))
         vals = [t["co2_t"] if t["co2_t"] is not None else 0.0 for t in trend]
+        # left: the widest y tick value (≤ 1.15 × the top bar, in digits) + the y label;
+        # bottom: month keys (with *) at 60°
+        digits = len(f"{max(vals, default=0.0) * 1.3:.0f}")
+        fig = _fig(6.2, 2.4, left=text_width_in(["8" * digits], 8) + 0.38, bottom=0.55)
+        ax = fig.add_subplot()
         partial = [bool(t.get("partial")) and t["co2_t"] is not None for t in trend]
         bars = ax.bar(x, vals, color=["#d7ccc8" if p else "#6d4c41" for p in partial], edgecolor="#6d4c41")
         for b, p, t in zip(bars, partial, trend):
