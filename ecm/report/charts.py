@@ -164,16 +164,27 @@ def co2_trend(trend: list[dict], title: str) -> bytes:
         return _png(fig)
 
 
-def model_charts(model: dict) -> dict[str, bytes]:
-    """Chart name -> PNG bytes for one report model (charts without data are left out)."""
-    title = model["name_zh"]
-    out = {}
-    if any(t["cumulative_index"] is not None for t in model["trend"]):
-        out["intensity"] = intensity_path(model["trend"], title)
+def chart_names(model: dict) -> list[str]:
+    """The charts :func:`model_charts` draws for ``model`` (charts without data are left out; the
+    intensity chart of a data-insufficient enterprise is left out, as its report withholds it)."""
+    names = []
+    if any(t["cumulative_index"] is not None for t in model["trend"]) and not (
+            model["summary"]["data_insufficient"] and model["scope"] != "district"):
+        names.append("intensity")
     if model["mix"]:
-        out["mix"] = energy_mix(model["mix"], title)
+        names.append("mix")
     if any(ln["unit_energy_12m"] is not None and ln["baseline"] for ln in model["lines"]):
-        out["lines"] = lines_benchmark(model["lines"], title)
+        names.append("lines")
     if any(t["co2_t"] is not None for t in model["trend"]):
-        out["co2"] = co2_trend(model["trend"], title)
-    return out
+        names.append("co2")
+    return names
+
+
+def model_charts(model: dict) -> dict[str, bytes]:
+    """Chart name -> PNG bytes for one report model, for the charts of :func:`chart_names`."""
+    title = model["name_zh"]
+    draw = {"intensity": lambda: intensity_path(model["trend"], title),
+            "mix": lambda: energy_mix(model["mix"], title),
+            "lines": lambda: lines_benchmark(model["lines"], title),
+            "co2": lambda: co2_trend(model["trend"], title)}
+    return {name: draw[name]() for name in chart_names(model)}
