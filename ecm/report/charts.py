@@ -6,7 +6,9 @@ Inputs are the model's lists (see ecm.report.model); None values are gaps.
 """
 from __future__ import annotations
 
+import contextlib
 import io
+from pathlib import Path
 
 import matplotlib
 
@@ -25,6 +27,46 @@ RC = {"font.family": "sans-serif", "font.sans-serif": [FONT, "DejaVu Sans"], "ax
       "font.size": 8, "axes.titlesize": 9, "svg.hashsalt": "ecm", "path.simplify": True}
 #: most lines drawn in the district line chart (worst first)
 MAX_LINES = 30
+#: family name of the run's cut of Noto Sans CJK SC while :func:`cut_font` is active
+CUT_FAMILY = "ECM CJK"
+_cut_active = False
+
+
+def _rc() -> dict:
+    return {**RC, "font.sans-serif": [CUT_FAMILY, *RC["font.sans-serif"]]} if _cut_active else RC
+
+
+def chart_text() -> str:
+    """Characters the charts draw besides the model's names: this module's and its label modules'
+    source (titles, axis labels, carriers, month marks) and printable ASCII."""
+    here = Path(__file__).parent
+    return "".join((here / f).read_text(encoding="utf-8") for f in ("charts.py", "labels.py", "wording.py")) + \
+        "".join(chr(c) for c in range(32, 127))
+
+
+@contextlib.contextmanager
+def cut_font(path: Path):
+    """Draw the charts with ``path``, a cut of Noto Sans CJK SC to the run's characters (the PDFs'
+    :class:`ecm.report.render.CjkFonts` cut, family ``ECM CJK``), while the block runs; a character
+    it lacks falls back to the full font. Text shaping in the cut costs half of that in the full font
+    (65 k glyphs), and text is most of a chart's drawing. The outlines are the same."""
+    global _cut_active
+    from matplotlib import font_manager
+
+    fm = font_manager.fontManager
+
+    def drop() -> None:
+        fm.ttflist = [f for f in fm.ttflist if f.name != CUT_FAMILY]
+        fm._findfont_cached.cache_clear()
+
+    drop()
+    fm.addfont(str(path))
+    _cut_active = True
+    try:
+        yield
+    finally:
+        _cut_active = False
+        drop()
 
 
 def _png(fig: Figure) -> bytes:
@@ -46,7 +88,7 @@ def text_width_in(texts: list[str], size_pt: float) -> float:
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import text_to_path
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(_rc()):
         prop = FontProperties(size=size_pt)
         return max((text_to_path.get_text_width_height_descent(t, prop, ismath=False)[0] for t in texts),
                    default=0.0) / 72
@@ -62,7 +104,7 @@ def _fig(w_in: float, h_in: float, *, left: float, bottom: float, top: float = 0
 
 def intensity_path(trend: list[dict], title: str) -> bytes:
     """Cumulative intensity index (2022 = 1) per month against the target path index."""
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(_rc()):
         # left: y tick values + y label; bottom: month keys at 60°
         fig = _fig(6.2, 2.6, left=0.62, bottom=0.52)
         ax = fig.add_subplot()
@@ -81,7 +123,7 @@ def intensity_path(trend: list[dict], title: str) -> bytes:
 
 def energy_mix(mix: list[dict], title: str) -> bytes:
     """Month-to-date energy by carrier, tce (当量值)."""
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(_rc()):
         labels = [f"{CARRIER.get(m['key'], (m['key'], m['key']))[0]} {CARRIER.get(m['key'], (m['key'], m['key']))[1]}"
                   for m in mix][::-1]
         # left: the carrier names (8 pt) as measured; bottom: x ticks + x label
@@ -113,7 +155,7 @@ def line_labels(rows: list[dict]) -> list[str]:
 def lines_benchmark(lines: list[dict], title: str) -> bytes:
     """Lines' 12-month unit product energy as % of 基准 (baseline = 100), with the 标杆 level marked."""
     rows = chart_lines(lines)[::-1]
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(_rc()):
         labels = line_labels(rows)
         # left: the line labels (6 pt) as measured; bottom: x ticks + x label
         fig = _fig(6.2, 0.9 + 0.24 * max(len(rows), 1), left=text_width_in(labels, 6) + 0.16, bottom=0.5)
@@ -138,7 +180,7 @@ def co2_trend(trend: list[dict], title: str) -> bytes:
     labelled month to date, so it is never read as a fall."""
     from ecm.report.wording import month_label
 
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(_rc()):
         x = list(range(len(trend)))
         vals = [t["co2_t"] if t["co2_t"] is not None else 0.0 for t in trend]
         # left: the widest y tick value (≤ 1.15 × the top bar, in digits) + the y label;

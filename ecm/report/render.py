@@ -162,6 +162,7 @@ class CjkFonts:
 
         chars = sorted(set(text) | set("0123456789—–-.,%/()：:第页共 pageof•◦▪…"))
         self.css = ""
+        self.files: dict[str, Path] = {}
         for weight, bold in (("normal", False), ("bold", True)):
             path = _font_path(bold)
             idx = _find_face(path, FONT_FAMILY)
@@ -173,6 +174,7 @@ class CjkFonts:
             _rename(font, f"ECM CJK{' Bold' if bold else ''}")
             out = folder / f"ecm-cjk-{weight}.otf"
             font.save(out)
+            self.files[weight] = out
             self.css += (f'@font-face {{ font-family: "ECM CJK"; font-weight: {weight}; '
                          f'src: url("{out.resolve().as_uri()}"); }}\n')
 

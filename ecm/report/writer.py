@@ -143,9 +143,11 @@ def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, dat
                       "changes": [c for c in revision["changes"] if name == "district" or c["report"] == name]}
         htmls[name] = R.render_html(env, model, revs[name], srcs)
     with tempfile.TemporaryDirectory(prefix="ecm-fonts-") as fdir, R.source_date_epoch(day):
-        fonts = R.CjkFonts("".join(htmls.values()), Path(fdir))
-        # charts and PDF of a document in one worker pass: the PNGs are pickled back once
-        done = _map(_render_document, [(model, revs[name], tmp, fonts.css) for name, model in models.items()])
+        # one cut of the CJK font for the PDFs and the charts (forked workers inherit its registration)
+        fonts = R.CjkFonts("".join(htmls.values()) + C.chart_text(), Path(fdir))
+        with C.cut_font(fonts.files["normal"]):
+            # charts and PDF of a document in one worker pass: the PNGs are pickled back once
+            done = _map(_render_document, [(model, revs[name], tmp, fonts.css) for name, model in models.items()])
         for (name, html), (charts, pdf) in zip(htmls.items(), done):
             for chart, png in charts.items():
                 (tmp / f"charts/{name}-{chart}.png").write_bytes(png)
