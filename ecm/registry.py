@@ -9,7 +9,7 @@ Meter quantity names follow ``<quantity>_<unit>`` and are the same on the wire (
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
@@ -236,6 +236,11 @@ class Registry(_Frozen):
         """Every enterprise, disabled ones included (their history stays in every report)."""
         return [e.id for e in self.enterprises]
 
+    def last_days(self) -> dict[str, date]:
+        """{enterprise: last Beijing day in scope} of the disabled enterprises (``disabled.since``):
+        after it an enterprise has no enterprise-day rows (it left; its history stays)."""
+        return {e.id: e.disabled.since for e in self.enterprises if e.disabled is not None}
+
     @property
     def disabled_ids(self) -> frozenset[str]:
         """Enterprises offboarded by ``ecm enterprise disable`` (broker principals disabled)."""
@@ -243,15 +248,24 @@ class Registry(_Frozen):
 
     def meters_frame(self):
         """One row per meter: enterprise, meter, carrier, unit, kind, quantity, line, role, interval_s,
-        register_max, max_rate_per_h, decommissioned (date or None). Indexed by meter id."""
+        register_max, max_rate_per_h, decommissioned (date or None). Indexed by meter id.
+
+        ``decommissioned`` is the first day the meter is out of service: its own, or for a disabled
+        enterprise the day after ``disabled.since`` (its last day with data) when that is earlier.
+        So an offboarded enterprise's meters are not expected after it left (no daily DQ failures,
+        no silent-meter alerts), and its history up to ``since`` is unchanged."""
         import pandas as pd
+
+        def out_of_service(e: Enterprise, m: Meter) -> date | None:
+            left = e.disabled.since + timedelta(days=1) if e.disabled is not None else None
+            return min((d for d in (m.decommissioned, left) if d is not None), default=None)
 
         rows = [
             {
                 "meter": m.id, "enterprise": e.id, "carrier": m.carrier, "unit": m.unit, "kind": m.kind,
                 "quantity": m.quantity, "line": m.line, "role": m.role, "interval_s": m.interval_s,
                 "register_max": m.register_max, "max_rate_per_h": m.max_rate_per_h,
-                "decommissioned": m.decommissioned,
+                "decommissioned": out_of_service(e, m),
             }
             for e in self.enterprises for m in e.meters
         ]

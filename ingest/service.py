@@ -241,7 +241,7 @@ class Worker:
         try:
             while not self.spool.empty and time.monotonic() < deadline:
                 n = self.spool.replay(self._post, self._spool_damaged)
-                self.stats.c[F_SPOOL_RECORDS_REPLAYED] += n
+                self.stats.c[F_SPOOL_RECORDS_REPLAYED] += n or 0
             self.stats.influx_up = 1
             if self.spool.empty:
                 log.warning("spool_drained", extra={"worker": self.client_id})

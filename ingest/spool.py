@@ -205,15 +205,15 @@ class Spool:
         """Yield the good (precision, body) records of one segment."""
         yield from Spool.scan_segment(Path(path).read_bytes()).records
 
-    def replay(self, write, on_damage=None) -> int:
+    def replay(self, write, on_damage=None) -> int | None:
         """Write the oldest segment's good records with ``write(precision, body)`` (raises on
         failure, leaving the segment in place) and delete it, or move it to ``damaged/`` when it
-        had bad records or a torn tail (``on_damage(path, scan)`` is called then); returns records
-        written, 0 when empty."""
+        had bad records or a torn tail (``on_damage(path, scan)`` is called then); returns the records
+        written (0 for a segment without a good record), None when there was no segment."""
         segs = self._segments()
         if not segs:
             self.n_bytes = 0
-            return 0
+            return None
         seg = segs[0]
         if self._fh is not None and self._fh_seq == int(seg.stem):
             self._close_writer()  # new appends start a later segment, keeping order
@@ -232,7 +232,7 @@ class Spool:
         else:
             seg.unlink()
         self.n_bytes = max(0, self.n_bytes - len(data))
-        return max(len(scan.records), 1)
+        return len(scan.records)
 
     def _fsync_dir(self) -> None:
         dfd = os.open(self.dir, os.O_RDONLY)

@@ -5,7 +5,9 @@ test module imports it. A server that cannot start fails the tests that need it;
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="ecm-airflow-")
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, True)  # its SQLite metadata DB and logs go with the run
 os.environ.update({
     "AIRFLOW_HOME": _AIRFLOW_HOME,
     "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),

@@ -173,11 +173,18 @@ def line_daily(md: pd.DataFrame, energy: pd.DataFrame, lines: pd.DataFrame, fact
 
 
 def enterprise_day_kpis(md: pd.DataFrame, energy: pd.DataFrame, enterprise_ids: list[str],
-                        table_version: str) -> pd.DataFrame:
+                        table_version: str, last_days: dict | None = None) -> pd.DataFrame:
     """``kpi_daily`` rows before the status rule: Σ included energy/CO2 per enterprise-day (NaN
     when nothing was counted), ``completeness_frac`` = mean over the enterprise's counter meters
-    (0 without any), for every registry enterprise and every day of ``md``."""
-    full = pd.MultiIndex.from_product([sorted(md["day"].unique()), enterprise_ids], names=["day", "enterprise"])
+    (0 without any), for every registry enterprise and every day of ``md`` — except the days after
+    an enterprise's entry in ``last_days`` (``Registry.last_days()``: it was offboarded; a day
+    outside its scope is neither measured nor missing, and 同口径 comparisons see those days as not
+    covered, ecm.accounting.comparable)."""
+    days = sorted(md["day"].unique())
+    full = pd.MultiIndex.from_product([days, enterprise_ids], names=["day", "enterprise"])
+    if last_days:
+        last = pd.Series([last_days.get(e) for e in full.get_level_values("enterprise")], dtype=object)
+        full = full[[lst is None or d <= lst for d, lst in zip(full.get_level_values("day"), last)]]
     inc = energy[energy["included"].astype(bool)] if len(energy) else energy
     kpi = inc.groupby(["day", "enterprise"])[[*TCE_COLUMNS, "co2_t"]].sum(min_count=1).reindex(full)
     kpi["completeness_frac"] = md.groupby(["day", "enterprise"])["completeness_frac"].mean().reindex(full).fillna(0.0)

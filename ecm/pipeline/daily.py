@@ -140,7 +140,8 @@ def compute_day(client, registry, factors, first: date, last: date | None = None
     issues += iss
     line_daily, iss = allocation.line_daily(md, energy, registry.lines_frame(), factors, empty_year=first.year)
     issues += iss
-    kpi = allocation.enterprise_day_kpis(md, energy, registry.enterprise_ids, factors.table_version)
+    kpi = allocation.enterprise_day_kpis(md, energy, registry.enterprise_ids, factors.table_version,
+                                         registry.last_days())
     return DayFrames(first, last, md, energy, line_daily, kpi, dq, issues, reopened=reopened)
 
 

@@ -12,7 +12,7 @@ def test_replay_in_order_across_segments_and_delete(tmp_path):
         sp.append([("ms", b"a%d" % i), ("ns", b"b%d" % i)])
     assert len(list(tmp_path.glob("*.spool"))) > 1 and not sp.empty
     got = []
-    while sp.replay(lambda p, b: got.append((p, b))):
+    while sp.replay(lambda p, b: got.append((p, b))) is not None:
         pass
     assert got == [x for i in range(10) for x in (("ms", b"a%d" % i), ("ns", b"b%d" % i))]
     assert sp.empty and sp.n_bytes == 0 and not list(tmp_path.glob("*.spool"))
@@ -96,3 +96,16 @@ def test_bound_and_alarm(tmp_path):
     assert sp.alarm and sp.fill_frac > 0.8
     with pytest.raises(SpoolFull):
         sp.append([("ms", b"z" * 300)])
+
+
+def test_a_segment_without_a_good_record_counts_zero_replayed(tmp_path):
+    sp = Spool(tmp_path, max_bytes=1_000_000)
+    sp.append([("ms", b"only")])
+    sp.close()
+    seg = next(tmp_path.glob("*.spool"))
+    seg.write_bytes(_flip(seg.read_bytes(), seg.read_bytes().index(b"\n") + 1))  # its one record corrupt
+    sp = Spool(tmp_path, max_bytes=1_000_000)
+    got, damage = [], []
+    assert sp.replay(lambda p, b: got.append(b), lambda path, scan: damage.append(scan.corrupt)) == 0
+    assert got == [] and damage == [1] and sp.empty
+    assert sp.replay(lambda p, b: got.append(b)) is None   # nothing left

@@ -112,3 +112,38 @@ def test_no_lines_at_all(f):
     e, _ = enterprise_energy(md, f, empty_year=2024)
     ld, issues = line_daily(md, e, none, f, empty_year=2024)
     assert ld.empty and issues == []
+
+
+def test_an_offboarded_enterprise_has_no_enterprise_days_after_it_left(f):
+    e, _ = enterprise_energy(_md(), f, empty_year=2024)
+    left_before = enterprise_day_kpis(_md(), e, ["e01", "e02"], f.table_version, {"e02": date(2024, 2, 29)})
+    assert list(left_before["enterprise"]) == ["e01"]          # D is after e02's last day: no row at all
+    left_on = enterprise_day_kpis(_md(), e, ["e01", "e02"], f.table_version, {"e02": D, "e01": D})
+    assert sorted(left_on["enterprise"]) == ["e01", "e02"]     # its last day itself is still in scope
+    assert left_on.set_index("enterprise").loc["e01", "energy_tce"] == pytest.approx(2.4433)
+
+
+def test_a_disabled_enterprises_meters_are_out_of_service_after_its_last_day():
+    from ecm.quality_frames import readings_daily_metrics
+    from ecm.registry import parse_registry, read_yaml, text_with_disabled
+
+    text = (ROOT / "config/district.yaml").read_text(encoding="utf-8")
+    base = parse_registry(read_yaml(text))
+    eid = base.enterprise_ids[1]
+    own = {m.id: m.decommissioned for m in base.enterprise(eid).meters}
+    reg = parse_registry(read_yaml(text_with_disabled(text, eid, {"since": "2024-03-05", "at": "2024-03-05T08:00:00Z"})))
+    meters = reg.meters_frame()
+    mine = meters[meters["enterprise"] == eid]
+    for mid, dec in mine["decommissioned"].items():   # the day after it left, or its own earlier day
+        assert dec == min(d for d in (own[mid], date(2024, 3, 6)) if d is not None)
+    others = meters[meters["enterprise"] != eid]
+    assert others["decommissioned"].to_dict() == base.meters_frame().loc[others.index, "decommissioned"].to_dict()
+    assert reg.last_days() == {eid: date(2024, 3, 5)}
+    empty = pd.DataFrame({"time": pd.Series([], dtype="datetime64[ns, UTC]"), "value": pd.Series([], dtype=float),
+                          **{c: pd.Series([], dtype=str) for c in ("enterprise", "meter", "quantity")}})
+    # no reading at all: on its last day its meters are expected (silent), the day after they are not
+    on_last = readings_daily_metrics(empty, meters, date(2024, 3, 5))
+    after = readings_daily_metrics(empty, meters, date(2024, 3, 6))
+    assert set(mine.index[mine["decommissioned"] > date(2024, 3, 5)]) <= set(on_last["meter"])
+    assert not set(mine.index) & set(after["meter"])
+    assert set(others.index[others["decommissioned"].isna()]) <= set(after["meter"])
