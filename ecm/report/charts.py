@@ -85,8 +85,8 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-#: per process: the frames of the two 24-month charts (figure, axes, x ticks and labels, axis
-#: labels, legend), keyed by everything they are built from. A document's chart only sets its data
+#: per process: the frames of the 24-month charts and the energy mix (figure, axes, ticks and labels,
+#: axis labels, legend), keyed by everything they are built from. A document's chart only sets its data
 #: and title on the frame: the same bytes as a fresh figure (tests/report/test_report_charts.py),
 #: ~35 % less CPU, as ticks and text metrics are made once. Cleared when the chart font changes.
 _FRAMES: dict[tuple, dict] = {}
@@ -157,22 +157,36 @@ def intensity_path(trend: list[dict], title: str) -> bytes:
 
 def energy_mix(mix: list[dict], title: str) -> bytes:
     """Month-to-date energy by carrier, tce (当量值)."""
-    with matplotlib.rc_context(_rc()):
-        labels = [f"{CARRIER.get(m['key'], (m['key'], m['key']))[0]} {CARRIER.get(m['key'], (m['key'], m['key']))[1]}"
-                  for m in mix][::-1]
+    labels = [f"{CARRIER.get(m['key'], (m['key'], m['key']))[0]} {CARRIER.get(m['key'], (m['key'], m['key']))[1]}"
+              for m in mix][::-1]
+    vals = [m["energy_tce"] for m in mix][::-1]
+    y = list(range(len(labels)))
+
+    def build() -> dict:
         # left: the carrier names (8 pt) as measured; bottom: x ticks + x label
         fig = _fig(6.2, 0.9 + 0.28 * max(len(mix), 1), left=text_width_in(labels, 8) + 0.16, bottom=0.5)
         ax = fig.add_subplot()
-        vals = [m["energy_tce"] for m in mix][::-1]
-        bars = ax.barh(labels, vals, color="#00897b")
+        ax.set_yticks(y, labels)
+        ax.set_xlabel("能耗 energy, tce (本月累计 month to date)")
+        ax.margins(x=0.18)
+        FigureCanvasAgg(fig)
+        return {"fig": fig, "ax": ax, "drawn": []}
+
+    with matplotlib.rc_context(_rc()):
+        f = _frame(("mix", tuple(labels)), build)
+        ax = f["ax"]
+        for artist in f["drawn"]:   # the previous document's bars and values
+            artist.remove()
+        bars = ax.barh(y, vals, color="#00897b")
+        f["drawn"] = [bars]
         for b, m in zip(bars, mix[::-1]):
             share = "" if m["share_frac"] is None else f" {m['share_frac'] * 100:.1f}%"
-            ax.annotate(f"{m['energy_tce']:,.1f}{share}", (b.get_width(), b.get_y() + b.get_height() / 2),
-                        xytext=(3, 0), textcoords="offset points", va="center", fontsize=6)
-        ax.set_xlabel("能耗 energy, tce (本月累计 month to date)")
+            f["drawn"].append(ax.annotate(f"{m['energy_tce']:,.1f}{share}", (b.get_width(), b.get_y() + b.get_height() / 2),
+                                          xytext=(3, 0), textcoords="offset points", va="center", fontsize=6))
+        ax.relim()
+        ax.autoscale_view()
         ax.set_title(f"能源结构 energy mix by carrier — {title}")
-        ax.margins(x=0.18)
-        return _png(fig)
+        return _png(f["fig"])
 
 
 def chart_lines(lines: list[dict]) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Charts reuse their 24-month frames across documents (ecm.report.charts._FRAMES): a document's
+"""Charts reuse their 24-month and energy-mix frames across documents (ecm.report.charts._FRAMES): a document's
 chart must come out byte for byte as from a fresh figure, whatever was drawn before it."""
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def models():
         t["co2_t"] = None
         t["cumulative_index"] = None
     gappy["trend"][-2]["partial"] = True       # and a second partial month (other x labels)
+    gappy["mix"] = gappy["mix"][:2]            # and fewer carriers (another mix frame)
     return picked + [gappy]
 
 
@@ -43,6 +44,7 @@ def test_reused_frames_give_the_bytes_of_fresh_figures(models):
     assert backward == fresh
     assert again == fresh
     assert fresh[-1]["co2"] != fresh[2]["co2"]   # the gaps drew something else
+    assert fresh[-1]["mix"] != fresh[2]["mix"]
 
 
 def test_gap_months_and_insufficient_are_drawn(models):
