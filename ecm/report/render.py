@@ -197,6 +197,16 @@ def _font_state(fonts_css: str):
     return _FONTS_STATE["font_config"], _FONTS_STATE["sheet"]
 
 
+def release_fonts() -> None:
+    """Drop this process's FontConfiguration; WeasyPrint removes its temp font folder when the
+    object is freed, and it sits in reference cycles, hence the collection (once per report)."""
+    import gc
+
+    if _FONTS_STATE:
+        _FONTS_STATE.clear()
+        gc.collect()
+
+
 def html_to_pdf(html: str, base_url: Path, fonts: CjkFonts | FontsCss) -> bytes:
     """PDF bytes of ``html``; images resolve against ``base_url``. Call inside :func:`source_date_epoch`."""
     from weasyprint import HTML

@@ -102,26 +102,40 @@ def _render_document(args: tuple[dict, dict, Path, str]) -> tuple[dict[str, byte
     return charts, R.html_to_pdf(html, base_url, R.FontsCss(fonts_css))
 
 
-def _map(fn, items: list) -> list:
+def _scratch_in(folder: str) -> None:
+    """Worker initializer: the worker's temp files (WeasyPrint's font folder) go under ``folder``,
+    which the run removes; a pool worker ends with ``os._exit`` and would leave its own behind."""
+    tempfile.tempdir = folder
+
+
+def _in_process(fn, items: list) -> list:
+    try:
+        return [fn(x) for x in items]
+    finally:
+        R.release_fonts()
+
+
+def _map(fn, items: list, scratch: Path) -> list:
     """``[fn(x) for x in items]``, over ``ECM_REPORT_WORKERS`` forked processes (0: one per CPU)
     when there are enough documents to repay a worker's start. Each document is rendered by the same
-    function either way, so the bytes (and the manifest's SHA-256) do not depend on the worker count."""
+    function either way, so the bytes (and the manifest's SHA-256) do not depend on the worker count.
+    Temp files of the workers go under ``scratch`` (removed by the caller)."""
     from ecm.settings import get_settings
 
     workers = get_settings().report_workers or os.cpu_count() or 1
     workers = min(workers, len(items))
     if workers <= 1 or len(items) < PARALLEL_MIN_DOCS:
-        return [fn(x) for x in items]
+        return _in_process(fn, items)
     # fork: a spawned worker would re-import the caller's __main__ (scripts without a main guard break)
     ctx = multiprocessing.get_context("fork")
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_scratch_in, initargs=(str(scratch),)) as pool:
             # small chunks: documents differ in cost (the district's is the largest), and a big last
             # chunk would leave the other workers idle at the end
             return list(pool.map(fn, items, chunksize=max(1, min(4, len(items) // (4 * workers)))))
     except BrokenProcessPool:   # a worker died (e.g. killed for memory): render in process instead
         log.warning("report_workers_failed_rendering_in_process", extra={"documents": len(items)})
-        return [fn(x) for x in items]
+        return _in_process(fn, items)
 
 
 def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, data_bytes: bytes,
@@ -147,7 +161,8 @@ def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, dat
         fonts = R.CjkFonts("".join(htmls.values()) + C.chart_text(), Path(fdir))
         with C.cut_font(fonts.files["normal"]):
             # charts and PDF of a document in one worker pass: the PNGs are pickled back once
-            done = _map(_render_document, [(model, revs[name], tmp, fonts.css) for name, model in models.items()])
+            done = _map(_render_document, [(model, revs[name], tmp, fonts.css) for name, model in models.items()],
+                        Path(fdir))
         for (name, html), (charts, pdf) in zip(htmls.items(), done):
             for chart, png in charts.items():
                 (tmp / f"charts/{name}-{chart}.png").write_bytes(png)
