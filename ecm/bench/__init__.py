@@ -8,7 +8,7 @@ machine say little on their own.
 - ``ingest``  — ``ecm.bench.ingest``: the MQTT → InfluxDB bridge against mosquitto_sub and /write
 - ``nightly`` — ``ecm.bench.nightly``: one district day seeded through the bridge, then the nightly run
 - ``sim``     — ``ecm.bench.sim``: simulator backfill rate and real-time CPU
-- ``report``  — ``ecm.bench.report``: rendering the district report of N synthetic enterprises
+- ``report``  — ``ecm.bench.report``: rendering the nightly report set (district + N enterprises)
 - ``quality`` — ``ecm.bench.quality``: the GX suites over one synthetic district day
 - ``baselines`` — ``ecm.bench.baselines``: one nightly baselines step over 4 years of ``line_daily``
 """

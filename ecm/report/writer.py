@@ -89,29 +89,53 @@ def report_files(name: str) -> tuple[str, str]:
 PARALLEL_MIN_DOCS = 6
 
 
-def _pdf(args: tuple[str, Path, str]) -> bytes:
-    html, base_url, fonts_css = args
-    return R.html_to_pdf(html, base_url, R.FontsCss(fonts_css))
+def _render_document(args: tuple[dict, dict, Path, str]) -> tuple[dict[str, bytes], bytes]:
+    """One document in one pass (in a worker or in process): its charts (PNG bytes) and its PDF,
+    whose HTML carries the charts inline. Returns ``(charts, pdf)``."""
+    model, rev, base_url, fonts_css = args
+    charts = C.model_charts(model)
+    # the PDF gets the PNGs inline: WeasyPrint names image resources after their URL, and a path in
+    # the temp folder would make every PDF differ
+    inline = {chart: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+              for chart, png in charts.items()}
+    html = R.render_html(R.shared_env(), model, rev, inline)
+    return charts, R.html_to_pdf(html, base_url, R.FontsCss(fonts_css))
 
 
-def _map(fn, items: list) -> list:
+def _scratch_in(folder: str) -> None:
+    """Worker initializer: the worker's temp files (WeasyPrint's font folder) go under ``folder``,
+    which the run removes; a pool worker ends with ``os._exit`` and would leave its own behind."""
+    tempfile.tempdir = folder
+
+
+def _in_process(fn, items: list) -> list:
+    try:
+        return [fn(x) for x in items]
+    finally:
+        R.release_fonts()
+
+
+def _map(fn, items: list, scratch: Path) -> list:
     """``[fn(x) for x in items]``, over ``ECM_REPORT_WORKERS`` forked processes (0: one per CPU)
     when there are enough documents to repay a worker's start. Each document is rendered by the same
-    function either way, so the bytes (and the manifest's SHA-256) do not depend on the worker count."""
+    function either way, so the bytes (and the manifest's SHA-256) do not depend on the worker count.
+    Temp files of the workers go under ``scratch`` (removed by the caller)."""
     from ecm.settings import get_settings
 
     workers = get_settings().report_workers or os.cpu_count() or 1
     workers = min(workers, len(items))
     if workers <= 1 or len(items) < PARALLEL_MIN_DOCS:
-        return [fn(x) for x in items]
+        return _in_process(fn, items)
     # fork: a spawned worker would re-import the caller's __main__ (scripts without a main guard break)
     ctx = multiprocessing.get_context("fork")
     try:
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            return list(pool.map(fn, items, chunksize=max(1, len(items) // (4 * workers))))
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_scratch_in, initargs=(str(scratch),)) as pool:
+            # small chunks: documents differ in cost (the district's is the largest), and a big last
+            # chunk would leave the other workers idle at the end
+            return list(pool.map(fn, items, chunksize=max(1, min(4, len(items) // (4 * workers)))))
     except BrokenProcessPool:   # a worker died (e.g. killed for memory): render in process instead
         log.warning("report_workers_failed_rendering_in_process", extra={"documents": len(items)})
-        return [fn(x) for x in items]
+        return _in_process(fn, items)
 
 
 def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, data_bytes: bytes,
@@ -125,28 +149,23 @@ def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, dat
         (tmp / "lines.csv").write_bytes(F.table_csv(models["district"]["lines"], LINE_COLUMNS))
     if revision["number"] > 1:
         (tmp / "changes.json").write_bytes(F.dumps(revision))
-    env = R.make_env()
-    htmls, pdf_htmls = {}, {}
-    charts = dict(zip(models, _map(C.model_charts, list(models.values()))))
+    env = R.shared_env()
+    htmls, revs = {}, {}
     for name, model in models.items():
-        srcs, inline = {}, {}
-        for chart, png in charts[name].items():
-            if chart == "intensity" and model["summary"]["data_insufficient"] and model["scope"] != "district":
-                continue
-            rel = f"charts/{name}-{chart}.png"
-            (tmp / rel).write_bytes(png)
-            srcs[chart] = rel
-            # the PDF gets the PNG inline: WeasyPrint names image resources after their URL, and a
-            # path in the temp folder would make every PDF differ
-            inline[chart] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-        rev = {"number": revision["number"],
-               "changes": [c for c in revision["changes"] if name == "district" or c["report"] == name]}
-        htmls[name] = R.render_html(env, model, rev, srcs)
-        pdf_htmls[name] = R.render_html(env, model, rev, inline)
+        srcs = {chart: f"charts/{name}-{chart}.png" for chart in C.chart_names(model)}
+        revs[name] = {"number": revision["number"],
+                      "changes": [c for c in revision["changes"] if name == "district" or c["report"] == name]}
+        htmls[name] = R.render_html(env, model, revs[name], srcs)
     with tempfile.TemporaryDirectory(prefix="ecm-fonts-") as fdir, R.source_date_epoch(day):
-        fonts = R.CjkFonts("".join(htmls.values()), Path(fdir))
-        pdfs = _map(_pdf, [(pdf_htmls[name], tmp, fonts.css) for name in htmls])
-        for (name, html), pdf in zip(htmls.items(), pdfs):
+        # one cut of the CJK font for the PDFs and the charts (forked workers inherit its registration)
+        fonts = R.CjkFonts("".join(htmls.values()) + C.chart_text(), Path(fdir))
+        with C.cut_font(fonts.files["normal"]):
+            # charts and PDF of a document in one worker pass: the PNGs are pickled back once
+            done = _map(_render_document, [(model, revs[name], tmp, fonts.css) for name, model in models.items()],
+                        Path(fdir))
+        for (name, html), (charts, pdf) in zip(htmls.items(), done):
+            for chart, png in charts.items():
+                (tmp / f"charts/{name}-{chart}.png").write_bytes(png)
             h, p = report_files(name)
             (tmp / h).write_text(html, encoding="utf-8")
             (tmp / p).write_bytes(pdf)

@@ -26,3 +26,44 @@ def test_worker_processes_render_the_same_bytes(tmp_path, monkeypatch):
     reset_settings_cache()
     assert sum(name.endswith(".pdf") for name in files["1"]) == len(models)
     assert files["1"] == files["2"]
+
+
+def test_bench_report_renders_every_document_the_dag_renders(tmp_path):
+    """`ecm bench report` measures the nightly set: the district + one document per enterprise."""
+    from click.testing import CliRunner
+
+    from ecm.cli.bench import bench
+
+    res = CliRunner().invoke(bench, ["report", "--enterprises", "3", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "4 documents (all)" in res.output and "× the 20 s report share" in res.output
+    assert "host: " in res.output and "documents/s" in res.output
+    pdfs = sorted(p.name for p in tmp_path.rglob("*.pdf"))
+    assert pdfs == ["district.pdf", "enterprise-s001.pdf", "enterprise-s002.pdf", "enterprise-s003.pdf"]
+    res = CliRunner().invoke(bench, ["report", "--enterprises", "3", "--documents", "district"])
+    assert res.exit_code == 0, res.output
+    assert "1 documents (district)" in res.output
+
+
+def test_rendering_leaves_no_temp_folders(tmp_path, monkeypatch):
+    """WeasyPrint's font folders (one per FontConfiguration) are removed, whether documents render in
+    process or in pool workers (which end with os._exit and never run WeasyPrint's cleanup)."""
+    import tempfile
+
+    from ecm.bench.report import bench_data
+    from ecm.report.model import build_models
+    from ecm.report.writer import PARALLEL_MIN_DOCS, publish
+    from ecm.settings import reset_settings_cache
+
+    day = date(2024, 3, 5)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    for workers, n in (("1", 2), ("2", PARALLEL_MIN_DOCS)):
+        monkeypatch.setenv("ECM_REPORT_WORKERS", workers)
+        reset_settings_cache()
+        res = publish(build_models(bench_data(n, day), None), day=day, out_dir=tmp_path / f"w{workers}")
+        assert res.status == "new" and list(res.path.glob("*.pdf"))
+        assert list(scratch.iterdir()) == [], workers
+    monkeypatch.delenv("ECM_REPORT_WORKERS")
+    reset_settings_cache()
