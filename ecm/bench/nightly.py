@@ -207,6 +207,9 @@ def run_nightly(n_ent: int = 200, n_meters: int = 25, day: str = "2026-03-10", i
         if reuse:
             landed, seed_s, bridge_peak_mb = seeded["readings"], seeded["seed_s"], seeded["bridge_peak_rss_mb"]
             echo(f"reusing the seeded state in {tmp} ({landed:,} readings, seeded earlier in {seed_s:.1f} s)")
+            # an earlier run's report of the day would make this one 'unchanged' (nothing rendered):
+            # each night renders a new day, so the report is measured rendering in full
+            shutil.rmtree(tmp / "reports", ignore_errors=True)
         else:
             seeder = {"direct": _seed_direct, "hourly": _seed_hourly}.get(seed)
             landed, seed_s, bridge_peak_mb = (seeder(stack, reg, d, day, n_ent, n_meters_total, interval_s, echo)

@@ -263,9 +263,10 @@ def capacity_rows(data: ReportData) -> list[dict]:
 
 def dq_section(data: ReportData, enterprises: list[str] | None) -> dict:
     """Data-quality results of the day; ``enterprises`` None = all (district)."""
-    rows = _rows(data.dq_result)
-    if enterprises is not None:
-        rows = [r for r in rows if r.get("enterprise") in enterprises]
+    dq = data.dq_result
+    if enterprises is not None:  # filtered before the rows are made: the district's frame is large
+        dq = dq[dq["enterprise"].isin(enterprises)] if "enterprise" in dq.columns else dq.iloc[0:0]
+    rows = _rows(dq)
     failed = [r for r in rows if num(r.get("success")) == 0]
     fails = [{"key": f"{r.get('suite')}.{r.get('expectation')}.{r.get('enterprise')}",
               "suite": r.get("suite"), "expectation": r.get("expectation"), "enterprise": r.get("enterprise"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -154,29 +155,74 @@ class FontsCss:
 
 class CjkFonts:
     """Noto Sans CJK SC regular and bold cut to ``text``'s characters, written into ``folder``;
-    ``css`` is the @font-face stylesheet for WeasyPrint (family "ECM CJK")."""
+    ``css`` is the @font-face stylesheet for WeasyPrint (family "ECM CJK").
 
-    def __init__(self, text: str, folder: Path):
-        from fontTools import subset
-        from fontTools.ttLib import TTFont
+    The cut keeps the source font's ``head.modified`` (no timestamp of its own), so it depends only
+    on the source font and the characters; ``cache`` (a folder) keeps cuts by that content key,
+    so the nightly run, whose characters rarely change, skips the ~4 s cut. Newest
+    :data:`CUT_CACHE_KEEP` cuts are kept."""
 
-        chars = sorted(set(text) | set("0123456789—–-.,%/()：:第页共 pageof•◦▪…"))
+    def __init__(self, text: str, folder: Path, cache: Path | None = None):
+        chars = "".join(sorted(set(text) | set("0123456789—–-.,%/()：:第页共 pageof•◦▪…")))
         self.css = ""
         self.files: dict[str, Path] = {}
         for weight, bold in (("normal", False), ("bold", True)):
-            path = _font_path(bold)
-            idx = _find_face(path, FONT_FAMILY)
-            font = TTFont(path, fontNumber=idx, lazy=True) if idx >= 0 else TTFont(path, lazy=True)
-            opts = subset.Options(hinting=False, desubroutinize=True, ignore_missing_glyphs=True)
-            sub = subset.Subsetter(opts)
-            sub.populate(text="".join(chars))
-            sub.subset(font)
-            _rename(font, f"ECM CJK{' Bold' if bold else ''}")
             out = folder / f"ecm-cjk-{weight}.otf"
-            font.save(out)
+            self._cut(chars, bold, out, cache)
             self.files[weight] = out
             self.css += (f'@font-face {{ font-family: "ECM CJK"; font-weight: {weight}; '
                          f'src: url("{out.resolve().as_uri()}"); }}\n')
+
+    @staticmethod
+    def _cut(chars: str, bold: bool, out: Path, cache: Path | None) -> None:
+        import fontTools
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+
+        path = _font_path(bold)
+        idx = _find_face(path, FONT_FAMILY)
+        st = os.stat(path)
+        key = hashlib.sha256("|".join([path, str(idx), str(st.st_size), str(st.st_mtime_ns), fontTools.version,
+                                       str(bold), chars]).encode("utf-8")).hexdigest()[:40]
+        cached = cache / f"cjk-{key}.otf" if cache is not None else None
+        if cached is not None and cached.is_file():
+            shutil.copyfile(cached, out)
+            os.utime(cached)      # recently used: kept by the pruning below
+            return
+        font = TTFont(path, fontNumber=max(idx, 0), lazy=True, recalcTimestamp=False)
+        opts = subset.Options(hinting=False, desubroutinize=True, ignore_missing_glyphs=True)
+        sub = subset.Subsetter(opts)
+        sub.populate(text=chars)
+        sub.subset(font)
+        _rename(font, f"ECM CJK{' Bold' if bold else ''}")
+        font.save(out)
+        if cached is None:
+            return
+        try:  # a cache that cannot be written only costs the next run the cut
+            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+            shutil.copyfile(out, tmp)
+            os.replace(tmp, cached)
+            cuts = sorted(cache.glob("cjk-*.otf"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in cuts[CUT_CACHE_KEEP:]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+#: cuts kept in the font-cut cache (two weights per character set)
+CUT_CACHE_KEEP = 8
+
+
+def cut_cache_dir() -> Path | None:
+    """``<ECM_STATE_DIR>/cache/report-fonts`` (created), or None when it cannot be made."""
+    from ecm.settings import get_settings
+
+    try:
+        d = get_settings().state_path / "cache" / "report-fonts"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    except OSError:
+        return None
 
 
 #: per process: the fonts stylesheet last used, with its FontConfiguration and parsed CSS. Reusing

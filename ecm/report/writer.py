@@ -158,7 +158,7 @@ def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, dat
         htmls[name] = R.render_html(env, model, revs[name], srcs)
     with tempfile.TemporaryDirectory(prefix="ecm-fonts-") as fdir, R.source_date_epoch(day):
         # one cut of the CJK font for the PDFs and the charts (forked workers inherit its registration)
-        fonts = R.CjkFonts("".join(htmls.values()) + C.chart_text(), Path(fdir))
+        fonts = R.CjkFonts("".join(htmls.values()) + C.chart_text(), Path(fdir), cache=R.cut_cache_dir())
         with C.cut_font(fonts.files["normal"]):
             # charts and PDF of a document in one worker pass: the PNGs are pickled back once
             done = _map(_render_document, [(model, revs[name], tmp, fonts.css) for name, model in models.items()],

@@ -67,3 +67,29 @@ def test_rendering_leaves_no_temp_folders(tmp_path, monkeypatch):
         assert list(scratch.iterdir()) == [], workers
     monkeypatch.delenv("ECM_REPORT_WORKERS")
     reset_settings_cache()
+
+
+def test_font_cut_cache_gives_the_same_bytes_whatever_the_day(tmp_path, monkeypatch):
+    """The CJK cut depends only on the characters (no timestamp of its own): cut fresh on two report
+    days and taken from the cache, the font files are identical; another character set is another cut."""
+    from ecm.report import render as R
+
+    text = "荣昌区 单位工业增加值能耗 tce 万元"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    got = []
+    for k, (day, use_cache) in enumerate([(date(2024, 3, 5), False), (date(2025, 7, 1), True),
+                                          (date(2026, 1, 2), True)]):
+        folder = tmp_path / f"f{k}"
+        folder.mkdir()
+        with R.source_date_epoch(day):
+            fonts = R.CjkFonts(text, folder, cache=cache if use_cache else None)
+        got.append({w: p.read_bytes() for w, p in fonts.files.items()})
+        if use_cache:  # the first cached run wrote the two cuts, the second read them
+            assert len(list(cache.glob("cjk-*.otf"))) == 2
+    assert got[0] == got[1] == got[2]
+    other = tmp_path / "other"
+    other.mkdir()
+    R.CjkFonts(text + "陶瓷", other, cache=cache)
+    assert len(list(cache.glob("cjk-*.otf"))) == 4
+    assert (other / "ecm-cjk-normal.otf").read_bytes() != got[0]["normal"]
