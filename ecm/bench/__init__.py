@@ -70,6 +70,22 @@ def tree_status_mb(pid: int, fields: tuple[str, ...] = ("VmRSS",)) -> list[dict[
     return out
 
 
+def tree_pss_mb(pid: int) -> float:
+    """Proportional set size of ``pid`` and all its descendants, MiB: pages shared between forked
+    processes are counted once in the sum (their RSS counts them in every process)."""
+    kids = _children()
+    todo, tot = [pid], 0.0
+    while todo:
+        p = todo.pop()
+        todo.extend(kids.get(p, []))
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                tot += next((int(ln.split()[1]) for ln in fh if ln.startswith("Pss:")), 0) / 1024
+        except OSError:
+            pass
+    return tot
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident set of ``pid`` and all its descendants, MiB (0 when gone)."""
     return sum(d.get("VmRSS", 0.0) for d in tree_status_mb(pid))

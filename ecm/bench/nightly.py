@@ -75,18 +75,18 @@ class _TreeSampler:
         import threading
 
         self.pid, self.interval_s = pid, interval_s
-        self.timeline: list[tuple[float, float]] = []   # (unix time, tree RSS MiB)
+        self.timeline: list[tuple[float, float, float]] = []   # (unix time, tree RSS MiB, tree PSS MiB)
         self.hwm_mb = 0.0
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        from ecm.bench import tree_status_mb
+        from ecm.bench import tree_pss_mb, tree_status_mb
 
         while not self._stop.is_set():
             procs = tree_status_mb(self.pid, ("VmHWM", "VmRSS"))
             self.hwm_mb = max([self.hwm_mb, *(d.get("VmHWM", 0.0) for d in procs)])
-            self.timeline.append((time.time(), sum(d.get("VmRSS", 0.0) for d in procs)))
+            self.timeline.append((time.time(), sum(d.get("VmRSS", 0.0) for d in procs), tree_pss_mb(self.pid)))
             self._stop.wait(self.interval_s)
 
     def start(self) -> "_TreeSampler":
@@ -98,8 +98,10 @@ class _TreeSampler:
         self._t.join(5)
         return self
 
-    def peak_between(self, t0: float, t1: float) -> float:
-        return max((r for t, r in self.timeline if t0 - self.interval_s <= t <= t1 + self.interval_s), default=0.0)
+    def peak_between(self, t0: float, t1: float, pss: bool = False) -> float:
+        """Peak tree RSS (or PSS: forked workers' shared pages counted once) between t0 and t1."""
+        return max((x[2] if pss else x[1] for x in self.timeline if t0 - self.interval_s <= x[0] <= t1 + self.interval_s),
+                   default=0.0)
 
 
 DAG_TEST_CHILD = r"""
@@ -152,7 +154,8 @@ def _dag_tests(env: dict, runs: list[tuple[str, dict]]) -> list[dict]:
                 mapped.setdefault(task_id, []).append({"map_index": mi, "s": round(float(dur or 0.0), 2),
                                                        "peak_rss_mb": round(peak)})
         results.append({"dag_id": r["dag_id"], "wall_s": round(r["wall_s"], 1), "tasks_s": tasks, "mapped": mapped,
-                        "peak_rss_mb": round(rss.peak_between(r["t0"], r["t1"])), "vmhwm_mb": round(rss.hwm_mb)})
+                        "peak_rss_mb": round(rss.peak_between(r["t0"], r["t1"])),
+                        "peak_pss_mb": round(rss.peak_between(r["t0"], r["t1"], pss=True)), "vmhwm_mb": round(rss.hwm_mb)})
     return results
 
 
@@ -471,14 +474,17 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str 
              f"{hourly['wall_s']:.1f} s = {hourly['wall_s'] / 3600:.3f} × the 3,600 s an hour allows; peak RSS while "
              f"it ran {hourly['peak_rss_mb']} MB; tasks {hourly['tasks_s']}")
     nightly_wall, tasks, peak, hwm, mapped, walls = 0.0, {}, 0.0, res[-1]["vmhwm_mb"], {}, {}
+    peak_pss = 0.0
     for r in res:
         dag_id = r["dag_id"]
         nightly_wall += r["wall_s"]
         walls[dag_id] = r["wall_s"]
         peak = max(peak, r["peak_rss_mb"])
+        peak_pss = max(peak_pss, r["peak_pss_mb"])
         tasks.update({f"{dag_id}.{k}": v for k, v in r["tasks_s"].items()})
         mapped.update({f"{dag_id}.{k}": v for k, v in r["mapped"].items()})
-        echo(f"  {dag_id}: {r['wall_s']:.1f} s wall, peak RSS while it ran {r['peak_rss_mb']} MB; tasks {r['tasks_s']}")
+        echo(f"  {dag_id}: {r['wall_s']:.1f} s wall, peak RSS while it ran {r['peak_rss_mb']} MB (PSS {r['peak_pss_mb']} MB, "
+             f"forked workers' shared pages once); tasks {r['tasks_s']}")
         for k, v in r["mapped"].items():
             echo(f"    {k}: {len(v)} mapped tasks: " + ", ".join(f"[{m['map_index']}] {m['s']:.1f} s {m['peak_rss_mb']} MB"
                                                           for m in v))
@@ -492,7 +498,7 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str 
                 "quality_gate_s": tasks.get("ecm_daily_kpis.quality_gate", 0.0),
                 "daily_kpis_s": tasks.get("ecm_daily_kpis.compute_kpis", 0.0),
                 "nightly_rollup_task_s": tasks.get("ecm_daily_kpis.rollup_hours", 0.0),
-                "peak_rss_mb": round(peak), "vmhwm_mb": round(hwm), "dag_child_wall_s": round(child_wall, 1),
+                "peak_rss_mb": round(peak), "peak_pss_mb": round(peak_pss), "vmhwm_mb": round(hwm), "dag_child_wall_s": round(child_wall, 1),
                 "failed_expectations": dict(zip(dq["expectation"], dq["n"])) if len(dq) else {},
                 **host_info()})
     h = host_info()
@@ -500,7 +506,8 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str 
          f"{nightly_wall / 60:.2f} × the 60 s target ({no_baselines:.1f} s = {no_baselines / 60:.2f} × without "
          f"ecm_baselines); quality gate {out['quality_gate_s']:.1f} s, daily KPIs {out['daily_kpis_s']:.1f} s "
          f"(task time summed over mapped tasks); VmHWM of the dag.test process {hwm:.0f} MB = "
-         f"{hwm / 1024:.2f} × the 1 GB target")
+         f"{hwm / 1024:.2f} × the 1 GB target; the process tree with the report's forked workers peaked at "
+         f"{peak_pss:.0f} MB PSS = {peak_pss / 1024:.2f} × ({peak:.0f} MB summed RSS, shared pages counted per process)")
     echo(f"host: {h['cpu_model']}, {h['cpus']} CPUs, load average {' '.join(map(str, h['loadavg']))} "
          "(shared machine: contended)")
     return out
