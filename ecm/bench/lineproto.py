@@ -14,6 +14,7 @@ def run_lineproto(n: int = 1_000_000, echo=print) -> dict:
 
     from ecm.bench import host_info
     from ecm.lineproto import frame_lines
+    from ecm.schema import MEAS_READINGS
 
     rng = np.random.default_rng(0)
     meters = np.array([f"e{i // 25:04d}_m{i % 25:02d}" for i in range(5000)], dtype=object)
@@ -26,10 +27,10 @@ def run_lineproto(n: int = 1_000_000, echo=print) -> dict:
     out = {"rows": n, "cases": {}}
     for name, f in (("4 columns, no NaN", plain), ("+ an int field, 10 % NaN in the first field", holes)):
         t = time.perf_counter()
-        ours = frame_lines(f, "readings", tags, precision="ms")
+        ours = frame_lines(f, MEAS_READINGS, tags, precision="ms")
         t_ours = time.perf_counter() - t
         t = time.perf_counter()
-        ref = data_frame_to_list_of_points(f, PointSettings(), precision="ms", data_frame_measurement_name="readings",
+        ref = data_frame_to_list_of_points(f, PointSettings(), precision="ms", data_frame_measurement_name=MEAS_READINGS,
                                            data_frame_tag_columns=tags)
         t_ref = time.perf_counter() - t
         out["cases"][name] = {"influxdb_client_s": round(t_ref, 2), "lineproto_s": round(t_ours, 2),

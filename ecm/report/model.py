@@ -279,12 +279,14 @@ def dq_section(data: ReportData, enterprises: list[str] | None) -> dict:
             "n_failed_warn": sum(f["severity"] != "block" for f in fails), "failures": fails}
 
 
-def ranking(data: ReportData) -> list[dict]:
-    """Enterprises ranked: red, yellow, green, each by distance above the path; insufficient last, unranked."""
+def ranking(data: ReportData, views=None) -> list[dict]:
+    """Enterprises ranked: red, yellow, green, each by distance above the path; insufficient last, unranked.
+    ``views``: :func:`_enterprise_views` of ``data`` (same result, without N scans of the frames)."""
     rows = []
     for e in data.enterprises.to_dict("records"):
-        s = monthly_summary(data, e["enterprise"])
-        d = daily_summary(data, e["enterprise"])
+        own = views(e["enterprise"]) if views is not None else data
+        s = monthly_summary(own, e["enterprise"])
+        d = daily_summary(own, e["enterprise"])
         rows.append({"key": e["enterprise"], "name_zh": e["name_zh"], "name_en": e["name_en"],
                      "industry": e["industry"], **s,
                      "day_energy_tce": d["energy_tce"], "day_co2_t": d["co2_t"],
@@ -324,12 +326,13 @@ def structure_sentence(summary: dict) -> dict | None:
                        f"effect {ie:.3f}."}
 
 
-def build_district(data: ReportData) -> dict:
+def build_district(data: ReportData, district_rank: list[dict] | None = None) -> dict:
     """The district report model (一页摘要 + ranking, lines, capacity, mix, trend, data quality)."""
     from ecm.report import actions as A
 
     ents = data.enterprises["enterprise"].tolist()
-    summary, daily, rank = monthly_summary(data, DISTRICT), daily_summary(data, DISTRICT), ranking(data)
+    summary, daily = monthly_summary(data, DISTRICT), daily_summary(data, DISTRICT)
+    rank = district_rank if district_rank is not None else ranking(data)
     lines, cap, dq = benchmark_rows(data, ents), capacity_rows(data), dq_section(data, None)
     acts = A.summary_actions(summary, data.district_name_zh, data.district_name_en, None)
     for r in rank:
@@ -381,19 +384,14 @@ def build_enterprise(data: ReportData, enterprise: str, district_rank: list[dict
 
 def build_models(data: ReportData, enterprise: str | None = None) -> dict[str, dict]:
     """``{"district": ..., "<enterprise id>": ...}``; with ``enterprise`` only that enterprise."""
-    rank = ranking(data)
-    if enterprise is not None:
-        return {enterprise: build_enterprise(data, enterprise, rank)}
-    out = {"district": build_district(data)}
     views = _enterprise_views(data)
+    rank = ranking(data, views)
+    if enterprise is not None:
+        return {enterprise: build_enterprise(views(enterprise), enterprise, rank)}
+    out = {"district": build_district(data, rank)}
     for eid in data.enterprises["enterprise"]:
         out[eid] = build_enterprise(views(eid), eid, rank)
     return out
-
-
-#: the frames of ReportData with one row per enterprise (and the district's, ``DISTRICT``)
-_PER_ENTERPRISE = ("kpi_monthly", "kpi_daily", "energy_daily", "line_daily", "benchmark_monthly",
-                   "capacity_share_monthly", "dq_result")
 
 
 def _enterprise_views(data: ReportData):
@@ -405,8 +403,10 @@ def _enterprise_views(data: ReportData):
     import numpy as np
 
     pos = {}
-    for name in _PER_ENTERPRISE:
-        df = getattr(data, name)
+    for f in dataclasses.fields(data):   # the measurement frames (the registry frames stay whole)
+        name, df = f.name, getattr(data, f.name)
+        if name in ("enterprises", "lines") or not isinstance(df, pd.DataFrame):
+            continue
         if "enterprise" in df.columns and len(df):
             pos[name] = {k: np.asarray(v) for k, v in df.groupby("enterprise", sort=False).indices.items()}
 

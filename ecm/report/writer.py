@@ -14,6 +14,7 @@ A re-run whose ``data.json`` equals the latest revision's writes nothing (status
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 import logging
@@ -128,6 +129,9 @@ def _map(fn, items: list, scratch: Path) -> list:
         return _in_process(fn, items)
     # fork: a spawned worker would re-import the caller's __main__ (scripts without a main guard break)
     ctx = multiprocessing.get_context("fork")
+    # the parent's objects (report data, models) move to the collector's permanent generation before
+    # the fork: a worker's collections then never touch them, so their pages stay shared (copy on write)
+    gc.freeze()
     try:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_scratch_in, initargs=(str(scratch),)) as pool:
             # small chunks: documents differ in cost (the district's is the largest), and a big last
@@ -136,6 +140,8 @@ def _map(fn, items: list, scratch: Path) -> list:
     except BrokenProcessPool:   # a worker died (e.g. killed for memory): render in process instead
         log.warning("report_workers_failed_rendering_in_process", extra={"documents": len(items)})
         return _in_process(fn, items)
+    finally:
+        gc.unfreeze()
 
 
 def write_set(tmp: Path, models: dict[str, dict], day: date, revision: dict, data_bytes: bytes,
