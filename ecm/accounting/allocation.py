@@ -183,8 +183,7 @@ def enterprise_day_kpis(md: pd.DataFrame, energy: pd.DataFrame, enterprise_ids: 
     days = sorted(md["day"].unique())
     full = pd.MultiIndex.from_product([days, enterprise_ids], names=["day", "enterprise"])
     if last_days:
-        last = pd.Series([last_days.get(e) for e in full.get_level_values("enterprise")], dtype=object)
-        full = full[[lst is None or d <= lst for d, lst in zip(full.get_level_values("day"), last)]]
+        full = full[[e not in last_days or d <= last_days[e] for d, e in full]]
     inc = energy[energy["included"].astype(bool)] if len(energy) else energy
     kpi = inc.groupby(["day", "enterprise"])[[*TCE_COLUMNS, "co2_t"]].sum(min_count=1).reindex(full)
     kpi["completeness_frac"] = md.groupby(["day", "enterprise"])["completeness_frac"].mean().reindex(full).fillna(0.0)

@@ -256,7 +256,6 @@ def _seed(stack, reg, d, day, n_ent, n_meters_total, interval_s, tmp, echo) -> t
     from ecm.influx import InfluxClient
     from ecm.periods import day_bounds_utc
     from ecm.stack import wait_landed
-    from ecm.stats import MEASUREMENT, stats_to_frame
 
     bridge = stack.bridge(log=tmp / "ingest.log", ECM_INGEST_MAX_AGE_S=str(20 * 365 * 86400))
     rss = RssSampler(bridge.proc.pid).start()
@@ -269,8 +268,7 @@ def _seed(stack, reg, d, day, n_ent, n_meters_total, interval_s, tmp, echo) -> t
     seed_s = time.perf_counter() - t0
     bridge.stop(120)
     bridge_peak_mb = rss.stop()
-    stats = sim_devices.monthly_stats_frame(reg, f"{d.year}-01", f"{d:%Y-%m}", 1)
-    InfluxClient.from_settings().write_frame(stats_to_frame(stats), MEASUREMENT, ["enterprise"])
+    _write_stats(reg, d, InfluxClient.from_settings())
     echo(f"seeded {landed:,} readings in {seed_s:.1f} s ({landed / seed_s:,.0f} readings/s end to end); "
          f"bridge peak RSS {bridge_peak_mb:.0f} MB (target ≤ 300 MB)")
     return landed, seed_s, bridge_peak_mb

@@ -146,13 +146,6 @@ def _rename(font, family: str) -> None:
                 setattr(top, attr, family)
 
 
-class FontsCss:
-    """What a rendering worker needs of a :class:`CjkFonts` cut: its @font-face stylesheet."""
-
-    def __init__(self, css: str):
-        self.css = css
-
-
 class CjkFonts:
     """Noto Sans CJK SC regular and bold cut to ``text``'s characters, written into ``folder``;
     ``css`` is the @font-face stylesheet for WeasyPrint (family "ECM CJK").
@@ -180,16 +173,15 @@ class CjkFonts:
         from fontTools.ttLib import TTFont
 
         path = _font_path(bold)
-        idx = _find_face(path, FONT_FAMILY)
-        st = os.stat(path)
-        key = hashlib.sha256("|".join([path, str(idx), str(st.st_size), str(st.st_mtime_ns), fontTools.version,
+        st = os.stat(path)   # the file (and so the face in it) and the characters make the key
+        key = hashlib.sha256("|".join([path, str(st.st_size), str(st.st_mtime_ns), fontTools.version,
                                        str(bold), chars]).encode("utf-8")).hexdigest()[:40]
         cached = cache / f"cjk-{key}.otf" if cache is not None else None
         if cached is not None and cached.is_file():
             shutil.copyfile(cached, out)
             os.utime(cached)      # recently used: kept by the pruning below
             return
-        font = TTFont(path, fontNumber=max(idx, 0), lazy=True, recalcTimestamp=False)
+        font = TTFont(path, fontNumber=max(_find_face(path, FONT_FAMILY), 0), lazy=True, recalcTimestamp=False)
         opts = subset.Options(hinting=False, desubroutinize=True, ignore_missing_glyphs=True)
         sub = subset.Subsetter(opts)
         sub.populate(text=chars)
@@ -253,11 +245,12 @@ def release_fonts() -> None:
         gc.collect()
 
 
-def html_to_pdf(html: str, base_url: Path, fonts: CjkFonts | FontsCss) -> bytes:
-    """PDF bytes of ``html``; images resolve against ``base_url``. Call inside :func:`source_date_epoch`."""
+def html_to_pdf(html: str, base_url: Path, fonts_css: str) -> bytes:
+    """PDF bytes of ``html`` with the @font-face stylesheet ``fonts_css`` (:attr:`CjkFonts.css`);
+    images resolve against ``base_url``. Call inside :func:`source_date_epoch`."""
     from weasyprint import HTML
 
     ident = hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode("ascii")
-    font_config, sheet = _font_state(fonts.css)
+    font_config, sheet = _font_state(fonts_css)
     return HTML(string=html, base_url=str(base_url) + "/").write_pdf(
         stylesheets=[sheet], font_config=font_config, pdf_identifier=ident)

@@ -100,7 +100,7 @@ def _render_document(args: tuple[dict, dict, Path, str]) -> tuple[dict[str, byte
     inline = {chart: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
               for chart, png in charts.items()}
     html = R.render_html(R.shared_env(), model, rev, inline)
-    return charts, R.html_to_pdf(html, base_url, R.FontsCss(fonts_css))
+    return charts, R.html_to_pdf(html, base_url, fonts_css)
 
 
 def _scratch_in(folder: str) -> None:
