@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
+import msgspec
+import numpy as np
 import pandas as pd
 import requests
 
@@ -244,7 +246,7 @@ class InfluxClient:
         for raw in r.iter_lines(chunk_size=1 << 20):
             if not raw:
                 continue
-            doc = json.loads(raw)
+            doc = _decode_json(raw)
             if "error" in doc:
                 raise InfluxError(f"query failed: {doc['error']}")
             for res in doc.get("results", []):
@@ -258,26 +260,31 @@ class InfluxClient:
         Columns: ``time`` (tz-aware; UTC, or ``tz`` when given), the series' GROUP BY tags,
         ``measurement`` when the statement spans several, then the selected columns.
         """
-        frames, tagsets, names = [], set(), set()
-        for res in self.query_raw(influxql, db=db):
-            for s in res.get("series", []) or []:
-                part = pd.DataFrame(s["values"], columns=s["columns"])
-                for k, v in (s.get("tags") or {}).items():
-                    part[k] = v
-                    tagsets.add(k)
-                part["measurement"] = s.get("name")
-                names.add(s.get("name"))
-                frames.append(part)
-        if not frames:
+        series = [s for res in self.query_raw(influxql, db=db) for s in (res.get("series") or [])]
+        if not series:
             return pd.DataFrame()
-        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        if len(names) <= 1:
-            df = df.drop(columns=["measurement"])
+        columns = series[0]["columns"]
+        if any(s["columns"] != columns for s in series):
+            df, tagsets = _frame_by_series(series)   # several measurements with different fields
+        else:
+            # one frame from every series' rows (a GROUP BY * answer is thousands of small series:
+            # a frame per series and a concat cost ~1 ms each); tags are repeated per series' rows
+            rows = series[0]["values"] if len(series) == 1 else [row for s in series for row in s["values"]]
+            df = pd.DataFrame(rows, columns=columns)
+            lengths = np.fromiter((len(s["values"]) for s in series), dtype=np.int64, count=len(series))
+            tagsets = sorted({k for s in series for k in (s.get("tags") or {})})
+            for k in tagsets:
+                per_series = np.array([(s.get("tags") or {}).get(k, np.nan) for s in series], dtype=object)
+                df[k] = pd.Series(np.repeat(per_series, lengths)).astype(_TAG_DTYPE)
+            names = {s.get("name") for s in series}
+            if len(names) > 1:
+                per_series = np.array([s.get("name") for s in series], dtype=object)
+                df["measurement"] = pd.Series(np.repeat(per_series, lengths)).astype(_TAG_DTYPE)
         if "time" in df.columns and pd.api.types.is_numeric_dtype(df["time"]):
             df["time"] = pd.to_datetime(df["time"], unit="ms", utc=True)
             if tz:
                 df["time"] = df["time"].dt.tz_convert(tz)
-        order = ["time"] + sorted(tagsets) + [c for c in df.columns if c != "time" and c not in tagsets]
+        order = ["time"] + list(tagsets) + [c for c in df.columns if c != "time" and c not in tagsets]
         return df[[c for c in order if c in df.columns]]
 
     def execute(self, influxql: str, *, db: str | None = None) -> None:
@@ -313,3 +320,27 @@ class InfluxClient:
     def create_database(self, db: str | None = None) -> None:
         """1.x: CREATE DATABASE (idempotent). On 2.x/3.x create the bucket/database with their tools."""
         self.execute(f"CREATE DATABASE {quote_ident(db or self.cfg.db)}", db="")
+
+
+#: JSON answers decoded in C (msgspec, the bridge's decoder too): the same values as json.loads
+_decode_json = msgspec.json.Decoder().decode
+
+#: dtype of tag columns: what pandas infers for a column of strings
+_TAG_DTYPE = pd.Series(["x"]).dtype
+
+
+def _frame_by_series(series: list[dict]) -> tuple[pd.DataFrame, list[str]]:
+    """A frame per series, concatenated: for answers whose series differ in columns."""
+    frames, tagsets, names = [], set(), set()
+    for s in series:
+        part = pd.DataFrame(s["values"], columns=s["columns"])
+        for k, v in (s.get("tags") or {}).items():
+            part[k] = v
+            tagsets.add(k)
+        part["measurement"] = s.get("name")
+        names.add(s.get("name"))
+        frames.append(part)
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(names) <= 1:
+        df = df.drop(columns=["measurement"])
+    return df, sorted(tagsets)

@@ -58,7 +58,14 @@ def _rows(df: pd.DataFrame, **eq) -> list[dict]:
         if col not in df.columns:
             return []
         mask &= df[col] == val
-    return df[mask].to_dict("records")
+    return _records(df[mask])
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """``df.to_dict("records")`` (the same Python values: ``tolist`` boxes numpy scalars as it does),
+    column by column: pandas' own walks ``iloc`` per column and row group, ~1 ms a small frame."""
+    names = list(df.columns)
+    return [dict(zip(names, vals)) for vals in zip(*(df[c].tolist() for c in names))]
 
 
 def period(data: ReportData, entity: str = DISTRICT) -> dict:
