@@ -8,6 +8,9 @@ Meter quantity names follow ``<quantity>_<unit>`` and are the same on the wire (
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 from datetime import date, timedelta
 from functools import cached_property, lru_cache
@@ -347,13 +350,57 @@ load_registry.cache_clear = lambda: _load_registry.cache_clear()  # type: ignore
 def _load_registry(path: Path, _mtime_ns: int, _size: int, _ino: int) -> Registry:
     if not path.exists():
         raise RegistryError(f"registry file not found: {path}", hint="set ECM_DISTRICT_FILE")
+    raw = path.read_bytes()
+    cache = _parsed_cache(raw)
+    if cache is not None and cache.is_file():
+        try:
+            reg = pickle.loads(cache.read_bytes())
+            if isinstance(reg, Registry):
+                return reg
+        except Exception:  # noqa: BLE001 - an unreadable cache entry is parsed again and replaced
+            pass
     try:
-        data = read_yaml(path.read_text(encoding="utf-8"))
+        data = read_yaml(raw.decode("utf-8"))
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise RegistryError(f"{path}: top level must be a mapping with district and enterprises")
-    return parse_registry(data, str(path))
+    reg = parse_registry(data, str(path))
+    if cache is not None:
+        try:  # a cache that cannot be written only costs the next process the parse
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(pickle.dumps(reg, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, cache)
+            for old in sorted(cache.parent.glob("registry-*.pickle"), key=lambda q: q.stat().st_mtime)[:-PARSED_KEEP]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return reg
+
+
+#: registries smaller than this parse in milliseconds and are not cached
+PARSED_CACHE_MIN_BYTES = 64 * 1024
+#: parsed registries kept in ``<ECM_STATE_DIR>/cache/registry``
+PARSED_KEEP = 4
+
+
+def _parsed_cache(raw: bytes) -> Path | None:
+    """Where the validated registry of the file content ``raw`` is kept, or None (small file, no
+    state folder). A city's registry (2,000 enterprises, 20 MB of YAML) takes seconds to parse and
+    validate, and every Airflow task is a new process that loads it; the pickle loads in ~1 % of
+    that. The key is the content and this module's source, so an edited file or a changed model
+    is parsed again. The cache sits in the state folder, which only the platform writes."""
+    if len(raw) < PARSED_CACHE_MIN_BYTES:
+        return None
+    try:
+        from ecm.settings import get_settings
+
+        folder = get_settings().state_path / "cache" / "registry"
+        folder.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(raw + b"\0" + Path(__file__).read_bytes()).hexdigest()[:40]
+    except Exception:  # noqa: BLE001 - no settings or no writable state folder: parse every time
+        return None
+    return folder / f"registry-{key}.pickle"
 
 
 def get_registry() -> Registry:
