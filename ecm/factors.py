@@ -540,8 +540,10 @@ def _load(path_str: str) -> FactorTable:
     path = Path(path_str)
     if not path.exists():
         raise ConfigError(f"factor table not found: {path}", hint="set ECM_FACTORS_FILE")
+    from ecm.registry import read_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_factors(data, str(path))
