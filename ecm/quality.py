@@ -104,7 +104,7 @@ def _fmt(v) -> str:
 
 
 def _attribute(er, metrics: pd.DataFrame, suite: str, period: str) -> list[dict]:
-    """Per-enterprise rows of one expectation result."""
+    """Per-enterprise rows of one expectation result (the enterprises' rows found once, by position)."""
     meta = er.expectation_config.meta or {}
     kw = er.expectation_config.kwargs
     col = kw.get("column") or kw.get("column_B")
@@ -113,20 +113,25 @@ def _attribute(er, metrics: pd.DataFrame, suite: str, period: str) -> list[dict]
     raised = (er.exception_info or {}).get("raised_exception", False)
     bad_idx = set(er.result.get("unexpected_index_list") or [])
     bad = metrics.index.isin(list(bad_idx))
+    obs = pd.to_numeric(metrics[obs_col], errors="coerce") if obs_col in metrics else None
+    subjects = metrics["subject"].to_numpy() if "subject" in metrics else None
+    listed_col = metrics[col].to_numpy() if col in metrics else subjects
     rows = []
-    for ent, part in metrics.groupby("enterprise", sort=True):
-        fails = part[bad[metrics.index.get_indexer(part.index)]]
+    groups = metrics.groupby("enterprise", sort=True).indices
+    for ent in sorted(groups):
+        pos = groups[ent]
+        fails = pos[bad[pos]]
         failed = raised or len(fails) > 0
-        src = fails if len(fails) else part
-        vals = pd.to_numeric(src[obs_col], errors="coerce") if obs_col in src else pd.Series(dtype=float)
+        src = fails if len(fails) else pos
+        vals = obs.iloc[src] if obs is not None else pd.Series(dtype=float)
         value = (vals.min() if worst == "min" else vals.max()) if vals.notna().any() else float("nan")
         if raised:
             observed = "error: " + str(er.exception_info.get("exception_message", ""))[:200]
         elif failed:
-            listed = [f"{s} {col}={_fmt(v)}" for s, v in zip(fails["subject"], fails[col] if col in fails else fails["subject"])]
+            listed = [f"{s} {col}={_fmt(v)}" for s, v in zip(subjects[fails], listed_col[fails])]
             observed = "; ".join(listed[:MAX_LISTED]) + (f" (+{len(listed) - MAX_LISTED} more)" if len(listed) > MAX_LISTED else "")
         else:
-            observed = f"ok ({len(part)} rows)"
+            observed = f"ok ({len(pos)} rows)"
         rows.append({"suite": suite, "expectation": meta["name"], "enterprise": ent, "severity": meta["severity"],
                      "success": not failed, "observed": observed, "observed_value": float(value), "period": period})
     return rows
