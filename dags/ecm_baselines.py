@@ -15,6 +15,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
+from ecm.dag_defaults import task_args
+
 KPI_DAILY = Asset("influxdb://ecm/kpi_daily")
 BASELINE_DAILY = Asset("influxdb://ecm/baseline_daily")
 
@@ -28,7 +30,7 @@ BASELINE_DAILY = Asset("influxdb://ecm/baseline_daily")
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting", "baselines"],
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=task_args(retry_delay_minutes=5),
 )
 def ecm_baselines():
     @task

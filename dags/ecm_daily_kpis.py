@@ -22,6 +22,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
+from ecm.dag_defaults import task_args
+
 KPI_DAILY = Asset("influxdb://ecm/kpi_daily")
 
 
@@ -32,7 +34,7 @@ KPI_DAILY = Asset("influxdb://ecm/kpi_daily")
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting", "quality"],
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=task_args(retry_delay_minutes=5),
 )
 def ecm_daily_kpis():
     @task

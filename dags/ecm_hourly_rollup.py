@@ -15,6 +15,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
+from ecm.dag_defaults import task_args
+
 METER_HOURLY = Asset("influxdb://ecm/meter_hourly")
 
 
@@ -25,7 +27,7 @@ METER_HOURLY = Asset("influxdb://ecm/meter_hourly")
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting"],
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    default_args=task_args(retry_delay_minutes=2),
 )
 def ecm_hourly_rollup():
     @task

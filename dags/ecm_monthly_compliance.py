@@ -16,6 +16,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
+from ecm.dag_defaults import task_args
+
 KPI_DAILY = Asset("influxdb://ecm/kpi_daily")
 KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
 
@@ -29,7 +31,7 @@ KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "accounting", "compliance"],
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=task_args(retry_delay_minutes=5),
 )
 def ecm_monthly_compliance():
     @task

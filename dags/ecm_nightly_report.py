@@ -12,6 +12,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from ecm.dag_defaults import task_args
+
 KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
 
 
@@ -22,7 +24,7 @@ KPI_MONTHLY = Asset("influxdb://ecm/kpi_monthly")
     catchup=False,
     max_active_runs=1,
     tags=["ecm", "report"],
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args=task_args(retry_delay_minutes=5),
 )
 def ecm_nightly_report():
     @task

@@ -458,6 +458,9 @@ def _nightly(day: str, echo, chunk_enterprises: int | None = None, rollups: str 
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(here)
     if chunk_enterprises:
         env["ECM_CHUNK_ENTERPRISES"] = str(chunk_enterprises)
+    # a failing task fails its dag.test() at once (with the DAGs' 2 retries it would wait out two
+    # retry delays first, and the benchmark would look hung)
+    env["ECM_TASK_RETRIES"] = "0"
     ensure_airflow_db(env)
     last_hour = (day_bounds_utc(date.fromisoformat(day))[1] - pd_hours(1)).isoformat()
     t0 = time.perf_counter()

@@ -45,6 +45,24 @@ def test_tags_retries_and_start_dates(bag):
             assert t.retries >= 2, f"{dag_id}.{t.task_id} retries"
 
 
+def _parse(monkeypatch, retries: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("ECM_TASK_RETRIES", retries)
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_task_retries_setting(monkeypatch):
+    """ECM_TASK_RETRIES sets every task's retries (the benchmarks use 0); a bad value is a one-line
+    import error naming the setting."""
+    bag = _parse(monkeypatch, "0")
+    assert bag.import_errors == {}
+    assert {t.retries for d in bag.dags.values() for t in d.tasks} == {0}
+    bad = _parse(monkeypatch, "two")
+    assert len(bad.import_errors) == 5
+    assert all("ECM_TASK_RETRIES='two': expected a whole number >= 0" in e for e in bad.import_errors.values())
+
+
 def _edges(dag):
     return {(up, t.task_id) for t in dag.tasks for up in t.upstream_task_ids}
 
