@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     report_smtp_conn_id: str = Field("smtp_default", description="Airflow SMTP connection id used to send the report.")
     report_workers: int = Field(0, ge=0, description="Processes rendering report charts and PDFs; 0 = one per CPU (1 = in process).")
     chunk_enterprises: int = Field(0, ge=0, description="Enterprises per mapped task of the daily DAG; 0 = ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES (50).")
-    task_retries: int | None = Field(None, ge=0, description="Retries of every DAG task, read when the DAG files are parsed (ecm.dag_defaults); unset = 2. The benchmarks set 0, so a failing task fails the run at once.")
+    task_retries: int = Field(2, ge=0, description="Retries of every DAG task, read when the DAG files are parsed (ecm.dag_defaults.DEFAULT_RETRIES when unset). The benchmarks set 0, so a failing task fails the run at once.")
     log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
     # ingest
     ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")

@@ -55,6 +55,10 @@ def _parse(monkeypatch, retries: str):
 def test_task_retries_setting(monkeypatch):
     """ECM_TASK_RETRIES sets every task's retries (the benchmarks use 0); a bad value is a one-line
     import error naming the setting."""
+    from ecm.dag_defaults import DEFAULT_RETRIES
+    from ecm.settings import Settings
+
+    assert Settings.model_fields["task_retries"].default == DEFAULT_RETRIES
     bag = _parse(monkeypatch, "0")
     assert bag.import_errors == {}
     assert {t.retries for d in bag.dags.values() for t in d.tasks} == {0}
