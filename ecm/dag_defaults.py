@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-import pendulum
-
 #: retries of a task when ``ECM_TASK_RETRIES`` is unset (transient InfluxDB or broker outages)
 DEFAULT_RETRIES = 2
 
@@ -28,4 +26,6 @@ def task_retries() -> int:
 
 def task_args(retry_delay_minutes: int) -> dict:
     """``default_args`` of a DAG: the retries above, ``retry_delay_minutes`` apart."""
+    import pendulum
+
     return {"retries": task_retries(), "retry_delay": pendulum.duration(minutes=retry_delay_minutes)}

@@ -12,7 +12,6 @@ Credentials never travel in the URL, so they cannot appear in an error, a log li
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -263,23 +262,15 @@ class InfluxClient:
         series = [s for res in self.query_raw(influxql, db=db) for s in (res.get("series") or [])]
         if not series:
             return pd.DataFrame()
-        columns = series[0]["columns"]
-        if any(s["columns"] != columns for s in series):
-            df, tagsets = _frame_by_series(series)   # several measurements with different fields
-        else:
-            # one frame from every series' rows (a GROUP BY * answer is thousands of small series:
-            # a frame per series and a concat cost ~1 ms each); tags are repeated per series' rows
-            rows = series[0]["values"] if len(series) == 1 else [row for s in series for row in s["values"]]
-            df = pd.DataFrame(rows, columns=columns)
-            lengths = np.fromiter((len(s["values"]) for s in series), dtype=np.int64, count=len(series))
-            tagsets = sorted({k for s in series for k in (s.get("tags") or {})})
-            for k in tagsets:
-                per_series = np.array([(s.get("tags") or {}).get(k, np.nan) for s in series], dtype=object)
-                df[k] = pd.Series(np.repeat(per_series, lengths)).astype(_TAG_DTYPE)
-            names = {s.get("name") for s in series}
-            if len(names) > 1:
-                per_series = np.array([s.get("name") for s in series], dtype=object)
-                df["measurement"] = pd.Series(np.repeat(per_series, lengths)).astype(_TAG_DTYPE)
+        # one frame from the rows of all series with the same columns (a GROUP BY * answer is
+        # thousands of small series: a frame per series and a concat cost ~1 ms each)
+        by_columns: dict[tuple, list[dict]] = {}
+        for s in series:
+            by_columns.setdefault(tuple(s["columns"]), []).append(s)
+        tagsets = sorted({k for s in series for k in (s.get("tags") or {})})
+        several = len({s.get("name") for s in series}) > 1
+        frames = [_rows_frame(list(cols), group, tagsets, several) for cols, group in by_columns.items()]
+        df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         if "time" in df.columns and pd.api.types.is_numeric_dtype(df["time"]):
             df["time"] = pd.to_datetime(df["time"], unit="ms", utc=True)
             if tz:
@@ -329,18 +320,15 @@ _decode_json = msgspec.json.Decoder().decode
 _TAG_DTYPE = pd.Series(["x"]).dtype
 
 
-def _frame_by_series(series: list[dict]) -> tuple[pd.DataFrame, list[str]]:
-    """A frame per series, concatenated: for answers whose series differ in columns."""
-    frames, tagsets, names = [], set(), set()
-    for s in series:
-        part = pd.DataFrame(s["values"], columns=s["columns"])
-        for k, v in (s.get("tags") or {}).items():
-            part[k] = v
-            tagsets.add(k)
-        part["measurement"] = s.get("name")
-        names.add(s.get("name"))
-        frames.append(part)
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if len(names) <= 1:
-        df = df.drop(columns=["measurement"])
-    return df, sorted(tagsets)
+def _rows_frame(columns: list[str], series: list[dict], tagsets: list[str], several: bool) -> pd.DataFrame:
+    """The rows of ``series`` (same columns) in one frame, each with its series' tags (NaN when the
+    series lacks one) and, for answers spanning measurements, its ``measurement``."""
+    rows = series[0]["values"] if len(series) == 1 else [row for s in series for row in s["values"]]
+    df = pd.DataFrame(rows, columns=columns)
+    lengths = np.fromiter((len(s["values"]) for s in series), dtype=np.int64, count=len(series))
+    per_series = {k: [(s.get("tags") or {}).get(k, np.nan) for s in series] for k in tagsets}
+    if several:
+        per_series["measurement"] = [s.get("name") for s in series]
+    for k, vals in per_series.items():
+        df[k] = pd.Series(np.repeat(np.array(vals, dtype=object), lengths)).astype(_TAG_DTYPE)
+    return df

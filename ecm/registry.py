@@ -8,8 +8,6 @@ Meter quantity names follow ``<quantity>_<unit>`` and are the same on the wire (
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import pickle
 import re
 from datetime import date, timedelta
@@ -20,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ecm import state_cache
 from ecm.errors import RegistryError
 
 ID_RE = r"^[a-z][a-z0-9_]{1,31}$"
@@ -352,9 +351,10 @@ def _load_registry(path: Path, _mtime_ns: int, _size: int, _ino: int) -> Registr
         raise RegistryError(f"registry file not found: {path}", hint="set ECM_DISTRICT_FILE")
     raw = path.read_bytes()
     cache = _parsed_cache(raw)
-    if cache is not None and cache.is_file():
+    cached = state_cache.get(cache) if cache is not None else None
+    if cached is not None:
         try:
-            reg = pickle.loads(cache.read_bytes())
+            reg = pickle.loads(cached)
             if isinstance(reg, Registry):
                 return reg
         except Exception:  # noqa: BLE001 - an unreadable cache entry is parsed again and replaced
@@ -367,14 +367,7 @@ def _load_registry(path: Path, _mtime_ns: int, _size: int, _ino: int) -> Registr
         raise RegistryError(f"{path}: top level must be a mapping with district and enterprises")
     reg = parse_registry(data, str(path))
     if cache is not None:
-        try:  # a cache that cannot be written only costs the next process the parse
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(pickle.dumps(reg, protocol=pickle.HIGHEST_PROTOCOL))
-            os.replace(tmp, cache)
-            for old in sorted(cache.parent.glob("registry-*.pickle"), key=lambda q: q.stat().st_mtime)[:-PARSED_KEEP]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass
+        state_cache.put(cache, pickle.dumps(reg, protocol=pickle.HIGHEST_PROTOCOL), keep=PARSED_KEEP)
     return reg
 
 
@@ -389,18 +382,11 @@ def _parsed_cache(raw: bytes) -> Path | None:
     state folder). A city's registry (2,000 enterprises, 20 MB of YAML) takes seconds to parse and
     validate, and every Airflow task is a new process that loads it; the pickle loads in ~1 % of
     that. The key is the content and this module's source, so an edited file or a changed model
-    is parsed again. The cache sits in the state folder, which only the platform writes."""
+    is parsed again."""
     if len(raw) < PARSED_CACHE_MIN_BYTES:
         return None
-    try:
-        from ecm.settings import get_settings
-
-        folder = get_settings().state_path / "cache" / "registry"
-        folder.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(raw + b"\0" + Path(__file__).read_bytes()).hexdigest()[:40]
-    except Exception:  # noqa: BLE001 - no settings or no writable state folder: parse every time
-        return None
-    return folder / f"registry-{key}.pickle"
+    folder = state_cache.folder("registry")
+    return None if folder is None else folder / f"registry-{state_cache.key(raw, Path(__file__).read_bytes())}.pickle"
 
 
 def get_registry() -> Registry:

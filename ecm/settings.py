@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ecm.dag_defaults import DEFAULT_RETRIES
 from ecm.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     report_smtp_conn_id: str = Field("smtp_default", description="Airflow SMTP connection id used to send the report.")
     report_workers: int = Field(0, ge=0, description="Processes rendering report charts and PDFs; 0 = one per CPU (1 = in process).")
     chunk_enterprises: int = Field(0, ge=0, description="Enterprises per mapped task of the daily DAG; 0 = ecm.pipeline.daily.GATE_CHUNK_ENTERPRISES (50).")
-    task_retries: int = Field(2, ge=0, description="Retries of every DAG task, read when the DAG files are parsed (ecm.dag_defaults.DEFAULT_RETRIES when unset). The benchmarks set 0, so a failing task fails the run at once.")
+    task_retries: int = Field(DEFAULT_RETRIES, ge=0, description="Retries of every DAG task, read when the DAG files are parsed (ecm.dag_defaults). The benchmarks set 0, so a failing task fails the run at once.")
     log_level: str = Field("WARNING", description="Log level of structured logs (quiet by default).")
     # ingest
     ingest_workers: int = Field(1, description="Ingest worker processes sharing the subscription.")

@@ -48,24 +48,6 @@ def registry_inputs(registry) -> dict:
     return {"baseline": (b.start, b.end), "periods": periods, "measures": measures, "adjustments": adjustments}
 
 
-def _query(client, influxql: str) -> pd.DataFrame:
-    """All series of one query as one frame (GROUP BY tags as columns, ``time`` UTC): the rows of
-    every series are gathered first, so a query over 160 lines builds one frame, not 160."""
-    parts: dict[tuple, list] = {}
-    for res in client.query_raw(influxql):
-        for s in res.get("series") or []:
-            tags = s.get("tags") or {}
-            tv = list(tags.values())
-            parts.setdefault((*s["columns"], *tags), []).extend(v + tv for v in s["values"])
-    frames = [pd.DataFrame(rows, columns=list(cols)) for cols, rows in parts.items()]
-    if not frames:
-        return pd.DataFrame()
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if "time" in df:
-        df["time"] = pd.to_datetime(df["time"], unit="ms", utc=True)
-    return df
-
-
 def _days(df: pd.DataFrame) -> pd.Series:
     return df["time"].dt.tz_convert(TZ).dt.date
 
@@ -82,8 +64,8 @@ def load_line_daily(client, registry, first: date, last: date, lines: list[str] 
     _, e = day_bounds_utc(last)
     fields = ", ".join(["energy_tce", "completeness_frac", *OUTPUT_FIELDS])
     only = "" if lines is None else " AND (" + " OR ".join(f"line = {quote_str(x)}" for x in sorted(lines)) + ")"
-    df = _query(client, f"SELECT {fields} FROM {MEAS_LINE_DAILY} WHERE time >= {time_literal(s)} "
-                        f"AND time < {time_literal(e)}{only} GROUP BY enterprise, line")
+    df = client.query_frame(f"SELECT {fields} FROM {MEAS_LINE_DAILY} WHERE time >= {time_literal(s)} "
+                               f"AND time < {time_literal(e)}{only} GROUP BY enterprise, line")
     if df.empty:
         return pd.DataFrame(columns=cols)
     units = registry.lines_frame()["output_unit"]
@@ -113,8 +95,8 @@ def load_emissions(client, first: date, last: date, enterprises) -> pd.DataFrame
     s, _ = day_bounds_utc(first)
     _, e = day_bounds_utc(last)
     only = " OR ".join(f"enterprise = {quote_str(x)}" for x in ents)
-    df = _query(client, f"SELECT co2_t, energy_tce FROM {MEAS_KPI_DAILY} WHERE time >= {time_literal(s)} "
-                        f"AND time < {time_literal(e)} AND ({only}) GROUP BY enterprise")
+    df = client.query_frame(f"SELECT co2_t, energy_tce FROM {MEAS_KPI_DAILY} WHERE time >= {time_literal(s)} "
+                            f"AND time < {time_literal(e)} AND ({only}) GROUP BY enterprise")
     if df.empty:
         return pd.DataFrame(columns=cols)
     df["day"] = _days(df)
@@ -265,8 +247,8 @@ def baseline_data_keys(client, registry, inputs: dict) -> dict[tuple, str]:
         _, e = day_bounds_utc(p1)
         aggs = ", ".join(["count(energy_tce) AS n", "sum(energy_tce) AS e",
                           *(f"sum({c}) AS {c}" for c in OUTPUT_FIELDS)])
-        df = _query(client, f"SELECT {aggs} FROM {MEAS_LINE_DAILY} WHERE time >= {time_literal(s)} "
-                            f"AND time < {time_literal(e)} GROUP BY line")
+        df = client.query_frame(f"SELECT {aggs} FROM {MEAS_LINE_DAILY} WHERE time >= {time_literal(s)} "
+                                f"AND time < {time_literal(e)} GROUP BY line")
         for r in df.to_dict("records") if len(df) else []:
             per_line[(p0, p1, r["line"])] = ";".join(f"{r.get(c)!r}" for c in ("n", "e", *OUTPUT_FIELDS))
     keys: dict[tuple, str] = {}
@@ -316,8 +298,8 @@ def read_states(client, state_day: date, key: str) -> dict | None:
     from ecm.influx import time_literal
 
     d0, d1 = day_bounds_utc(state_day)
-    df = _query(client, f"SELECT * FROM {MEAS_BASELINE_STATE} WHERE time >= {time_literal(d0)} "
-                        f"AND time < {time_literal(d1)} GROUP BY scope, scope_id")
+    df = client.query_frame(f"SELECT * FROM {MEAS_BASELINE_STATE} WHERE time >= {time_literal(d0)} "
+                            f"AND time < {time_literal(d1)} GROUP BY scope, scope_id")
     if df.empty or (df["inputs_key"] != key).any():
         return None
 

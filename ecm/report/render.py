@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 from datetime import date
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
+from ecm import state_cache
 from ecm.periods import TZ
 from ecm.report.labels import CARRIER, CLASSIFICATION, INDUSTRY, STATUS, rate_to_2027, target_words
 
@@ -174,12 +174,11 @@ class CjkFonts:
 
         path = _font_path(bold)
         st = os.stat(path)   # the file (and so the face in it) and the characters make the key
-        key = hashlib.sha256("|".join([path, str(st.st_size), str(st.st_mtime_ns), fontTools.version,
-                                       str(bold), chars]).encode("utf-8")).hexdigest()[:40]
-        cached = cache / f"cjk-{key}.otf" if cache is not None else None
-        if cached is not None and cached.is_file():
-            shutil.copyfile(cached, out)
-            os.utime(cached)      # recently used: kept by the pruning below
+        cached = cache / f"cjk-{state_cache.key(path, str(st.st_size), str(st.st_mtime_ns), fontTools.version, str(bold), chars)}.otf" \
+            if cache is not None else None
+        data = state_cache.get(cached) if cached is not None else None
+        if data is not None:
+            out.write_bytes(data)
             return
         font = TTFont(path, fontNumber=max(_find_face(path, FONT_FAMILY), 0), lazy=True, recalcTimestamp=False)
         opts = subset.Options(hinting=False, desubroutinize=True, ignore_missing_glyphs=True)
@@ -188,17 +187,8 @@ class CjkFonts:
         sub.subset(font)
         _rename(font, f"ECM CJK{' Bold' if bold else ''}")
         font.save(out)
-        if cached is None:
-            return
-        try:  # a cache that cannot be written only costs the next run the cut
-            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-            shutil.copyfile(out, tmp)
-            os.replace(tmp, cached)
-            cuts = sorted(cache.glob("cjk-*.otf"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in cuts[CUT_CACHE_KEEP:]:
-                old.unlink(missing_ok=True)
-        except OSError:
-            pass
+        if cached is not None:
+            state_cache.put(cached, out.read_bytes(), keep=CUT_CACHE_KEEP)
 
 
 #: cuts kept in the font-cut cache (two weights per character set)
@@ -207,14 +197,7 @@ CUT_CACHE_KEEP = 8
 
 def cut_cache_dir() -> Path | None:
     """``<ECM_STATE_DIR>/cache/report-fonts`` (created), or None when it cannot be made."""
-    from ecm.settings import get_settings
-
-    try:
-        d = get_settings().state_path / "cache" / "report-fonts"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-    except OSError:
-        return None
+    return state_cache.folder("report-fonts")
 
 
 #: per process: the fonts stylesheet last used, with its FontConfiguration and parsed CSS. Reusing
